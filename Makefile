@@ -1,0 +1,46 @@
+# wooerp — the two commands are `make run` and `make test`; the rest are operator shortcuts.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
+        retry-order conformance clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)  ## start the whole fleet in the foreground
+	@$(BIN)/wooerp run
+
+test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATABASE_URL are set)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+migrate: $(STAMP)
+	$(BIN)/wooerp migrate
+
+dead-letters: $(STAMP)  ## table of open dead letters
+	@$(BIN)/wooerp dead-letters list $(if $(ALL),--all)
+
+dead-letter: $(STAMP)  ## everything about one: make dead-letter ID=7
+	@$(BIN)/wooerp dead-letters show $(ID)
+
+replay-dead-letters: $(STAMP)  ## make replay-dead-letters [ID=7] [TASK=import_order] [SINCE=2h]
+	@$(BIN)/wooerp dead-letters replay $(if $(ID),--id $(ID)) $(if $(TASK),--task $(TASK)) $(if $(SINCE),--since $(SINCE))
+
+discard-dead-letter: $(STAMP)  ## make discard-dead-letter ID=7 REASON="order deleted in shop"
+	@$(BIN)/wooerp dead-letters discard --id $(ID) --reason "$(REASON)"
+
+orders: $(STAMP)  ## orders and their sync state: make orders [STATE=quarantined]
+	@$(BIN)/wooerp orders list $(if $(STATE),--state $(STATE))
+
+retry-order: $(STAMP)  ## re-run a quarantined order: make retry-order ID=1234
+	@$(BIN)/wooerp orders retry $(ID)
+
+clean:
+	rm -rf var/ .pytest_cache

@@ -1,0 +1,19 @@
+"""What Celery beat runs, and how often. Intervals come from settings (environment variables).
+
+Exactly one beat process must run for a fleet; every entry here is also safe if it fires twice,
+because each poll holds a per-stream lease and every task is idempotent.
+"""
+from __future__ import annotations
+
+
+def build(settings) -> dict:
+    return {
+        "poll-erp-products": {"task": "wooerp.catalog.poll_products",
+                              "schedule": settings.product_poll_seconds},
+        "poll-erp-inventory": {"task": "wooerp.inventory.poll_inventory",
+                               "schedule": settings.inventory_poll_seconds},
+        "poll-woo-orders": {"task": "wooerp.orders.poll_orders",
+                            "schedule": settings.order_poll_seconds},
+        "relay-webhook-deliveries": {"task": "wooerp.orders.relay_deliveries",
+                                     "schedule": settings.relay_seconds},
+    }

@@ -1,0 +1,1 @@
+"""ERP adapters. Every adapter implements `connector.erp.protocol.ErpAdapter`."""

@@ -1,0 +1,38 @@
+"""The one interface the sync use-cases need from an ERP. The REST adapter implements the reference
+contract; an adapter for another ERP implements the same methods and nothing above it changes.
+
+Adapters raise only connector.errors families. Money is a decimal string, quantities are ints,
+timestamps ISO 8601 UTC strings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict]
+    next_cursor: str | None
+
+
+class ErpAdapter(Protocol):
+    def list_products(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
+
+    def products_by_sku(self, skus: list[str]) -> list[dict]: ...
+
+    def get_product(self, product_id: str) -> dict: ...
+
+    def list_inventory(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
+
+    def list_shipments(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
+
+    def find_customers(self, *, external_ref: str | None = None, email: str | None = None) -> list[dict]: ...
+
+    def create_customer(self, customer: dict) -> dict: ...
+
+    def find_sales_orders(self, external_ref: str) -> list[dict]: ...
+
+    def create_sales_order(self, order: dict) -> dict: ...
+
+    def cancel_sales_order(self, order_id: str) -> dict: ...

@@ -1,0 +1,89 @@
+"""Adapter for the reference ERP REST API v1 (docs: reference ERP contract, mirrored by sandbox/erp).
+
+Remote limits: lists are keyset-paged with limit 1..500, `?sku=` takes at most 100 SKUs, `external_ref`
+is not unique unless the ERP is configured so, and a POST may commit and still fail to answer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from connector.erp.protocol import Page
+from connector.errors import PermanentError
+from connector.http import check_response, json_body, transport_error
+from connector.logs import get_correlation_id
+from connector.woo.client import pooled_session
+
+SKU_LOOKUP_LIMIT = 100
+
+
+class RestErp:
+    system = "erp"
+
+    def __init__(self, url: str, token: str, timeout: float = 30.0, session: requests.Session | None = None,
+                 limiter=None):
+        self.base = url.rstrip("/") + "/api/v1"
+        self.timeout = timeout
+        self.session = session or pooled_session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.limiter = limiter
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        headers = {}
+        if cid := get_correlation_id():
+            headers["X-Correlation-ID"] = cid
+        try:
+            response = self.session.request(method, self.base + path, params=params, json=body,
+                                            headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise transport_error(self.system, exc) from exc
+        check_response(self.system, response, invalid_statuses=(422,))
+        return json_body(self.system, response)
+
+    def _page(self, path: str, modified_since, cursor, limit, **params) -> Page:
+        params = {k: v for k, v in params.items() if v is not None}
+        params["limit"] = limit
+        if cursor:
+            params["cursor"] = cursor
+        if modified_since:
+            params["modified_since"] = modified_since
+        body = self._call("GET", path, params=params)
+        return Page(items=body["items"], next_cursor=body.get("next_cursor"))
+
+    def list_products(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/products", modified_since, cursor, limit)
+
+    def products_by_sku(self, skus: list[str]) -> list[dict]:
+        if len(skus) > SKU_LOOKUP_LIMIT:
+            raise PermanentError(f"products_by_sku takes at most {SKU_LOOKUP_LIMIT} SKUs, got {len(skus)}")
+        if not skus:
+            return []
+        return self._call("GET", "/products", params={"sku": ",".join(skus)})["items"]
+
+    def get_product(self, product_id: str) -> dict:
+        return self._call("GET", f"/products/{product_id}")
+
+    def list_inventory(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/inventory", modified_since, cursor, limit)
+
+    def list_shipments(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/shipments", modified_since, cursor, limit)
+
+    def find_customers(self, *, external_ref=None, email=None) -> list[dict]:
+        params = {"external_ref": external_ref} if external_ref else {"email": email}
+        return self._call("GET", "/customers", params=params)["items"]
+
+    def create_customer(self, customer: dict) -> dict:
+        return self._call("POST", "/customers", body=customer)
+
+    def find_sales_orders(self, external_ref: str) -> list[dict]:
+        return self._call("GET", "/sales-orders", params={"external_ref": external_ref})["items"]
+
+    def create_sales_order(self, order: dict) -> dict:
+        return self._call("POST", "/sales-orders", body=order)
+
+    def cancel_sales_order(self, order_id: str) -> dict:
+        return self._call("POST", f"/sales-orders/{order_id}/cancel", body={})

@@ -1,0 +1,48 @@
+"""The connector's exception tree. Every failure is classified once, at the adapter boundary.
+
+    SyncError
+    ├── TransientError      retry with backoff; may carry retry_after (429, 5xx, timeouts, lock busy)
+    ├── PermanentError      no retry; dead-letter with the reason (4xx other than 408/429, bad config)
+    └── InvalidDataError    no retry; quarantine the record with a human-readable reason
+
+ConfigError is separate: it stops start-up before any work is done.
+"""
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Root of every error the sync use-cases raise on purpose."""
+
+    def __init__(self, message: str, *, status: int | None = None, excerpt: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.excerpt = excerpt
+
+
+class TransientError(SyncError):
+    """Worth retrying later; `retry_after` (seconds) is the remote side's hint, if it gave one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class PermanentError(SyncError):
+    """Retrying will not help; an operator must look (dead letter)."""
+
+
+class InvalidDataError(SyncError):
+    """The record itself is wrong; it is quarantined with `reason` until the data is fixed."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed. `variable` names the environment variable."""
+
+    def __init__(self, variable: str, problem: str):
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem

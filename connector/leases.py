@@ -1,0 +1,49 @@
+"""Named leases in the database: a claim that only one holder has, and that expires if it dies.
+
+Works on SQLite and PostgreSQL alike (a primary key plus a conditional UPDATE; no advisory locks).
+"""
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.exc import IntegrityError
+
+from connector.db import Database, utcnow
+from connector.errors import TransientError
+from connector.models import Lease
+
+
+def acquire(db: Database, name: str, owner: str, ttl_seconds: float) -> bool:
+    now = utcnow()
+    expires = now + timedelta(seconds=ttl_seconds)
+    with db.session() as s:
+        taken = s.execute(update(Lease).where(Lease.name == name, or_(Lease.expires_at < now, Lease.owner == owner))
+                          .values(owner=owner, expires_at=expires)).rowcount
+    if taken:
+        return True
+    try:
+        with db.session() as s:
+            s.add(Lease(name=name, owner=owner, expires_at=expires))
+        return True
+    except IntegrityError:
+        return False
+
+
+def release(db: Database, name: str, owner: str) -> None:
+    with db.session() as s:
+        s.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
+
+
+@contextmanager
+def held(db: Database, name: str, ttl_seconds: float, busy_retry_after: float = 2.0):
+    """Hold lease `name` for the block, or raise TransientError (someone else holds it: try later)."""
+    owner = uuid.uuid4().hex
+    if not acquire(db, name, owner, ttl_seconds):
+        raise TransientError(f"{name} is being worked on elsewhere", retry_after=busy_retry_after)
+    try:
+        yield owner
+    finally:
+        release(db, name, owner)

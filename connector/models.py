@@ -1,0 +1,127 @@
+"""The connector's persistent state (SQLAlchemy 2). Schema changes go through Alembic migrations.
+
+entity_mapping   ERP id ⇄ Woo id per entity type, with the hash of what was last written
+sync_cursor      one watermark + checkpoint per delta stream (products, inventory, shipments, orders)
+inventory_level  last seen ERP stock row per (sku, warehouse); web stock is computed from these
+order_sync       one row per Woo order: its state machine, lease, ERP ids and the quarantine reason
+webhook_delivery every accepted webhook delivery (the shim's outbox), deduplicated by change key
+dead_letter      tasks that failed for good, durable beyond Redis, with replay/discard audit
+lease            named expiring claims (one worker per order, per new customer, per stream)
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EntityMapping(Base):
+    __tablename__ = "entity_mapping"
+    __table_args__ = (
+        UniqueConstraint("entity_type", "erp_id", name="uq_entity_mapping_type_erp"),
+        Index("ix_entity_mapping_type_woo", "entity_type", "woo_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    erp_id: Mapped[str] = mapped_column(String(128))
+    woo_id: Mapped[int | None] = mapped_column(BigInteger)
+    woo_parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    sku: Mapped[str | None] = mapped_column(String(128))
+    sync_hash: Mapped[str | None] = mapped_column(String(64))
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncCursor(Base):
+    __tablename__ = "sync_cursor"
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[str | None] = mapped_column(String(40))
+    run_since: Mapped[str | None] = mapped_column(String(40))
+    page_cursor: Mapped[str | None] = mapped_column(Text)
+    run_max_seen: Mapped[str | None] = mapped_column(String(40))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InventoryLevel(Base):
+    __tablename__ = "inventory_level"
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(String(64), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    reserved: Mapped[int] = mapped_column(Integer)
+    safety_stock: Mapped[int] = mapped_column(Integer)
+    modified_at: Mapped[str] = mapped_column(String(40))
+
+
+class OrderSync(Base):
+    __tablename__ = "order_sync"
+    woo_order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str] = mapped_column(String(24))
+    woo_status: Mapped[str | None] = mapped_column(String(32))
+    erp_order_id: Mapped[str | None] = mapped_column(String(64))
+    erp_order_number: Mapped[str | None] = mapped_column(String(64))
+    erp_customer_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    woo_modified_gmt: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("change_key", name="uq_webhook_delivery_change_key"),
+        Index("ix_webhook_delivery_unpublished", "published_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_key: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[int] = mapped_column(BigInteger)
+    delivery_header: Mapped[str | None] = mapped_column(String(64))
+    webhook_id: Mapped[str | None] = mapped_column(String(32))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    modified_gmt: Mapped[str | None] = mapped_column(String(32))
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letter"
+    __table_args__ = (UniqueConstraint("task_id", "attempt_key", name="uq_dead_letter_task_attempt"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64))
+    attempt_key: Mapped[str] = mapped_column(String(64))
+    task_name: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list] = mapped_column(JSON)
+    kwargs: Mapped[dict] = mapped_column(JSON)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    exc_type: Mapped[str] = mapped_column(String(200))
+    exc_message: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    replay_task_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Lease(Base):
+    """A named, expiring claim: one order in work, one customer being created, one stream polling."""
+
+    __tablename__ = "lease"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

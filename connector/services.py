@@ -1,0 +1,45 @@
+"""Composition root: builds the database, adapters and use-cases from settings, once per process."""
+from __future__ import annotations
+
+from functools import cached_property
+
+from connector.db import Database
+from connector.erp.rest import RestErp
+from connector.settings import Settings
+from connector.sync.inventory import InventorySync
+from connector.sync.orders import OrderImporter
+from connector.sync.products import ProductSync
+from connector.woo.client import WooClient
+
+
+class Services:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    @cached_property
+    def woo(self) -> WooClient:
+        s = self.settings
+        return WooClient(s.woo_url, s.woo_consumer_key, s.woo_consumer_secret, timeout=s.woo_timeout)
+
+    @cached_property
+    def erp(self) -> RestErp:
+        s = self.settings
+        return RestErp(s.erp_url, s.erp_token, timeout=s.erp_timeout)
+
+    @cached_property
+    def orders(self) -> OrderImporter:
+        s = self.settings
+        return OrderImporter(self.db, self.woo, self.erp, import_statuses=s.import_statuses,
+                             currencies=s.currencies, lease_seconds=s.order_lease_seconds)
+
+    @cached_property
+    def products(self) -> ProductSync:
+        return ProductSync(self.db, self.woo, self.erp)
+
+    @cached_property
+    def inventory(self) -> InventorySync:
+        return InventorySync(self.db, self.woo, self.settings.web_warehouses)

@@ -1,0 +1,190 @@
+"""Settings, read once from environment variables with defaults that run the embedded sandbox fleet.
+
+A missing or malformed value raises ConfigError naming the variable; `load_or_exit()` turns that into
+one line on stderr and exit status 2. In production (`WOOERP_ENV=production`) nothing that points at a
+real system has a default: the broker, database, shop and ERP must be given explicitly.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
+
+from connector.errors import ConfigError
+
+SANDBOX_WOO_KEY = "ck_" + "5a" * 20
+SANDBOX_WOO_SECRET = "cs_" + "5b" * 20
+SANDBOX_ERP_TOKEN = "erp-sandbox-token"
+
+ENVIRONMENTS = ("development", "production")
+REQUIRED_IN_PRODUCTION = ("REDIS_URL", "DATABASE_URL", "WOO_URL", "WOO_CONSUMER_KEY", "WOO_CONSUMER_SECRET",
+                          "WOO_WEBHOOK_SECRET", "ERP_URL", "ERP_TOKEN")
+SECRET_FIELDS = ("woo_consumer_secret", "woo_webhook_secret", "erp_token", "flower_password")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    broker_url: str
+    database_url: str
+    woo_url: str
+    woo_consumer_key: str
+    woo_consumer_secret: str
+    woo_webhook_secret: str
+    woo_timeout: float
+    erp_url: str
+    erp_token: str
+    erp_timeout: float
+    web_warehouses: tuple[str, ...]
+    product_poll_seconds: float
+    inventory_poll_seconds: float
+    order_poll_seconds: float
+    relay_seconds: float
+    poll_overlap_seconds: float
+    import_statuses: tuple[str, ...]
+    currencies: tuple[str, ...]
+    webhook_topics: tuple[str, ...]
+    webhook_max_body_bytes: int
+    shim_url: str
+    visibility_timeout: int
+    max_retries: int
+    retry_backoff_base: float
+    retry_backoff_max: int
+    order_lease_seconds: int
+    flower_user: str
+    flower_password: str
+    log_level: str
+    extra: dict = field(default_factory=dict)
+
+    def redacted(self) -> dict:
+        """A dict of the settings fit for a log line: secrets replaced, URL passwords removed."""
+        out = {}
+        for name, value in self.__dict__.items():
+            if name in SECRET_FIELDS:
+                value = "***" if value else ""
+            elif isinstance(value, str) and "://" in value:
+                value = _strip_password(value)
+            out[name] = value
+        return out
+
+
+def _strip_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.production = env.get("WOOERP_ENV", "development") == "production"
+
+    def raw(self, name: str, default: str | None) -> str:
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            if self.production and name in REQUIRED_IN_PRODUCTION:
+                raise ConfigError(name, "is required when WOOERP_ENV=production")
+            if default is None:
+                raise ConfigError(name, "is required")
+            return default
+        return value.strip()
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(name, default)
+        if value not in choices:
+            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        value = self.raw(name, default)
+        parts = urlsplit(value)
+        if parts.scheme not in schemes:
+            raise ConfigError(name, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}, "
+                                    f"got {_strip_password(value)!r}")
+        if parts.scheme != "sqlite" and not parts.hostname:
+            raise ConfigError(name, f"has no host: {_strip_password(value)!r}")
+        return value.rstrip("/") if parts.scheme in ("http", "https") else value
+
+    def number(self, name: str, default: str, cast: Callable = float, minimum: float = 0) -> float:
+        value = self.raw(name, default)
+        try:
+            number = cast(value)
+        except ValueError:
+            raise ConfigError(name, f"must be a {'whole ' if cast is int else ''}number, got {value!r}") from None
+        if number < minimum:
+            raise ConfigError(name, f"must be at least {minimum}, got {value!r}")
+        return number
+
+    def csv(self, name: str, default: str) -> tuple[str, ...]:
+        items = tuple(x.strip() for x in self.raw(name, default).split(",") if x.strip())
+        if not items:
+            raise ConfigError(name, "must list at least one value (comma-separated)")
+        return items
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from `env` (default: os.environ). Raises ConfigError."""
+    r = _Reader(os.environ if env is None else env)
+    database_default = "sqlite:///" + os.path.abspath(os.path.join("var", "wooerp.db"))
+    return Settings(
+        env=r.choice("WOOERP_ENV", "development", ENVIRONMENTS),
+        broker_url=r.url("REDIS_URL", "redis://127.0.0.1:6390/0", ("redis", "rediss")),
+        database_url=r.url("DATABASE_URL", database_default,
+                           ("sqlite", "postgresql", "postgresql+psycopg2", "postgres")),
+        woo_url=r.url("WOO_URL", "http://127.0.0.1:8081", ("http", "https")),
+        woo_consumer_key=r.raw("WOO_CONSUMER_KEY", SANDBOX_WOO_KEY),
+        woo_consumer_secret=r.raw("WOO_CONSUMER_SECRET", SANDBOX_WOO_SECRET),
+        woo_webhook_secret=r.raw("WOO_WEBHOOK_SECRET", "wooerp-sandbox-webhook-secret"),
+        woo_timeout=r.number("WOO_TIMEOUT_SECONDS", "30", minimum=1),
+        erp_url=r.url("ERP_URL", "http://127.0.0.1:8070", ("http", "https")),
+        erp_token=r.raw("ERP_TOKEN", SANDBOX_ERP_TOKEN),
+        erp_timeout=r.number("ERP_TIMEOUT_SECONDS", "30", minimum=1),
+        web_warehouses=r.csv("WEB_WAREHOUSES", "MAIN,STORE2"),
+        product_poll_seconds=r.number("PRODUCT_POLL_SECONDS", "30", minimum=1),
+        inventory_poll_seconds=r.number("INVENTORY_POLL_SECONDS", "30", minimum=1),
+        order_poll_seconds=r.number("ORDER_POLL_SECONDS", "60", minimum=1),
+        relay_seconds=r.number("RELAY_SECONDS", "5", minimum=0.5),
+        poll_overlap_seconds=r.number("POLL_OVERLAP_SECONDS", "300"),
+        import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold"),
+        currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
+        webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored"),
+        webhook_max_body_bytes=int(r.number("WEBHOOK_MAX_BODY_BYTES", str(2 * 1024 * 1024), int, 1024)),
+        shim_url=r.url("SHIM_URL", "http://127.0.0.1:8000", ("http", "https")),
+        visibility_timeout=int(r.number("VISIBILITY_TIMEOUT_SECONDS", "3600", int, 10)),
+        max_retries=int(r.number("TASK_MAX_RETRIES", "8", int, 0)),
+        retry_backoff_base=r.number("RETRY_BACKOFF_BASE_SECONDS", "2", minimum=0.1),
+        retry_backoff_max=int(r.number("RETRY_BACKOFF_MAX_SECONDS", "300", int, 1)),
+        order_lease_seconds=int(r.number("ORDER_LEASE_SECONDS", "120", int, 5)),
+        flower_user=r.raw("FLOWER_USER", "admin"),
+        flower_password=r.raw("FLOWER_PASSWORD", "wooerp-dev"),
+        log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    )
+
+
+def _check_consistency(s: Settings) -> None:
+    # Countdowns and backoff sit unacknowledged in a worker; they must end well before Redis redelivers.
+    if s.retry_backoff_max * 2 >= s.visibility_timeout:
+        raise ConfigError("RETRY_BACKOFF_MAX_SECONDS",
+                          f"must be less than half of VISIBILITY_TIMEOUT_SECONDS ({s.visibility_timeout})")
+    if s.order_lease_seconds >= s.visibility_timeout:
+        raise ConfigError("ORDER_LEASE_SECONDS",
+                          f"must be less than VISIBILITY_TIMEOUT_SECONDS ({s.visibility_timeout})")
+
+
+def load_checked(env: Mapping[str, str] | None = None) -> Settings:
+    s = load(env)
+    _check_consistency(s)
+    return s
+
+
+def load_or_exit(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings, or one line on stderr naming the bad variable and exit status 2."""
+    try:
+        return load_checked(env)
+    except ConfigError as e:
+        print(f"wooerp: configuration error: {e.variable} {e.problem}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,110 @@
+"""Web stock from ERP warehouse rows: max(0, Σ over web warehouses of (on_hand − reserved − safety_stock)).
+
+`record` keeps the last seen row per (sku, warehouse) in our database, so a change in one warehouse
+recomputes the SKU from all its rows without asking the ERP again. `push` writes the computed stock to
+WooCommerce in batches (variations under their parent), only where it differs from what was last written.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from connector.db import Database, utcnow
+from connector.errors import InvalidDataError
+from connector.logs import event
+from connector.models import EntityMapping, InventoryLevel
+from connector.sync.delta import parse_ts
+from connector.woo.client import BATCH_LIMIT
+
+log = logging.getLogger("wooerp.inventory")
+STOCK = "stock"
+
+
+def web_stock(rows: list[InventoryLevel], warehouses: tuple[str, ...]) -> int:
+    return max(0, sum(r.on_hand - r.reserved - r.safety_stock for r in rows if r.warehouse in warehouses))
+
+
+def _quantity(row: dict, name: str) -> int:
+    value = row.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidDataError(f"stock row {row.get('sku')}@{row.get('warehouse')}: {name} is {value!r}, "
+                               f"not a non-negative integer")
+    return value
+
+
+class InventorySync:
+    def __init__(self, db: Database, woo, warehouses: tuple[str, ...]):
+        self.db, self.woo, self.warehouses = db, woo, warehouses
+
+    def record(self, rows: list[dict]) -> tuple[list[str], dict[str, str]]:
+        """Store ERP stock rows; returns (SKUs touched, {row key: quarantine reason})."""
+        touched, rejected = set(), {}
+        with self.db.session() as s:
+            for row in rows:
+                key = f"{row.get('sku')}@{row.get('warehouse')}"
+                try:
+                    if not row.get("sku") or not row.get("warehouse"):
+                        raise InvalidDataError(f"stock row {key}: no SKU or warehouse")
+                    values = {n: _quantity(row, n) for n in ("on_hand", "reserved", "safety_stock")}
+                except InvalidDataError as e:
+                    rejected[key] = str(e)
+                    event(log, "stock row quarantined", logging.WARNING, row=key, reason=str(e))
+                    continue
+                level = s.get(InventoryLevel, (row["sku"], row["warehouse"]))
+                if level is None:
+                    s.add(InventoryLevel(sku=row["sku"], warehouse=row["warehouse"], modified_at=row["modified_at"],
+                                         **values))
+                elif parse_ts(row["modified_at"]) >= parse_ts(level.modified_at):
+                    for k, v in values.items():
+                        setattr(level, k, v)
+                    level.modified_at = row["modified_at"]
+                touched.add(row["sku"])
+        return sorted(touched), rejected
+
+    def push(self, skus: list[str]) -> int:
+        """Write changed web stock for `skus` to WooCommerce; returns the number of write calls."""
+        with self.db.session() as s:
+            levels = defaultdict(list)
+            for lv in s.scalars(select(InventoryLevel).where(InventoryLevel.sku.in_(skus))):
+                levels[lv.sku].append(lv)
+            targets = {m.sku: m for m in s.scalars(select(EntityMapping).where(
+                EntityMapping.entity_type.in_(("product", "variation")), EntityMapping.sku.in_(skus),
+                EntityMapping.woo_id.is_not(None)))}
+            written = {m.erp_id: m for m in s.scalars(select(EntityMapping).where(
+                EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(skus)))}
+        groups: dict[int | None, list[tuple[str, dict]]] = defaultdict(list)
+        for sku in skus:
+            target = targets.get(sku)
+            if target is None or sku not in levels:
+                continue  # not in the shop yet: pushed when its product is written
+            qty = web_stock(levels[sku], self.warehouses)
+            last = written.get(sku)
+            if last is not None and last.sync_hash == str(qty) and last.woo_id == target.woo_id:
+                continue
+            parent = target.woo_parent_id if target.entity_type == "variation" else None
+            groups[parent].append((sku, {"id": target.woo_id, "manage_stock": True, "stock_quantity": qty}))
+        calls = 0
+        for parent, items in groups.items():
+            for i in range(0, len(items), BATCH_LIMIT):
+                chunk = items[i:i + BATCH_LIMIT]
+                updates = [u for _, u in chunk]
+                answer = (self.woo.batch_variations(parent, update=updates) if parent
+                          else self.woo.batch_products(update=updates))
+                calls += 1
+                self._remember(chunk, answer.get("update", []))
+        return calls
+
+    def _remember(self, chunk, answers) -> None:
+        with self.db.session() as s:
+            for (sku, update), answer in zip(chunk, answers):
+                if answer.get("error"):
+                    event(log, "stock write refused", logging.WARNING, sku=sku, error=answer["error"].get("code"))
+                    continue
+                row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == STOCK,
+                                                           EntityMapping.erp_id == sku))
+                if row is None:
+                    row = EntityMapping(entity_type=STOCK, erp_id=sku, sku=sku)
+                    s.add(row)
+                row.woo_id, row.sync_hash, row.last_synced_at = update["id"], str(update["stock_quantity"]), utcnow()

@@ -1,0 +1,27 @@
+"""Make sure the shop delivers our topics to the shim, and report webhooks WooCommerce has disabled."""
+from __future__ import annotations
+
+import logging
+
+from connector.logs import event
+
+log = logging.getLogger("wooerp.webhooks")
+
+
+def ensure_webhooks(woo, delivery_url: str, secret: str, topics: tuple[str, ...]) -> dict:
+    """Create missing webhooks for `topics` at `delivery_url`; re-activate disabled ones. Returns a summary."""
+    ours = [w for w in woo.list_webhooks() if w.get("delivery_url") == delivery_url]
+    summary = {"created": [], "reactivated": [], "active": []}
+    for topic in topics:
+        hook = next((w for w in ours if w.get("topic") == topic), None)
+        if hook is None:
+            hook = woo.create_webhook(f"wooerp {topic}", topic, delivery_url, secret)
+            summary["created"].append(topic)
+        elif hook.get("status") != "active":
+            event(log, "webhook was disabled by WooCommerce; re-activating", logging.WARNING, topic=topic,
+                  webhook_id=hook["id"], status=hook.get("status"))
+            woo.update_webhook(hook["id"], {"status": "active", "secret": secret})
+            summary["reactivated"].append(topic)
+        else:
+            summary["active"].append(topic)
+    return summary

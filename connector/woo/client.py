@@ -1,0 +1,150 @@
+"""WooCommerce REST API v3 adapter, on top of the `woocommerce` package.
+
+Hard limits of the remote API: batch endpoints take at most 100 items (413 above), collections at most
+per_page=100, prices are strings, variations are written only under their parent, webhooks are
+auto-disabled after repeated failed deliveries. The `woocommerce` client 3.0.0 opens a new connection
+per call with a 5 s timeout; this adapter gives it a pooled keep-alive session and explicit timeouts,
+keeping its URL building and OAuth 1.0a signing.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import requests
+from requests.adapters import HTTPAdapter
+from woocommerce import API
+
+from connector.errors import PermanentError
+from connector.http import check_response, json_body, transport_error
+from connector.logs import get_correlation_id
+
+BATCH_LIMIT = 100
+PAGE_LIMIT = 100
+
+
+class _PooledAPI(API):
+    """The package's API with its request sent through one shared `requests.Session`."""
+
+    def __init__(self, *args, session: requests.Session, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.session = session
+
+    def _API__request(self, method, endpoint, data, params=None, **kwargs):  # noqa: N802 (overrides private)
+        params = dict(params or {})
+        url = self._API__get_url(endpoint)
+        headers = {"user-agent": self.user_agent, "accept": "application/json"}
+        auth = None
+        if self.is_ssl and not self.query_string_auth:
+            auth = (self.consumer_key, self.consumer_secret)
+        elif self.is_ssl:
+            params.update(consumer_key=self.consumer_key, consumer_secret=self.consumer_secret)
+        else:
+            from urllib.parse import urlencode
+            url = self._API__get_oauth_url(f"{url}?{urlencode(params)}", method)
+            params = {}  # already inside the signed URL
+        if data is not None:
+            data = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            headers["content-type"] = "application/json;charset=utf-8"
+        headers.update(kwargs.pop("headers", {}))
+        return self.session.request(method, url, params=params, data=data, auth=auth, headers=headers,
+                                    timeout=self.timeout, verify=self.verify_ssl)
+
+
+def pooled_session(pool_size: int = 8) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class WooClient:
+    """Typed calls for what the connector needs; errors come out classified (connector.errors)."""
+
+    system = "woocommerce"
+
+    def __init__(self, url: str, key: str, secret: str, timeout: float = 30.0,
+                 session: requests.Session | None = None, limiter=None):
+        self.url = url
+        self.api = _PooledAPI(url, key, secret, timeout=timeout, session=session or pooled_session())
+        self.limiter = limiter
+
+    # -- transport -------------------------------------------------------------------------------
+    def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
+             invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        headers = {}
+        if cid := get_correlation_id():
+            headers["X-Correlation-ID"] = cid
+        try:
+            response = self.api._API__request(method, endpoint, data, params=params, headers=headers)
+        except requests.RequestException as exc:
+            raise transport_error(self.system, exc) from exc
+        check_response(self.system, response, invalid_statuses=invalid_statuses)
+        return json_body(self.system, response), response
+
+    def get(self, endpoint: str, **params) -> Any:
+        return self.call("GET", endpoint, params=params)[0]
+
+    # -- orders ------------------------------------------------------------------------------------
+    def get_order(self, order_id: int) -> dict:
+        return self.get(f"orders/{int(order_id)}")
+
+    def list_orders(self, *, modified_after: str | None, statuses: Iterable[str], page: int = 1) -> tuple[list, int]:
+        params = {"per_page": PAGE_LIMIT, "page": page, "orderby": "modified", "order": "asc",
+                  "status": ",".join(statuses), "dates_are_gmt": "true"}
+        if modified_after:
+            params["modified_after"] = modified_after
+        body, response = self.call("GET", "orders", params=params)
+        return body, int(response.headers.get("X-WP-TotalPages", "1") or 1)
+
+    def update_order(self, order_id: int, data: dict) -> dict:
+        return self.call("PUT", f"orders/{int(order_id)}", data)[0]
+
+    def order_notes(self, order_id: int) -> list[dict]:
+        return self.get(f"orders/{int(order_id)}/notes")
+
+    def add_order_note(self, order_id: int, note: str) -> dict:
+        return self.call("POST", f"orders/{int(order_id)}/notes", {"note": note, "customer_note": False})[0]
+
+    # -- products ----------------------------------------------------------------------------------
+    def products_by_sku(self, skus: list[str]) -> list[dict]:
+        """Products and variations holding any of `skus` (≤ 100 per call)."""
+        if not skus:
+            return []
+        if len(skus) > PAGE_LIMIT:
+            raise PermanentError(f"products_by_sku takes at most {PAGE_LIMIT} SKUs, got {len(skus)}")
+        return self.get("products", sku=",".join(skus), per_page=PAGE_LIMIT)
+
+    def get_product(self, product_id: int) -> dict:
+        return self.get(f"products/{int(product_id)}")
+
+    def batch_products(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        return self._batch("products/batch", create, update)
+
+    def batch_variations(self, parent_id: int, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        return self._batch(f"products/{int(parent_id)}/variations/batch", create, update)
+
+    def _batch(self, endpoint: str, create, update) -> dict:
+        create, update = list(create), list(update)
+        if len(create) + len(update) > BATCH_LIMIT:
+            raise PermanentError(f"{endpoint}: {len(create) + len(update)} items, the limit is {BATCH_LIMIT}")
+        body: dict = {}
+        if create:
+            body["create"] = create
+        if update:
+            body["update"] = update
+        return self.call("POST", endpoint, body)[0]
+
+    # -- webhooks ----------------------------------------------------------------------------------
+    def list_webhooks(self) -> list[dict]:
+        return self.get("webhooks", per_page=PAGE_LIMIT)
+
+    def create_webhook(self, name: str, topic: str, delivery_url: str, secret: str) -> dict:
+        return self.call("POST", "webhooks", {"name": name, "topic": topic, "delivery_url": delivery_url,
+                                              "secret": secret})[0]
+
+    def update_webhook(self, webhook_id: int, data: dict) -> dict:
+        return self.call("PUT", f"webhooks/{int(webhook_id)}", data)[0]

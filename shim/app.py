@@ -1,0 +1,78 @@
+"""`POST /webhooks/woocommerce` and `GET /healthz`, served by gunicorn in production.
+
+The view only translates HTTP: the verdict comes from connector.webhooks.judge, the delivery is
+committed to the outbox before the 200, and the publish to the broker is best effort — when it fails
+the relay task publishes the delivery once the broker is back. Nothing accepted is ever lost.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, jsonify, request
+from sqlalchemy import text
+
+from connector import logs, webhooks
+from connector.db import Database
+from connector.logs import event, new_correlation_id, set_correlation_id
+from connector.settings import Settings
+
+log = logging.getLogger("wooerp.shim")
+
+
+def create_app(settings: Settings, publish=None) -> Flask:
+    """`publish(order_id, correlation_id, delivery_id) -> task id` hands a delivery to the workers."""
+    if publish is None:
+        from workers.tasks.orders import publish_import as publish
+    db = Database(settings.database_url)
+    app = Flask("wooerp-shim")
+    app.config["MAX_CONTENT_LENGTH"] = None  # we answer 413 ourselves, with a reason
+
+    @app.post("/webhooks/woocommerce")
+    def woocommerce_webhook():
+        started = time.perf_counter()
+        cid = new_correlation_id()
+        token = set_correlation_id(cid)
+        try:
+            length = request.content_length or 0
+            if length > settings.webhook_max_body_bytes:
+                return _answer(413, f"body of {length} bytes exceeds the limit of {settings.webhook_max_body_bytes}")
+            raw = request.get_data(cache=False)
+            verdict = webhooks.judge(raw, request.headers, secret=settings.woo_webhook_secret,
+                                     topics=settings.webhook_topics, max_bytes=settings.webhook_max_body_bytes)
+            if not verdict.accepted:
+                event(log, "webhook not accepted", logging.INFO if verdict.status < 400 else logging.WARNING,
+                      status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
+                return _answer(verdict.status, verdict.reason)
+            delivery_id, new = webhooks.record(db, verdict, request.headers, cid)
+            if not new:
+                event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
+                      payload_sha256=verdict.body_sha256)
+                return _answer(200, "duplicate of an accepted delivery", delivery_id=delivery_id)
+            try:
+                webhooks.mark_published(db, delivery_id, publish(verdict.resource_id, cid, delivery_id))
+                queued = True
+            except Exception as exc:  # broker down: the relay publishes it later
+                queued = False
+                event(log, "broker unavailable; delivery kept for the relay", logging.WARNING,
+                      delivery_id=delivery_id, error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            event(log, "webhook accepted", topic=verdict.topic, resource_id=verdict.resource_id,
+                  delivery_id=delivery_id, payload_sha256=verdict.body_sha256, queued=queued,
+                  ms=round((time.perf_counter() - started) * 1000, 2))
+            return _answer(200, "accepted", delivery_id=delivery_id, queued=queued)
+        finally:
+            logs._correlation_id.reset(token)
+
+    @app.get("/healthz")
+    def healthz():
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return jsonify(status="ok")
+
+    return app
+
+
+def _answer(status: int, reason: str, **extra):
+    response = jsonify(status=status, reason=reason, correlation_id=logs.get_correlation_id(), **extra)
+    response.status_code = status
+    return response

@@ -1,0 +1,63 @@
+"""A real fleet for end-to-end tests: both sandboxes, the shim under gunicorn, `celery worker` and
+`celery beat` processes, all talking over real HTTP and a real broker."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.procs import Proc, child_env, free_port, wait_http
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Fleet:
+    env: dict
+    woo_url: str
+    erp_url: str
+    shim_url: str
+    logs: Path
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    def start(self, name: str, argv: list[str], ready_url: str | None = None) -> Proc:
+        proc = Proc(name, argv, self.env, self.logs / f"{name}.log").start()
+        self.procs[name] = proc
+        if ready_url:
+            wait_http(ready_url, proc=proc, timeout=30)
+        return proc
+
+    def start_worker(self, name: str = "worker", queues: str = "orders,catalog,inventory",
+                     concurrency: int = 2) -> Proc:
+        return self.start(name, [str(BIN / "celery"), "-A", "workers.app", "worker", "-Q", queues,
+                                 "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
+                                 "--without-mingle", "--without-gossip"])
+
+    def start_beat(self) -> Proc:
+        return self.start("beat", [str(BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO",
+                                   "-s", str(self.logs / "celerybeat-schedule")])
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            proc.stop()
+
+    def dump_logs(self) -> str:
+        return "\n".join(f"--- {n} ---\n{p.log_tail(40)}" for n, p in self.procs.items())
+
+
+def launch(redis_url: str, database_url: str, logs: Path, **settings: str) -> Fleet:
+    woo_port, erp_port, shim_port = free_port(), free_port(), free_port()
+    env = child_env(
+        REDIS_URL=redis_url, DATABASE_URL=database_url,
+        WOO_URL=f"http://127.0.0.1:{woo_port}", ERP_URL=f"http://127.0.0.1:{erp_port}",
+        SHIM_URL=f"http://127.0.0.1:{shim_port}",
+        PRODUCT_POLL_SECONDS="2", INVENTORY_POLL_SECONDS="2", ORDER_POLL_SECONDS="3", RELAY_SECONDS="1",
+        RETRY_BACKOFF_BASE_SECONDS="0.5", RETRY_BACKOFF_MAX_SECONDS="5", VISIBILITY_TIMEOUT_SECONDS="60",
+        ORDER_LEASE_SECONDS="15", LOG_LEVEL="INFO", **settings)
+    fleet = Fleet(env, env["WOO_URL"], env["ERP_URL"], env["SHIM_URL"], logs)
+    py = sys.executable
+    fleet.start("woo", [py, "-m", "sandbox.woo", "--port", str(woo_port)], f"{fleet.woo_url}/wp-json/")
+    fleet.start("erp", [py, "-m", "sandbox.erp", "--port", str(erp_port)], f"{fleet.erp_url}/_sandbox/stats")
+    fleet.start("shim", [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{shim_port}",
+                         "shim.wsgi:app"], f"{fleet.shim_url}/healthz")
+    return fleet

@@ -1,0 +1,82 @@
+from decimal import Decimal
+
+import pytest
+
+from connector.errors import InvalidDataError
+from connector.mapping import orders as om
+from connector.mapping import products as pm
+
+ERP_PRODUCT = {"id": "P-1", "sku": "TSHIRT-RED-M", "parent_id": None, "name": "T-Shirt", "description": "<p>x</p>",
+               "list_price": "19.9", "is_active": True, "weight_kg": "0.350", "category_code": "APPAREL",
+               "ean": "4006381333931", "attributes": {}, "modified_at": "2026-11-20T10:00:00.123Z"}
+
+
+def test_product_mapping_follows_the_table_and_never_touches_promotions():
+    payload = pm.map_product(ERP_PRODUCT)
+    assert payload["regular_price"] == "19.90" and payload["weight"] == "0.35"
+    assert payload["status"] == "publish" and payload["type"] == "simple"
+    assert "sale_price" not in payload and "date_on_sale_from" not in payload
+    assert {"key": "_erp_product_id", "value": "P-1"} in payload["meta_data"]
+
+
+def test_inactive_product_is_hidden_not_deleted():
+    payload = pm.map_product(dict(ERP_PRODUCT, is_active=False))
+    assert payload["status"] == "private" and payload["catalog_visibility"] == "hidden"
+
+
+@pytest.mark.parametrize("change", [{"sku": ""}, {"list_price": "abc"}, {"list_price": None}, {"list_price": "-1"}])
+def test_bad_erp_products_are_invalid_data(change):
+    with pytest.raises(InvalidDataError):
+        pm.map_product(dict(ERP_PRODUCT, **change))
+
+
+def test_hash_changes_only_with_the_payload():
+    assert pm.payload_hash(pm.map_product(ERP_PRODUCT)) == pm.payload_hash(pm.map_product(dict(ERP_PRODUCT)))
+    assert pm.payload_hash(pm.map_product(ERP_PRODUCT)) != pm.payload_hash(
+        pm.map_product(dict(ERP_PRODUCT, list_price="21.00")))
+
+
+ORDER = {
+    "id": 4821, "status": "processing", "currency": "EUR", "customer_id": 0, "date_created_gmt": "2026-11-20T09:59:58",
+    "discount_total": "3.98", "shipping_total": "4.90", "shipping_tax": "0.93", "total": "47.82", "total_tax": "7.10",
+    "payment_method": "stripe", "transaction_id": "ch_1", "date_paid_gmt": None, "customer_note": "",
+    "billing": {"first_name": "Dana", "last_name": "W", "email": "Dana@Example.com", "country": "DE",
+                "address_1": "Street 1", "city": "Berlin", "postcode": "10115"},
+    "shipping": {"country": "DE", "address_1": "Street 1", "city": "Berlin", "postcode": "10115"},
+    "line_items": [{"name": "T-Shirt", "sku": "TSHIRT-RED-M", "quantity": 2, "subtotal": "39.80",
+                    "subtotal_tax": "7.56", "total": "35.82", "price": 17.91}],
+    "shipping_lines": [{"method_id": "flat_rate", "total": "4.90"}],
+    "coupon_lines": [{"code": "WINTER10", "discount": "3.98"}], "fee_lines": [],
+}
+
+
+def test_order_maps_to_an_erp_order_whose_totals_add_up():
+    erp = om.map_order(ORDER, "C-1")
+    assert erp["external_ref"] == "WC-ORDER-4821"
+    assert erp["lines"] == [{"sku": "TSHIRT-RED-M", "quantity": 2, "unit_price": "19.90", "tax_rate": "18.99",
+                             "description": "T-Shirt"}]
+    net = sum(Decimal(l["unit_price"]) * l["quantity"] for l in erp["lines"]) - Decimal("3.98") + Decimal("4.90")
+    assert Decimal(erp["totals"]["net"]) == net
+    assert Decimal(erp["totals"]["gross"]) == Decimal(erp["totals"]["net"]) + Decimal(erp["totals"]["tax"])
+
+
+def test_guests_are_keyed_by_email_and_customers_by_reference():
+    assert om.customer_key(ORDER) == ("email", "dana@example.com")
+    assert om.customer_key(dict(ORDER, customer_id=57)) == ("external_ref", "WC-CUST-57")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"line_items": [dict(ORDER["line_items"][0], sku="TSHIRT-X")]}, "SKU TSHIRT-X is unknown in the ERP"),
+    ({"shipping": {}, "billing": dict(ORDER["billing"], country="")}, "no shipping country"),
+    ({"payment_method": ""}, "no payment method"),
+    ({"total": "99.00"}, "totals do not add up"),
+    ({"currency": "XYZ"}, "currency XYZ is not supported"),
+])
+def test_invalid_orders_are_refused_with_a_readable_reason(change, words):
+    with pytest.raises(InvalidDataError) as e:
+        om.validate(dict(ORDER, **change), known_skus={"TSHIRT-RED-M"}, currencies=("EUR",))
+    assert words in str(e.value) and "Order 4821" in str(e.value)
+
+
+def test_a_consistent_order_passes_validation():
+    om.validate(ORDER, known_skus={"TSHIRT-RED-M"}, currencies=("EUR",))

@@ -1,0 +1,82 @@
+"""The shim's HTTP answers and what it stores (the broker is replaced by a recorder at this level)."""
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from connector.models import WebhookDelivery
+from connector.settings import load
+from connector.webhooks import signature
+from shim.app import create_app
+
+SECRET = "unit-secret-123"
+
+
+@pytest.fixture
+def shim(db):
+    published = []
+    settings = load({"DATABASE_URL": db.url, "WOO_WEBHOOK_SECRET": SECRET, "WEBHOOK_MAX_BODY_BYTES": "4096"})
+
+    def publish(order_id, cid, delivery_id):
+        published.append(order_id)
+        return f"task-{order_id}"
+    app = create_app(settings, publish=publish)
+    return app.test_client(), published, db
+
+
+def post(client, body: bytes, sign=True, topic="order.created"):
+    headers = {"X-WC-Webhook-Topic": topic, "Content-Type": "application/json"}
+    if sign:
+        headers["X-WC-Webhook-Signature"] = signature(body, SECRET)
+    return client.post("/webhooks/woocommerce", data=body, headers=headers)
+
+
+def stored(db) -> int:
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(WebhookDelivery))
+
+
+def test_accepted_delivery_is_stored_then_published_once(shim):
+    client, published, db = shim
+    body = json.dumps({"id": 7, "date_modified_gmt": "2026-11-20T10:00:00"}).encode()
+    assert post(client, body).status_code == 200
+    again = post(client, body)
+    assert again.status_code == 200 and "duplicate" in again.json["reason"]
+    assert published == [7] and stored(db) == 1
+
+
+@pytest.mark.parametrize("body, sign, status", [
+    (b'{"id": 1}', False, 401), (b"{not json", True, 400), (b'{"id": 1, "pad": "' + b"x" * 5000 + b'"}', True, 413)])
+def test_bad_deliveries_get_a_reason_and_store_nothing(shim, body, sign, status):
+    client, published, db = shim
+    r = post(client, body, sign=sign)
+    assert r.status_code == status and r.json["reason"]
+    assert published == [] and stored(db) == 0
+
+
+def test_wrong_signature_is_401(shim):
+    client, published, db = shim
+    r = client.post("/webhooks/woocommerce", data=b'{"id": 1}',
+                    headers={"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": signature(b"x", SECRET)})
+    assert r.status_code == 401 and stored(db) == 0 and published == []
+
+
+def test_broker_down_still_answers_200_and_keeps_the_delivery_for_the_relay(db):
+    settings = load({"DATABASE_URL": db.url, "WOO_WEBHOOK_SECRET": SECRET})
+
+    def broken(*_):
+        raise ConnectionError("broker down")
+    client = create_app(settings, publish=broken).test_client()
+    body = b'{"id": 9}'
+    r = post(client, body)
+    assert r.status_code == 200 and r.json["queued"] is False
+    with db.session() as s:
+        row = s.scalar(select(WebhookDelivery))
+        assert row.resource_id == 9 and row.published_at is None
+
+
+def test_ping_is_200(shim):
+    client, published, db = shim
+    r = client.post("/webhooks/woocommerce", data=b"webhook_id=3",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and stored(db) == 0

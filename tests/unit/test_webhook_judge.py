@@ -1,0 +1,53 @@
+import json
+
+from connector.webhooks import judge, signature
+
+SECRET = "s3cret-for-tests"
+TOPICS = ("order.created", "order.updated")
+
+
+def headers(body: bytes, topic="order.created", sign=True):
+    h = {"X-WC-Webhook-Topic": topic, "X-WC-Webhook-Delivery-ID": "abc"}
+    if sign:
+        h["X-WC-Webhook-Signature"] = signature(body, SECRET)
+    return h
+
+
+def verdict(body: bytes, h, max_bytes=10_000):
+    return judge(body, h, secret=SECRET, topics=TOPICS, max_bytes=max_bytes)
+
+
+def test_signed_order_is_accepted_with_its_change_key():
+    body = json.dumps({"id": 42, "date_modified_gmt": "2026-11-20T10:00:00"}).encode()
+    v = verdict(body, headers(body))
+    assert v.accepted and v.resource_id == 42 and v.modified_gmt == "2026-11-20T10:00:00"
+
+
+def test_signature_is_over_the_raw_bytes_not_reserialised_json():
+    body = b'{"id": 42,   "x":"\\/"}'
+    assert verdict(body, headers(body)).accepted
+    assert verdict(body, headers(json.dumps(json.loads(body)).encode())).status == 401
+
+
+def test_rejections_carry_status_and_reason():
+    body = b'{"id": 1}'
+    assert verdict(body, headers(body, sign=False)).status == 401
+    assert verdict(body, {**headers(body), "X-WC-Webhook-Signature": "AAAA"}).status == 401
+    assert verdict(b"x" * 20_000, headers(b"x" * 20_000)).status == 413
+    assert verdict(b"not json", headers(b"not json")).status == 400
+    assert verdict(b'{"id": "7"}', headers(b'{"id": "7"}')).status == 400
+    assert verdict(body, headers(body, topic="product.updated")).status == 202
+
+
+def test_ping_is_answered_200_without_a_signature():
+    v = verdict(b"webhook_id=17", {})
+    assert v.status == 200 and not v.accepted
+
+
+def test_two_orders_in_the_same_second_have_different_keys_but_a_duplicate_has_the_same():
+    a, b = b'{"id": 1}', b'{"id": 2}'
+    same_delivery_id = {"X-WC-Webhook-Delivery-ID": "samesecond"}
+    ka = verdict(a, {**headers(a), **same_delivery_id}).change_key
+    kb = verdict(b, {**headers(b), **same_delivery_id}).change_key
+    assert ka != kb
+    assert ka == verdict(a, headers(a)).change_key

@@ -1,0 +1,53 @@
+"""The Celery application: configuration from connector.settings, queues, routing and the schedule.
+
+Refuses to start without a broker URL in production (no eager fallback, ever). Tasks are acknowledged
+late and rejected back to the queue when their worker dies; prefetch is 1 because tasks are long.
+"""
+from __future__ import annotations
+
+from celery import Celery, signals
+
+import beat_schedule
+from connector import logs
+from connector.settings import load_or_exit
+from workers.queues import CATALOG, QUEUES, ROUTES
+
+settings = load_or_exit()
+
+app = Celery("wooerp", task_cls="workers.base:SyncTask", include=["workers.tasks.orders", "workers.tasks.catalog", "workers.tasks.inventory",
+                                "workers.tasks.dead_letter"])
+app.conf.update(
+    broker_url=settings.broker_url,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout, "socket_connect_timeout": 3},
+    broker_connection_timeout=3,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_queues=QUEUES,
+    task_default_queue=CATALOG,
+    task_default_exchange=CATALOG,
+    task_default_routing_key=CATALOG,
+    task_routes=ROUTES,
+    task_create_missing_queues=False,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    worker_hijack_root_logger=False,
+    timezone="UTC",
+    enable_utc=True,
+    beat_schedule=beat_schedule.build(settings),
+)
+
+
+@signals.setup_logging.connect
+def _json_logging(**_kwargs):
+    logs.setup(settings.log_level, secrets=(settings.woo_consumer_secret, settings.woo_webhook_secret,
+                                            settings.erp_token, settings.flower_password))
+
+
+app.wooerp_settings = settings
+celery_app = app

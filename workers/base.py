@@ -1,0 +1,85 @@
+"""The one retry and dead-letter policy, in the base class every task uses.
+
+TransientError (and transport/database hiccups) → retry with exponential backoff and jitter, honouring
+the remote side's Retry-After; after `TASK_MAX_RETRIES` → dead letter. PermanentError, InvalidDataError
+and unexpected exceptions → dead letter at once, with the traceback. A dead letter is written to the
+database (durable, one per task attempt) and announced on the `dead_letter` queue for Flower.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+
+import requests
+from celery import Task
+from celery.exceptions import Retry
+from sqlalchemy.exc import OperationalError
+
+from connector import dead_letters
+from connector.errors import TransientError
+from connector.logs import event, new_correlation_id, set_correlation_id, _correlation_id
+from connector.services import Services
+
+log = logging.getLogger("wooerp.tasks")
+TRANSIENT = (TransientError, requests.RequestException, OperationalError, ConnectionError, TimeoutError)
+_services: dict[int, Services] = {}
+
+
+def backoff_seconds(retries: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    if retry_after is not None:
+        return min(float(cap), max(retry_after, 0.0) + random.uniform(0, base))
+    ceiling = min(float(cap), base * (2 ** retries))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class SyncTask(Task):
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    @property
+    def services(self) -> Services:
+        pid = os.getpid()
+        if pid not in _services:  # one set of pools per (forked) process
+            _services[pid] = Services(self.app.wooerp_settings)
+        return _services[pid]
+
+    def correlation_id(self) -> str:
+        headers = self.request.headers or {}
+        return headers.get("correlation_id") or self.request.correlation_id or new_correlation_id()
+
+    def __call__(self, *args, **kwargs):
+        cid = self.correlation_id()
+        token = set_correlation_id(cid)
+        try:
+            return super().__call__(*args, **kwargs)
+        except Retry:
+            raise
+        except TRANSIENT as exc:
+            settings = self.app.wooerp_settings
+            if self.request.retries >= settings.max_retries:
+                raise
+            countdown = backoff_seconds(self.request.retries, settings.retry_backoff_base,
+                                        settings.retry_backoff_max, getattr(exc, "retry_after", None))
+            event(log, "task will retry", logging.WARNING, task=self.name, error=str(exc)[:300],
+                  retries=self.request.retries, countdown=round(countdown, 2))
+            raise self.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries,
+                             headers={"correlation_id": cid})
+        finally:
+            _correlation_id.reset(token)
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        delivery = self.request.delivery_info or {}
+        letter = dead_letters.Letter(
+            task_id=task_id, attempt_key=str(self.request.retries), task_name=self.name, args=list(args or []),
+            kwargs=dict(kwargs or {}), queue=delivery.get("routing_key"),
+            correlation_id=(self.request.headers or {}).get("correlation_id"), retries=self.request.retries,
+            exc_type=type(exc).__name__, exc_message=str(exc)[:2000], traceback=str(einfo)[-8000:])
+        letter_id, new = dead_letters.record(self.services.db, letter)
+        event(log, "task dead-lettered", logging.ERROR, task=self.name, task_id=task_id, letter_id=letter_id,
+              error=f"{type(exc).__name__}: {str(exc)[:300]}", new=new)
+        if new:
+            self.app.send_task("wooerp.dead_letter.keep", args=[letter_id],
+                               kwargs={"task": self.name, "error": f"{type(exc).__name__}: {str(exc)[:500]}"},
+                               headers={"correlation_id": letter.correlation_id})

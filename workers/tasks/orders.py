@@ -1,0 +1,40 @@
+"""Tasks of the `orders` queue: import one order, relay the webhook outbox, poll for missed orders."""
+from __future__ import annotations
+
+from connector import webhooks
+from connector.logs import get_correlation_id
+from connector.sync.order_poll import poll_orders as poll_orders_use_case
+from workers.app import app
+
+
+@app.task(name="wooerp.orders.import_order", bind=True)
+def import_order(self, order_id: int, delivery_id: int | None = None) -> dict:
+    return self.services.orders.run(int(order_id)).as_dict()
+
+
+def publish_import(order_id: int, correlation_id: str | None, delivery_id: int | None = None) -> str:
+    """Queue an import of `order_id`; raises if the broker cannot take it (callers keep the outbox row)."""
+    result = app.send_task("wooerp.orders.import_order", args=[int(order_id)],
+                           kwargs={"delivery_id": delivery_id}, headers={"correlation_id": correlation_id},
+                           retry=False)
+    return result.id
+
+
+@app.task(name="wooerp.orders.relay_deliveries", bind=True)
+def relay_deliveries(self) -> dict:
+    """Publish webhook deliveries the shim stored but could not hand to the broker."""
+    db = self.services.db
+    published = 0
+    for d in webhooks.unpublished(db):
+        webhooks.mark_published(db, d.id, publish_import(d.resource_id, d.correlation_id, d.id))
+        published += 1
+    return {"published": published}
+
+
+@app.task(name="wooerp.orders.poll_orders", bind=True)
+def poll_orders(self) -> dict:
+    s = self.services
+    queued = poll_orders_use_case(s.db, s.woo, statuses=s.settings.import_statuses,
+                                  overlap_seconds=s.settings.poll_overlap_seconds,
+                                  enqueue=lambda oid: publish_import(oid, get_correlation_id()))
+    return {"queued": queued}
