@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from connector.db import Database, utcnow
 from connector.models import WebhookDelivery
 
+log = logging.getLogger("wooerp.webhooks")
 PING_BODY = re.compile(rb"^webhook_id=\d+$")
 
 
@@ -73,21 +75,33 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
                    modified_gmt=payload.get("date_modified_gmt"), body_sha256=hashlib.sha256(raw_body).hexdigest())
 
 
-def record(db: Database, verdict: Verdict, headers, correlation_id: str) -> tuple[int, bool]:
-    """Store an accepted delivery; returns (delivery id, True if it is a new change)."""
-    row = WebhookDelivery(change_key=verdict.change_key, topic=verdict.topic, resource_id=verdict.resource_id,
-                          delivery_header=headers.get("X-WC-Webhook-Delivery-ID"),
-                          webhook_id=headers.get("X-WC-Webhook-ID"), body_sha256=verdict.body_sha256,
-                          modified_gmt=verdict.modified_gmt, correlation_id=correlation_id, received_at=utcnow())
+def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish) -> tuple[int, bool, bool]:
+    """Hand a new change to `publish(resource_id, correlation_id)` and commit the delivery, with the
+    outcome, in one short write. Returns (delivery id, is new, published). A failed publish leaves
+    `published_at` empty for the relay; a change already recorded is not published again.
+    (SQLAlchemy Core here: this is the shim's hot path.)"""
+    table = WebhookDelivery.__table__
+    find = select(table.c.id).where(table.c.change_key == verdict.change_key)
+    with db.engine.connect() as conn:
+        existing = conn.scalar(find)
+    if existing is not None:
+        return existing, False, False
+    row = dict(change_key=verdict.change_key, topic=verdict.topic, resource_id=verdict.resource_id,
+               delivery_header=headers.get("X-WC-Webhook-Delivery-ID"), webhook_id=headers.get("X-WC-Webhook-ID"),
+               body_sha256=verdict.body_sha256, modified_gmt=verdict.modified_gmt, correlation_id=correlation_id,
+               received_at=utcnow(), task_id=None, published_at=None)
     try:
-        with db.session() as s:
-            s.add(row)
-            s.flush()
-            return row.id, True
-    except IntegrityError:
-        with db.session() as s:
-            existing = s.scalar(select(WebhookDelivery.id).where(WebhookDelivery.change_key == verdict.change_key))
-        return existing, False
+        row["task_id"] = publish(verdict.resource_id, correlation_id)
+        row["published_at"] = utcnow()
+    except Exception as exc:  # broker down: the row stays unpublished and the relay publishes it later
+        log.warning("publish failed; delivery kept for the relay: %s: %s", type(exc).__name__, str(exc)[:200])
+    try:
+        with db.engine.begin() as conn:
+            new_id = conn.execute(table.insert().values(**row)).inserted_primary_key[0]
+        return new_id, True, row["published_at"] is not None
+    except IntegrityError:  # the same change arrived concurrently and was stored first
+        with db.engine.connect() as conn:
+            return conn.scalar(find), False, False
 
 
 def mark_published(db: Database, delivery_id: int, task_id: str | None) -> None:

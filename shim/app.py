@@ -21,7 +21,7 @@ log = logging.getLogger("wooerp.shim")
 
 
 def create_app(settings: Settings, publish=None) -> Flask:
-    """`publish(order_id, correlation_id, delivery_id) -> task id` hands a delivery to the workers."""
+    """`publish(order_id, correlation_id) -> task id` hands a delivery to the workers."""
     if publish is None:
         from workers.tasks.orders import publish_import as publish
     db = Database(settings.database_url)
@@ -44,18 +44,11 @@ def create_app(settings: Settings, publish=None) -> Flask:
                 event(log, "webhook not accepted", logging.INFO if verdict.status < 400 else logging.WARNING,
                       status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
                 return _answer(verdict.status, verdict.reason)
-            delivery_id, new = webhooks.record(db, verdict, request.headers, cid)
+            delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publish)
             if not new:
                 event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
                       payload_sha256=verdict.body_sha256)
                 return _answer(200, "duplicate of an accepted delivery", delivery_id=delivery_id)
-            try:
-                webhooks.mark_published(db, delivery_id, publish(verdict.resource_id, cid, delivery_id))
-                queued = True
-            except Exception as exc:  # broker down: the relay publishes it later
-                queued = False
-                event(log, "broker unavailable; delivery kept for the relay", logging.WARNING,
-                      delivery_id=delivery_id, error=f"{type(exc).__name__}: {str(exc)[:200]}")
             event(log, "webhook accepted", topic=verdict.topic, resource_id=verdict.resource_id,
                   delivery_id=delivery_id, payload_sha256=verdict.body_sha256, queued=queued,
                   ms=round((time.perf_counter() - started) * 1000, 2))

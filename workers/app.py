@@ -19,7 +19,13 @@ app = Celery("wooerp", task_cls="workers.base:SyncTask", include=["workers.tasks
 app.conf.update(
     broker_url=settings.broker_url,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": settings.visibility_timeout, "socket_connect_timeout": 3},
+    broker_transport_options={
+        "visibility_timeout": settings.visibility_timeout,
+        # sweep for messages of dead workers every few seconds (kombu's default is ~100 s)
+        "unacked_restore_interval": min(10, max(1, settings.visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
+        "socket_connect_timeout": 3,
+    },
     broker_connection_timeout=3,
     task_serializer="json",
     result_serializer="json",

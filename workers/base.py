@@ -17,9 +17,10 @@ from celery.exceptions import Retry
 from sqlalchemy.exc import OperationalError
 
 from connector import dead_letters
-from connector.errors import TransientError
+from connector.errors import PermanentError, TransientError
 from connector.logs import event, new_correlation_id, set_correlation_id, _correlation_id
 from connector.services import Services
+from workers.coalesce import redis_client
 
 log = logging.getLogger("wooerp.tasks")
 TRANSIENT = (TransientError, requests.RequestException, OperationalError, ConnectionError, TimeoutError)
@@ -45,14 +46,32 @@ class SyncTask(Task):
             _services[pid] = Services(self.app.wooerp_settings)
         return _services[pid]
 
+    def _header(self, name: str):
+        """A custom message header (Celery exposes them on the request, or under `headers` when retried)."""
+        return (self.request.headers or {}).get(name) or getattr(self.request, name, None)
+
     def correlation_id(self) -> str:
-        headers = self.request.headers or {}
-        return headers.get("correlation_id") or self.request.correlation_id or new_correlation_id()
+        return self._header("wooerp_cid") or new_correlation_id()
+
+    def _count_delivery(self) -> None:
+        """A message that kills its worker is redelivered forever and no failure handler ever runs for it;
+        count deliveries of this (task, attempt) and give up after POISON_MAX_DELIVERIES."""
+        if self.request.is_eager or not self.request.id:
+            return
+        settings = self.app.wooerp_settings
+        key = f"wooerp:deliveries:{self.request.id}:{self.request.retries}"
+        client = redis_client(settings.broker_url)
+        count = client.incr(key)
+        client.expire(key, 7 * 86400)
+        if count > settings.poison_max_deliveries:
+            raise PermanentError(f"delivered {count} times without finishing (its worker died each time): "
+                                 f"treated as a poison message")
 
     def __call__(self, *args, **kwargs):
         cid = self.correlation_id()
         token = set_correlation_id(cid)
         try:
+            self._count_delivery()
             return super().__call__(*args, **kwargs)
         except Retry:
             raise
@@ -65,7 +84,7 @@ class SyncTask(Task):
             event(log, "task will retry", logging.WARNING, task=self.name, error=str(exc)[:300],
                   retries=self.request.retries, countdown=round(countdown, 2))
             raise self.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries,
-                             headers={"correlation_id": cid})
+                             headers={"wooerp_cid": cid})
         finally:
             _correlation_id.reset(token)
 
@@ -74,7 +93,7 @@ class SyncTask(Task):
         letter = dead_letters.Letter(
             task_id=task_id, attempt_key=str(self.request.retries), task_name=self.name, args=list(args or []),
             kwargs=dict(kwargs or {}), queue=delivery.get("routing_key"),
-            correlation_id=(self.request.headers or {}).get("correlation_id"), retries=self.request.retries,
+            correlation_id=self._header("wooerp_cid"), retries=self.request.retries,
             exc_type=type(exc).__name__, exc_message=str(exc)[:2000], traceback=str(einfo)[-8000:])
         letter_id, new = dead_letters.record(self.services.db, letter)
         event(log, "task dead-lettered", logging.ERROR, task=self.name, task_id=task_id, letter_id=letter_id,
@@ -82,4 +101,4 @@ class SyncTask(Task):
         if new:
             self.app.send_task("wooerp.dead_letter.keep", args=[letter_id],
                                kwargs={"task": self.name, "error": f"{type(exc).__name__}: {str(exc)[:500]}"},
-                               headers={"correlation_id": letter.correlation_id})
+                               headers={"wooerp_cid": letter.correlation_id})

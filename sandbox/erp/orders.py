@@ -1,0 +1,106 @@
+"""Sales orders: create (`POST /sales-orders`), lookup by `external_ref`, get, cancel.
+
+`external_ref` is not unique by default (two POSTs make two orders; idempotency is the connector's
+job); with config `enforce_unique_external_ref` a repeat answers 409. Statuses: open, confirmed,
+partially_shipped, shipped, cancelled. Orders do not touch stock.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, request
+
+from . import API_PREFIX
+from .addresses import clean_address
+from .clock import now_iso
+from .errors import ApiError, bad_request, not_found, validation_failed
+from .order_rules import order_errors
+from .paging import page_params
+from .store import Store, current
+
+OPTIONAL_KEYS = ("customer_id", "order_date", "shipping", "payment", "note")
+LIST_KEYS = ("discounts", "fees")
+
+bp = Blueprint("erp_orders", __name__, url_prefix=API_PREFIX)
+
+
+@bp.get("/sales-orders")
+def find_orders():
+    store = current()
+    ref = request.args.get("external_ref")
+    if ref is None:
+        limit, cursor, since = page_params(request.args)
+        with store.lock:
+            return store.orders.page(limit, cursor, since)
+    with store.lock:
+        return {"items": [store.orders.view(oid) for oid in store.orders_by_ref.get(ref, [])]}
+
+
+@bp.get("/sales-orders/<id>")
+def get_order(id):
+    store = current()
+    with store.lock:
+        return store.orders.view(_order(store, id)["id"])
+
+
+@bp.post("/sales-orders")
+def create_order():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object")
+    store = current()
+    with store.lock:
+        errors = order_errors(store, body)
+        if errors:
+            raise validation_failed(errors)
+        ref = body["external_ref"]
+        if store.config["enforce_unique_external_ref"] and store.orders_by_ref.get(ref):
+            raise ApiError(409, f"a sales order with external_ref {ref} exists: "
+                                f"{', '.join(store.orders_by_ref[ref])}")
+        number = store.next_number("sales_order")
+        created_at = now_iso()
+        order = {"id": f"SO-{number:06d}",
+                 "number": f"SO-{datetime.now(timezone.utc).year}-{number:06d}",
+                 "status": "open", "created_at": created_at, "external_ref": ref,
+                 "currency": body["currency"],
+                 **{k: body.get(k) for k in OPTIONAL_KEYS},
+                 "billing_address": clean_address(body["billing_address"]),
+                 "shipping_address": clean_address(body.get("shipping_address")),
+                 "lines": body["lines"],
+                 **{k: body.get(k) or [] for k in LIST_KEYS},
+                 "totals": body["totals"]}
+        store.orders.put(order["id"], order)
+        store.orders_by_ref.setdefault(ref, []).append(order["id"])
+        return store.orders.view(order["id"]), 201
+
+
+@bp.post("/sales-orders/<id>/cancel")
+def cancel_order(id):
+    store = current()
+    with store.lock:
+        order = _order(store, id)
+        if order["status"] in ("partially_shipped", "shipped"):
+            raise ApiError(409, f"sales order {id} is {order['status']}, it cannot be cancelled")
+        return set_status(store, order, "cancelled")
+
+
+def confirm_order(store: Store, order_id: str) -> dict:
+    """Admin: open -> confirmed, as an ERP user would. Caller holds the lock."""
+    order = _order(store, order_id)
+    if order["status"] != "open":
+        raise ApiError(409, f"sales order {order_id} is {order['status']}, not open")
+    return set_status(store, order, "confirmed")
+
+
+def set_status(store: Store, order: dict, status: str) -> dict:
+    if order["status"] != status:
+        order["status"] = status
+        store.orders.touch(order["id"])
+    return store.orders.view(order["id"])
+
+
+def _order(store: Store, order_id: str) -> dict:
+    order = store.orders.get(order_id)
+    if order is None:
+        raise not_found(f"sales order {order_id}")
+    return order

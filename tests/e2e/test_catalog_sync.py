@@ -1,0 +1,76 @@
+"""ERP → shop by beat-scheduled delta polls: mapping, linking, hashing, promotions and web stock."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from sandbox.erp.admin import ErpSandboxAdmin
+from tests.e2e.conftest import woo_client
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def woo_stats(fleet) -> dict:
+    return requests.get(f"{fleet.woo_url}/_sandbox/stats", timeout=10).json()["requests"]
+
+
+def woo_writes(fleet) -> int:
+    return sum(n for k, n in woo_stats(fleet).items() if k.split(" ")[0] in ("POST", "PUT"))
+
+
+def test_stock_is_the_web_warehouse_formula_and_clamps_at_zero(fleet):
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.add_product("LAMP-1", name="Lamp", list_price="30.00", stock={
+        "MAIN": {"on_hand": 20, "reserved": 3, "safety_stock": 2},      # 15
+        "STORE2": {"on_hand": 5, "reserved": 1, "safety_stock": 0},     # 4
+        "RETURNS": {"on_hand": 100, "reserved": 0, "safety_stock": 0},  # not a web warehouse
+    })
+    erp.add_product("LAMP-2", name="Lamp 2", list_price="30.00", stock={
+        "MAIN": {"on_hand": 1, "reserved": 4, "safety_stock": 2}})       # -5 -> 0
+    fleet.start_worker()
+    fleet.start_beat()
+    woo = woo_client(fleet)
+
+    def stock(sku):
+        found = woo.products_by_sku([sku])
+        return found[0]["stock_quantity"] if found and found[0]["manage_stock"] else None
+    wait_until(lambda: stock("LAMP-1") == 19, 60, 0.5, "LAMP-1 stock 19")
+    wait_until(lambda: stock("LAMP-2") == 0, 60, 0.5, "LAMP-2 stock 0")
+    erp.set_stock("LAMP-1", "STORE2", on_hand=9, reserved=1, safety_stock=0)  # one warehouse changes: 15 + 8
+    wait_until(lambda: stock("LAMP-1") == 23, 60, 0.5, "LAMP-1 recomputed from all its warehouses")
+
+
+def test_existing_shop_products_are_linked_and_promotions_survive_price_changes(fleet):
+    woo = woo_client(fleet)
+    made = woo.batch_products(create=[{"sku": "CHAIR-1", "name": "Old chair name", "regular_price": "99.00",
+                                       "sale_price": "79.00"}])["create"][0]
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.add_product("CHAIR-1", name="Chair", list_price="100.00")
+    fleet.start_worker()
+    fleet.start_beat()
+    wait_until(lambda: woo.get_product(made["id"])["name"] == "Chair", 60, 0.5, "the existing product updated")
+    assert [p["id"] for p in woo.products_by_sku(["CHAIR-1"])] == [made["id"]]  # linked, not duplicated
+    erp.update_product("CHAIR-1", list_price="120.00")
+    wait_until(lambda: woo.get_product(made["id"])["regular_price"] == "120.00", 60, 0.5, "new list price")
+    product = woo.get_product(made["id"])
+    assert product["sale_price"] == "79.00"
+
+
+def test_a_poll_without_erp_changes_writes_nothing(fleet):
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    for i in range(5):
+        erp.add_product(f"BOOK-{i}", name=f"Book {i}", list_price="9.99",
+                        stock={"MAIN": {"on_hand": 3, "reserved": 0, "safety_stock": 0}})
+    fleet.start_worker()
+    fleet.start_beat()
+    woo = woo_client(fleet)
+    wait_until(lambda: len(woo.products_by_sku([f"BOOK-{i}" for i in range(5)])) == 5, 60, 0.5, "5 books")
+    wait_until(lambda: all(p["stock_quantity"] == 3 for p in woo.products_by_sku([f"BOOK-{i}" for i in range(5)])),
+               60, 0.5, "book stock")
+    time.sleep(4)  # let the in-flight polls settle
+    before = woo_writes(fleet)
+    time.sleep(8)  # several product and inventory polls (every 2 s) with no ERP change
+    assert woo_writes(fleet) == before
