@@ -1,5 +1,6 @@
 """The safety net for lost webhooks: list WooCommerce orders modified since the last poll (minus the
-overlap) in an importable status, and hand every one not yet done to `enqueue`.
+overlap) in the given statuses, and hand every one not yet settled to `enqueue` (an imported order
+that was cancelled in the shop since is not settled: its ERP order must be cancelled too).
 """
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
         orders, pages = woo.list_orders(modified_after=since, statuses=statuses, page=page)
         ids = [o["id"] for o in orders]
         with db.session() as s:
-            done = set(s.scalars(select(OrderSync.woo_order_id).where(OrderSync.woo_order_id.in_(ids),
-                                                                       OrderSync.state.in_(st.DONE))))
+            known = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(OrderSync.woo_order_id.in_(ids)))}
         for o in orders:
-            if o["id"] not in done:
+            row = known.get(o["id"])
+            settled = row is not None and (row.state == st.CANCELLED or (
+                row.state == st.WRITTEN_BACK and o.get("status") != "cancelled"))
+            if not settled:
                 enqueue(o["id"])
                 queued += 1
             modified = o.get("date_modified_gmt")

@@ -25,3 +25,20 @@ def ensure_webhooks(woo, delivery_url: str, secret: str, topics: tuple[str, ...]
         else:
             summary["active"].append(topic)
     return summary
+
+
+def check_webhooks(woo, delivery_url: str, secret: str) -> dict:
+    """Re-activate our webhooks that WooCommerce disabled (it does so after repeated failed deliveries and
+    never retries); report each one. Webhooks pointing elsewhere are not touched."""
+    summary = {"active": 0, "reactivated": []}
+    for hook in woo.list_webhooks():
+        if hook.get("delivery_url") != delivery_url:
+            continue
+        if hook.get("status") == "active":
+            summary["active"] += 1
+            continue
+        event(log, "webhook disabled in WooCommerce; orders arrive by polling until it is re-activated",
+              logging.WARNING, webhook_id=hook["id"], topic=hook.get("topic"), status=hook.get("status"))
+        woo.update_webhook(hook["id"], {"status": "active", "secret": secret})
+        summary["reactivated"].append(hook["id"])
+    return summary

@@ -184,3 +184,33 @@ def _state(db, order_id: int) -> str | None:
     with db.session() as s:
         row = s.get(OrderSync, order_id)
         return row.state if row else None
+
+
+def test_a_cancellation_in_the_shop_cancels_the_erp_order_once(fleet):
+    stock_shop(fleet, "SKU-A")
+    fleet.start_worker()
+    order = checkout(fleet)
+    assert deliver(fleet.shim_url, order).status_code == 200
+    erp_order = imported_once(fleet, order["id"])
+    cancelled = woo_client(fleet).update_order(order["id"], {"status": "cancelled"})
+    assert deliver(fleet.shim_url, cancelled, topic="order.updated").status_code == 200
+    wait_until(lambda: erp_get(fleet, f"/sales-orders/{erp_order['id']}")["status"] == "cancelled", 30, 0.3,
+               "ERP order cancelled")
+    wait_until(lambda: _state(_db(fleet), order["id"]) == "cancelled", 30, 0.3, "order state cancelled")
+    assert deliver(fleet.shim_url, dict(cancelled, date_modified_gmt="2031-01-01T00:00:00"),
+                   topic="order.updated").status_code == 200
+    time.sleep(2)
+    assert erp_get(fleet, f"/sales-orders/{erp_order['id']}")["status"] == "cancelled"
+    assert len(erp_orders(fleet, f"WC-ORDER-{order['id']}")) == 1
+
+
+def test_a_disabled_webhook_is_reported_and_reactivated_by_the_poll(fleet):
+    woo = woo_client(fleet)
+    hook = woo.create_webhook("wooerp order.created", "order.created", fleet.shim_url + "/webhooks/woocommerce",
+                              DEFAULT_SECRET)
+    woo.update_webhook(hook["id"], {"status": "disabled"})
+    fleet.start_worker()
+    fleet.start_beat()
+    wait_until(lambda: [w for w in woo.list_webhooks() if w["id"] == hook["id"]][0]["status"] == "active", 30, 0.5,
+               "the webhook re-activated")
+    assert "webhook disabled in WooCommerce" in (fleet.logs / "worker.log").read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from connector import webhooks
 from connector.logs import get_correlation_id
 from connector.sync.order_poll import poll_orders as poll_orders_use_case
+from connector.sync.webhook_setup import check_webhooks
 from workers import coalesce
 from workers.app import app
 
@@ -39,7 +40,8 @@ def relay_deliveries(self) -> dict:
 @app.task(name="wooerp.orders.poll_orders", bind=True)
 def poll_orders(self) -> dict:
     s = self.services
-    queued = poll_orders_use_case(s.db, s.woo, statuses=s.settings.import_statuses,
+    queued = poll_orders_use_case(s.db, s.woo, statuses=s.settings.import_statuses + ("cancelled",),
                                   overlap_seconds=s.settings.poll_overlap_seconds,
                                   enqueue=lambda oid: publish_import(oid, get_correlation_id()))
-    return {"queued": queued}
+    hooks = check_webhooks(s.woo, s.settings.shim_url + "/webhooks/woocommerce", s.settings.woo_webhook_secret)
+    return {"queued": queued, "webhooks": hooks}

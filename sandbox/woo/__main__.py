@@ -1,0 +1,53 @@
+"""`python -m sandbox.woo --port N [--host 127.0.0.1] [--key ck_… --secret cs_…]`
+
+Serves the simulator with werkzeug's threaded WSGI server (one thread per connection), prints
+"woo sandbox listening on http://host:port" when ready and exits cleanly on SIGTERM/SIGINT.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from werkzeug.serving import make_server
+
+from sandbox.woo.app import create_app
+from sandbox.woo.defaults import credentials
+
+
+def main(argv: list[str] | None = None) -> int:
+    key, secret = credentials()
+    ap = argparse.ArgumentParser(prog="python -m sandbox.woo", description="WooCommerce REST API v3 simulator")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--key", default=key, help="consumer key (env WOO_CONSUMER_KEY)")
+    ap.add_argument("--secret", default=secret, help="consumer secret (env WOO_CONSUMER_SECRET)")
+    ap.add_argument("--home-url", help="site URL in _links and X-WC-Webhook-Source (default http://host:port)")
+    ap.add_argument("--utc-offset", type=int, default=60, help="site timezone offset in minutes (default 60)")
+    ap.add_argument("--delivery-delay-ms", type=int, default=50, help="default webhook delivery delay")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    a = ap.parse_args(argv)
+    if not a.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = create_app(a.key, a.secret, home_url=a.home_url or f"http://{a.host}:{a.port}",
+                     utc_offset_minutes=a.utc_offset, delivery_delay_ms=a.delivery_delay_ms)
+    server = make_server(a.host, a.port, app, threaded=True)
+
+    def stop(_signum, _frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"woo sandbox listening on http://{a.host}:{server.port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        app.extensions["woo_sandbox"].dispatcher.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Flask application factory of the WooCommerce sandbox: wiring, request gate and error bodies.
+
+Every `/wp-json/` request is counted (`METHOD /route/<template>`), then host-level fault rules run
+(they sit in front of WordPress, so before auth), then authentication (§1.2) and the WP permission
+check: unauthenticated → 401 `woocommerce_rest_cannot_view|create|edit|delete|batch` (§2.2);
+unknown route or method → 404 `rest_no_route`. `_fields=a,b` trims answers (WP core). The route
+indexes `GET /wp-json/` and `GET /wp-json/wc/v3` are public, as in WordPress. `/_sandbox/` control
+routes are never faulted, counted or authenticated.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import Flask, g, has_request_context, request
+
+from sandbox.woo import auth, control, faults as faultmod, orders, products, webhooks
+from sandbox.woo.catalog import render_product
+from sandbox.woo.defaults import credentials
+from sandbox.woo.delivery import Dispatcher
+from sandbox.woo.faults import Faults
+from sandbox.woo.rest import ApiError, error_response, json_response, not_found_route, php_json
+from sandbox.woo.stats import Stats
+from sandbox.woo.store import Store
+
+CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
+DENIED = {"list": ("view", "Sorry, you cannot list resources."),
+          "view": ("view", "Sorry, you cannot view this resource."),
+          "create": ("create", "Sorry, you are not allowed to create resources."),
+          "edit": ("edit", "Sorry, you are not allowed to edit this resource."),
+          "delete": ("delete", "Sorry, you are not allowed to delete this resource."),
+          "batch": ("batch", "Sorry, you are not allowed to batch manipulate this resource.")}
+
+
+class Sandbox:
+    """Everything one simulated store owns; `app.extensions["woo_sandbox"]`."""
+
+    def __init__(self, key: str, secret: str, home_url: str, utc_offset_minutes: int, delivery_delay_ms: int,
+                 delivery_workers: int):
+        self.store = Store(home_url, utc_offset_minutes)
+        self.keys = auth.KeyRing()
+        self.keys.add(key, secret)
+        self.faults = Faults(delivery_delay_ms)
+        self.stats = Stats()
+        self.dispatcher = Dispatcher(self.store, self.faults, self.stats, delivery_workers)
+        self.orders = orders.Orders(self)
+
+    def emit(self, resource: str, event: str, rid: int) -> None:
+        seen = g.setdefault("woo_seen", set()) if has_request_context() else None
+        self.dispatcher.emit(resource, event, rid, seen)
+
+    def payload(self, resource: str, rid: int) -> dict:
+        """Webhook body for created/updated/restored: the GET body, or the REST error if it is gone."""
+        with self.store.lock:
+            if resource == "order" and rid in self.store.orders.items:
+                return self.orders.render(self.store.orders.items[rid])
+            if resource == "product" and rid in self.store.products.items:
+                return render_product(self.store, self.store.products.items[rid])
+        post_type = "shop_order" if resource == "order" else "product"
+        return ApiError(f"woocommerce_rest_{post_type}_invalid_id", "Invalid ID.", 404).body()
+
+
+def create_app(key: str | None = None, secret: str | None = None, *, home_url: str = "http://127.0.0.1",
+               utc_offset_minutes: int = 60, delivery_delay_ms: int = 50, delivery_workers: int = 8) -> Flask:
+    """A fresh simulated store. `home_url` is the site URL used in `_links` and X-WC-Webhook-Source."""
+    default_key, default_secret = credentials()
+    sb = Sandbox(key or default_key, secret or default_secret, home_url, utc_offset_minutes, delivery_delay_ms,
+                 delivery_workers)
+    sb.dispatcher.renderers = {"order": lambda rid: sb.payload("order", rid),
+                               "product": lambda rid: sb.payload("product", rid)}
+    app = Flask("sandbox.woo")
+    app.url_map.strict_slashes = False
+    app.extensions["woo_sandbox"] = sb
+    products.register(app, sb)
+    orders.register(app, sb)
+    webhooks.register(app, sb)
+    control.register(app, sb)
+
+    @app.before_request
+    def gate():
+        if not request.path.startswith("/wp-json/"):
+            return None
+        rule = request.url_rule.rule if request.url_rule else request.path
+        sb.stats.request(request.method + " " + CONVERTER.sub(r"<\1>", rule))
+        g.woo_faults = sb.faults.firing(request.method, request.path)
+        injected = faultmod.apply_before(g.woo_faults)
+        if injected is not None:
+            return injected
+        try:
+            key = auth.authenticate(sb.keys)
+        except ApiError as e:
+            return error_response(e)
+        if request.routing_exception is not None or request.url_rule is None:
+            return error_response(not_found_route())
+        if request.url_rule.endpoint.startswith("index."):
+            return None
+        if key is None:
+            action, message = DENIED[_action(request.method, request.url_rule.rule)]
+            return error_response(ApiError(f"woocommerce_rest_cannot_{action}", message, 401))
+        return None
+
+    @app.route("/wp-json/", methods=["GET"], endpoint="index.site")
+    def site_index():
+        return json_response({"name": "WooERP sandbox shop", "url": sb.store.home_url, "home": sb.store.home_url,
+                              "namespaces": ["wc/v3"], "routes": _routes(app)})
+
+    @app.route("/wp-json/wc/v3", methods=["GET"], endpoint="index.wc")
+    def namespace_index():
+        return json_response({"namespace": "wc/v3", "routes": _routes(app)})
+
+    @app.after_request
+    def finish(response):
+        fields = request.args.get("_fields") if request.path.startswith("/wp-json/") else None
+        if fields and response.status_code < 300 and response.is_json:
+            response.set_data(php_json(_only_fields(response.get_json(), fields.split(","))))
+        return faultmod.apply_after(g.get("woo_faults", []), response)
+
+    @app.errorhandler(ApiError)
+    def api_error(e: ApiError):
+        return error_response(e)
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def no_route(_e):
+        return error_response(not_found_route())
+
+    @app.errorhandler(500)
+    def crashed(_e):
+        return json_response({"code": "internal_server_error", "message": faultmod.CRITICAL,
+                              "data": {"status": 500}, "additional_errors": []}, 500)
+
+    return app
+
+
+def _routes(app: Flask) -> dict:
+    """The public route index of WP (`GET /wp-json/`), templates without converters."""
+    routes: dict[str, set] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/wp-json/wc/v3/"):
+            route = CONVERTER.sub(r"(?P<\1>[\\d]+)", rule.rule[len("/wp-json"):])
+            routes.setdefault(route, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    return {k: {"namespace": "wc/v3", "methods": sorted(v)} for k, v in sorted(routes.items())}
+
+
+def _only_fields(data, fields: list[str]):
+    """WP core `_fields`: keep only the named top-level keys of each object (and `id`, §3.1)."""
+    if isinstance(data, list):
+        return [_only_fields(x, fields) for x in data]
+    return {k: v for k, v in data.items() if k in fields or k == "id"} if isinstance(data, dict) else data
+
+
+def _action(method: str, rule: str) -> str:
+    if rule.endswith("/batch"):
+        return "batch"
+    item = rule.endswith(">")
+    if method in ("GET", "HEAD"):
+        return "view" if item else "list"
+    if method == "DELETE":
+        return "delete"
+    return "edit" if item else "create"
