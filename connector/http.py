@@ -1,7 +1,7 @@
 """Turns HTTP answers and transport failures into the connector's error families (see errors.py).
 
-One function per direction: `check_response` for an answer, `transport_error` for an exception
-from requests. Adapters call these and nothing else decides whether a failure is worth a retry.
+`exchange` wraps one request of an adapter; `check_response` classifies an answer and
+`transport_error` an exception from requests. Nothing else decides whether a failure is worth a retry.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 import requests
 
 from connector.errors import InvalidDataError, PermanentError, TransientError
+from connector.logs import get_correlation_id
 
 RETRYABLE_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 EXCERPT = 300
@@ -45,6 +46,20 @@ def check_response(system: str, response: requests.Response, *, invalid_statuses
     if status in invalid_statuses:
         raise InvalidDataError(f"{where}: {excerpt}", status=status, excerpt=excerpt)
     raise PermanentError(f"{where}: {excerpt}", status=status, excerpt=excerpt)
+
+
+def exchange(system: str, send, *, limiter=None, invalid_statuses: tuple[int, ...] = ()):
+    """One request/answer with a remote system: wait for the fleet-wide rate limit, pass the correlation id
+    on, classify any failure. `send(headers)` performs the request. Returns (decoded JSON, response)."""
+    if limiter is not None:
+        limiter.acquire()
+    cid = get_correlation_id()
+    try:
+        response = send({"X-Correlation-ID": cid} if cid else {})
+    except requests.RequestException as exc:
+        raise transport_error(system, exc) from exc
+    check_response(system, response, invalid_statuses=invalid_statuses)
+    return json_body(system, response), response
 
 
 def transport_error(system: str, exc: requests.RequestException) -> TransientError:

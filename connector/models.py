@@ -33,6 +33,7 @@ class EntityMapping(Base):
     woo_parent_id: Mapped[int | None] = mapped_column(BigInteger)
     sku: Mapped[str | None] = mapped_column(String(128))
     sync_hash: Mapped[str | None] = mapped_column(String(64))
+    erp_modified_at: Mapped[str | None] = mapped_column(String(40))
     last_synced_at: Mapped[datetime | None] = mapped_column(DateTime)
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
 

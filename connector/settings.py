@@ -53,6 +53,7 @@ class Settings:
     retry_backoff_base: float
     retry_backoff_max: int
     order_lease_seconds: int
+    stream_lease_seconds: int
     poison_max_deliveries: int
     flower_user: str
     flower_password: str
@@ -160,6 +161,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         retry_backoff_base=r.number("RETRY_BACKOFF_BASE_SECONDS", "2", minimum=0.1),
         retry_backoff_max=int(r.number("RETRY_BACKOFF_MAX_SECONDS", "300", int, 1)),
         poison_max_deliveries=int(r.number("POISON_MAX_DELIVERIES", "3", int, 1)),
+        stream_lease_seconds=int(r.number("STREAM_LEASE_SECONDS", "120", int, 5)),
         order_lease_seconds=int(r.number("ORDER_LEASE_SECONDS", "120", int, 5)),
         flower_user=r.raw("FLOWER_USER", "admin"),
         flower_password=r.raw("FLOWER_PASSWORD", "wooerp-dev"),

@@ -11,8 +11,7 @@ import requests
 
 from connector.erp.protocol import Page
 from connector.errors import PermanentError
-from connector.http import check_response, json_body, transport_error
-from connector.logs import get_correlation_id
+from connector.http import exchange
 from connector.woo.client import pooled_session
 
 SKU_LOOKUP_LIMIT = 100
@@ -30,18 +29,9 @@ class RestErp:
         self.limiter = limiter
 
     def _call(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
-        if self.limiter is not None:
-            self.limiter.acquire()
-        headers = {}
-        if cid := get_correlation_id():
-            headers["X-Correlation-ID"] = cid
-        try:
-            response = self.session.request(method, self.base + path, params=params, json=body,
-                                            headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise transport_error(self.system, exc) from exc
-        check_response(self.system, response, invalid_statuses=(422,))
-        return json_body(self.system, response)
+        return exchange(self.system, lambda headers: self.session.request(
+            method, self.base + path, params=params, json=body, headers=headers, timeout=self.timeout),
+            limiter=self.limiter, invalid_statuses=(422,))[0]
 
     def _page(self, path: str, modified_since, cursor, limit, **params) -> Page:
         params = {k: v for k, v in params.items() if v is not None}

@@ -8,6 +8,7 @@ The watermark moves only at the end of a complete run, to the newest `modified_a
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -28,6 +29,7 @@ class PollReport:
     pages: int = 0
     records: int = 0
     resumed: bool = False
+    skipped: bool = False
     watermark: str | None = None
 
     def as_dict(self) -> dict:
@@ -50,14 +52,21 @@ def since_with_overlap(watermark: str | None, overlap_seconds: float) -> str | N
 
 class DeltaPoll:
     def __init__(self, db: Database, stream: str, fetch: Callable[[str | None, str | None], Page],
-                 dispatch: Callable[[list[dict]], None], *, overlap_seconds: float, lease_seconds: float = 600):
+                 dispatch: Callable[[list[dict]], None], *, overlap_seconds: float, lease_seconds: float = 120):
         self.db, self.stream, self.fetch, self.dispatch = db, stream, fetch, dispatch
         self.overlap_seconds = overlap_seconds
         self.lease_seconds = lease_seconds
 
     def run(self) -> PollReport:
-        with leases.held(self.db, f"stream:{self.stream}", self.lease_seconds, busy_retry_after=30) as owner:
+        """Poll once; if another poll of this stream holds the lease, do nothing (the schedule comes again)."""
+        name, owner = f"stream:{self.stream}", uuid.uuid4().hex
+        if not leases.acquire(self.db, name, owner, self.lease_seconds):
+            event(log, "delta poll skipped: another poll of this stream is running", stream=self.stream)
+            return PollReport(self.stream, skipped=True)
+        try:
             return self._run(owner)
+        finally:
+            leases.release(self.db, name, owner)
 
     def _run(self, owner: str) -> PollReport:
         state = self._state()

@@ -43,6 +43,25 @@ class ProductSync:
     def __init__(self, db: Database, woo, erp):
         self.db, self.woo, self.erp = db, woo, erp
 
+    def unseen(self, items: list[dict]) -> list[dict]:
+        """The records of a poll page not already written at this `modified_at` (the overlap re-reads them)."""
+        done = {}
+        for kind in (PRODUCT, VARIATION):
+            for b in self._bindings(kind, [i["id"] for i in items]).values():
+                if b.sync_hash and b.erp_modified_at:
+                    done[b.erp_id] = b.erp_modified_at
+        return [i for i in items if done.get(i["id"]) != i.get("modified_at")]
+
+    def triage(self, items: list[dict]) -> list[str]:
+        """The SKUs of a poll page worth applying: records already written at this `modified_at` are
+        skipped, and records without a SKU (which cannot be fetched back) are quarantined here."""
+        report = ProductReport()
+        for item in items:
+            if not str(item.get("sku") or "").strip():
+                self._quarantine(VARIATION if item.get("parent_id") else PRODUCT, item,
+                                 f"ERP product {item.get('id')}: has no SKU", report)
+        return sorted({i["sku"] for i in self.unseen(items) if str(i.get("sku") or "").strip()})
+
     def apply(self, skus: list[str]) -> ProductReport:
         report = ProductReport()
         records = self.erp.products_by_sku(sorted(set(skus)))
@@ -104,6 +123,8 @@ class ProductSync:
             if b is not None and b.woo_id is not None:
                 if b.sync_hash == digest:
                     report.unchanged += 1
+                    if b.erp_modified_at != records_by_id[erp_id].get("modified_at"):
+                        self._bind(kind, records_by_id[erp_id], b.woo_id, parent_woo_id, digest)
                 else:
                     updates.append((erp_id, dict(payload, id=b.woo_id), digest))
             elif payload["sku"] in existing:
@@ -188,6 +209,7 @@ class ProductSync:
 
     def _bind(self, kind, record, woo_id, parent_woo_id, digest) -> None:
         self._upsert(kind, record, woo_id=woo_id, woo_parent_id=parent_woo_id, sync_hash=digest,
+                     erp_modified_at=record.get("modified_at") if digest else None,
                      last_synced_at=utcnow(), quarantine_reason=None)
 
     def _unbind(self, kind: str, erp_id: str) -> None:

@@ -16,8 +16,7 @@ from requests.adapters import HTTPAdapter
 from woocommerce import API
 
 from connector.errors import PermanentError
-from connector.http import check_response, json_body, transport_error
-from connector.logs import get_correlation_id
+from connector.http import exchange
 
 BATCH_LIMIT = 100
 PAGE_LIMIT = 100
@@ -73,17 +72,9 @@ class WooClient:
     # -- transport -------------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
-        if self.limiter is not None:
-            self.limiter.acquire()
-        headers = {}
-        if cid := get_correlation_id():
-            headers["X-Correlation-ID"] = cid
-        try:
-            response = self.api._API__request(method, endpoint, data, params=params, headers=headers)
-        except requests.RequestException as exc:
-            raise transport_error(self.system, exc) from exc
-        check_response(self.system, response, invalid_statuses=invalid_statuses)
-        return json_body(self.system, response), response
+        return exchange(self.system, lambda headers: self.api._API__request(method, endpoint, data, params=params,
+                                                                             headers=headers),
+                        limiter=self.limiter, invalid_statuses=invalid_statuses)
 
     def get(self, endpoint: str, **params) -> Any:
         return self.call("GET", endpoint, params=params)[0]

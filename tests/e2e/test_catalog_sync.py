@@ -74,3 +74,48 @@ def test_a_poll_without_erp_changes_writes_nothing(fleet):
     before = woo_writes(fleet)
     time.sleep(8)  # several product and inventory polls (every 2 s) with no ERP change
     assert woo_writes(fleet) == before
+
+
+def test_a_poll_killed_mid_way_resumes_from_its_checkpoint(fleet_factory):
+    fleet = fleet_factory(STREAM_LEASE_SECONDS="6", VISIBILITY_TIMEOUT_SECONDS="20", RETRY_BACKOFF_MAX_SECONDS="4",
+                          ORDER_LEASE_SECONDS="8", PRODUCT_POLL_SECONDS="3")
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.seed(products=600, seed=7)
+    erp.set_faults([{"method": "GET", "path": "/api/v1/products", "kind": "latency", "ms": 1500, "rate": 1.0}])
+    worker = fleet.start_worker()
+    fleet.start_beat()
+    from connector.db import Database
+    from connector.models import SyncCursor
+    db = Database(fleet.env["DATABASE_URL"])
+
+    def checkpointed():
+        with db.session() as s:
+            row = s.get(SyncCursor, "products")
+            return row is not None and row.page_cursor is not None
+    wait_until(checkpointed, 60, 0.2, "a checkpoint after the first page")
+    worker.kill_group()
+    erp.clear_faults()
+    fleet.start_worker(name="worker2")
+    wait_until(lambda: '"resumed": true' in (fleet.logs / "worker2.log").read_text(), 60, 0.5,
+               "a poll resumed from the checkpoint")
+    woo = woo_client(fleet)
+    skus = [p["sku"] for p in _erp_products(fleet)]
+    assert len(skus) >= 600
+
+    def all_in_shop():
+        found = 0
+        for i in range(0, len(skus), 100):
+            found += len(woo.products_by_sku(skus[i:i + 100]))
+        return found >= len(skus)
+    wait_until(all_in_shop, 120, 2, "every ERP product in the shop")
+
+
+def _erp_products(fleet) -> list[dict]:
+    from tests.e2e.conftest import erp_get
+    items, cursor = [], None
+    while True:
+        page = erp_get(fleet, "/products", limit=500, **({"cursor": cursor} if cursor else {}))
+        items += [p for p in page["items"] if not p.get("is_parent")]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items

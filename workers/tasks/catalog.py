@@ -10,12 +10,13 @@ def poll_products(self) -> dict:
     s = self.services
 
     def dispatch(items: list[dict]) -> None:
-        skus = sorted({i["sku"] for i in items if i.get("sku")})
+        skus = s.products.triage(items)
         if skus:
             apply_products.delay(skus)
 
     poll = DeltaPoll(s.db, "products", lambda since, cursor: s.erp.list_products(since, cursor, 100), dispatch,
-                     overlap_seconds=s.settings.poll_overlap_seconds)
+                     overlap_seconds=s.settings.poll_overlap_seconds,
+                     lease_seconds=s.settings.stream_lease_seconds)
     return poll.run().as_dict()
 
 

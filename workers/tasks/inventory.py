@@ -9,7 +9,8 @@ from workers.app import app
 def poll_inventory(self) -> dict:
     s = self.services
     poll = DeltaPoll(s.db, "inventory", lambda since, cursor: s.erp.list_inventory(since, cursor, 100),
-                     lambda rows: apply_stock.delay(rows), overlap_seconds=s.settings.poll_overlap_seconds)
+                     lambda rows: apply_stock.delay(rows), overlap_seconds=s.settings.poll_overlap_seconds,
+                     lease_seconds=s.settings.stream_lease_seconds)
     return poll.run().as_dict()
 
 

@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('woo_parent_id', sa.BigInteger(), nullable=True),
     sa.Column('sku', sa.String(length=128), nullable=True),
     sa.Column('sync_hash', sa.String(length=64), nullable=True),
+    sa.Column('erp_modified_at', sa.String(length=40), nullable=True),
     sa.Column('last_synced_at', sa.DateTime(), nullable=True),
     sa.Column('quarantine_reason', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id'),

@@ -1,0 +1,78 @@
+"""HTTP edge cases a sandbox cannot easily produce, classified into the connector's error families."""
+import pytest
+import requests
+import responses
+
+from connector.erp.rest import RestErp
+from connector.errors import InvalidDataError, PermanentError, TransientError
+from connector.logs import set_correlation_id
+from connector.woo.client import WooClient
+
+WOO = "https://shop.example.com"
+ERP = "https://erp.example.com"
+
+
+@pytest.fixture
+def woo():
+    return WooClient(WOO, "ck_x", "cs_y", timeout=5)
+
+
+@responses.activate
+def test_429_with_retry_after_is_transient_and_carries_the_wait(woo):
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/1", status=429, headers={"Retry-After": "7"}, body="slow down")
+    with pytest.raises(TransientError) as e:
+        woo.get_order(1)
+    assert e.value.retry_after == 7 and e.value.status == 429
+
+
+@responses.activate
+def test_retry_after_as_http_date_is_understood(woo):
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/1", status=503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    with pytest.raises(TransientError) as e:
+        woo.get_order(1)
+    assert e.value.retry_after == 0  # a date in the past: retry now
+
+
+@responses.activate
+def test_an_html_page_with_200_is_a_transient_host_fault(woo):
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/1", status=200, body="\ufeff<html>critical error</html>")
+    with pytest.raises(TransientError):
+        woo.get_order(1)
+
+
+@responses.activate
+def test_a_reset_connection_is_transient(woo):
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/1", body=requests.ConnectionError("reset by peer"))
+    with pytest.raises(TransientError):
+        woo.get_order(1)
+
+
+@responses.activate
+def test_unauthorised_is_permanent(woo):
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/1", status=401, json={"code": "woocommerce_rest_cannot_view"})
+    with pytest.raises(PermanentError):
+        woo.get_order(1)
+
+
+@responses.activate
+def test_erp_validation_failure_is_invalid_data_and_correlation_id_is_sent():
+    responses.post(f"{ERP}/api/v1/sales-orders", status=422,
+                   json={"error": {"code": "validation_failed", "message": "unknown SKU", "fields": {"lines": "x"}}})
+    erp = RestErp(ERP, "token")
+    token = set_correlation_id("cid-123")
+    try:
+        with pytest.raises(InvalidDataError) as e:
+            erp.create_sales_order({"external_ref": "WC-ORDER-1"})
+    finally:
+        from connector.logs import _correlation_id
+        _correlation_id.reset(token)
+    assert "unknown SKU" in str(e.value)
+    sent = responses.calls[0].request
+    assert sent.headers["X-Correlation-ID"] == "cid-123" and sent.headers["Authorization"] == "Bearer token"
+
+
+@responses.activate
+def test_more_than_100_batch_items_are_refused_before_any_call(woo):
+    with pytest.raises(PermanentError):
+        woo.batch_products(create=[{"sku": str(i)} for i in range(101)])
+    assert len(responses.calls) == 0
