@@ -5,6 +5,8 @@ because each poll holds a per-stream lease and every task is idempotent.
 """
 from __future__ import annotations
 
+from celery.schedules import crontab
+
 
 def build(settings) -> dict:
     return {
@@ -14,6 +16,8 @@ def build(settings) -> dict:
                                "schedule": settings.inventory_poll_seconds},
         "poll-woo-orders": {"task": "wooerp.orders.poll_orders",
                             "schedule": settings.order_poll_seconds},
+        "full-resync-nightly": {"task": "wooerp.catalog.full_resync",
+                                "schedule": crontab(hour=settings.full_resync_hour, minute=30)},
         "relay-webhook-deliveries": {"task": "wooerp.orders.relay_deliveries",
                                      "schedule": settings.relay_seconds},
     }

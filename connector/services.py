@@ -9,6 +9,7 @@ from connector.settings import Settings
 from connector.sync.inventory import InventorySync
 from connector.sync.orders import OrderImporter
 from connector.sync.products import ProductSync
+from connector.sync.resync import FullResync
 from connector.woo.client import WooClient
 
 
@@ -43,3 +44,7 @@ class Services:
     @cached_property
     def inventory(self) -> InventorySync:
         return InventorySync(self.db, self.woo, self.settings.web_warehouses)
+
+    @cached_property
+    def resync(self) -> FullResync:
+        return FullResync(self.db, self.woo, self.erp, self.products, self.inventory)

@@ -43,6 +43,7 @@ class Settings:
     order_poll_seconds: float
     relay_seconds: float
     poll_overlap_seconds: float
+    full_resync_hour: int
     import_statuses: tuple[str, ...]
     currencies: tuple[str, ...]
     webhook_topics: tuple[str, ...]
@@ -151,6 +152,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         order_poll_seconds=r.number("ORDER_POLL_SECONDS", "60", minimum=1),
         relay_seconds=r.number("RELAY_SECONDS", "5", minimum=0.5),
         poll_overlap_seconds=r.number("POLL_OVERLAP_SECONDS", "300"),
+        full_resync_hour=int(r.number("FULL_RESYNC_HOUR_UTC", "2", int, 0)),
         import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold"),
         currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
         webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored"),
@@ -170,6 +172,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def _check_consistency(s: Settings) -> None:
+    if s.full_resync_hour > 23:
+        raise ConfigError("FULL_RESYNC_HOUR_UTC", f"must be an hour from 0 to 23, got {s.full_resync_hour}")
     # Countdowns and backoff sit unacknowledged in a worker; they must end well before Redis redelivers.
     if s.retry_backoff_max * 2 >= s.visibility_timeout:
         raise ConfigError("RETRY_BACKOFF_MAX_SECONDS",

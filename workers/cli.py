@@ -103,6 +103,25 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.group()
+def sync() -> None:
+    """Catalog sync on demand."""
+
+
+@sync.command("full")
+def sync_full() -> None:
+    """Compare every ERP product with the shop now and repair what drifted; print what was repaired."""
+    report = _services().resync.run()
+    for sku, fields in sorted(report.repaired.items()):
+        click.echo(f"repaired {sku}: {', '.join(fields)}")
+    for sku in report.missing:
+        click.echo(f"created  {sku}: was missing in the shop")
+    for sku, qty in sorted(report.stock_repaired.items()):
+        click.echo(f"stock    {sku}: shop had {qty['shop']}, ERP says {qty['erp']}")
+    click.echo(f"{report.checked} products checked, {len(report.repaired)} repaired, {len(report.missing)} created, "
+               f"{len(report.stock_repaired)} stock levels repaired")
+
+
 @main.group("dead-letters")
 def dead_letters_group() -> None:
     """Dead letters: list, show, replay, discard."""

@@ -63,6 +63,14 @@ class InventorySync:
                 touched.add(row["sku"])
         return sorted(touched), rejected
 
+    def expected(self, skus: list[str]) -> dict[str, int]:
+        """Web stock per SKU from the stored warehouse rows (SKUs without rows are left out)."""
+        levels = defaultdict(list)
+        with self.db.session() as s:
+            for lv in s.scalars(select(InventoryLevel).where(InventoryLevel.sku.in_(skus))):
+                levels[lv.sku].append(lv)
+        return {sku: web_stock(rows, self.warehouses) for sku, rows in levels.items()}
+
     def push(self, skus: list[str]) -> int:
         """Write changed web stock for `skus` to WooCommerce; returns the number of write calls."""
         with self.db.session() as s:

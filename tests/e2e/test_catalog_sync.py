@@ -119,3 +119,58 @@ def _erp_products(fleet) -> list[dict]:
         cursor = page["next_cursor"]
         if not cursor:
             return items
+
+
+def test_parents_become_variable_products_and_variants_their_variations(fleet):
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.add_product("HOODIE", name="Hoodie", is_parent=True)
+    for color, size, qty in (("Blue", "L", 4), ("Blue", "M", 6), ("Red", "L", 0)):
+        erp.add_product(f"HOODIE-{color}-{size}", name=f"Hoodie {color} {size}", list_price="45.00",
+                        parent_sku="HOODIE", attributes={"color": color, "size": size},
+                        stock={"MAIN": {"on_hand": qty, "reserved": 0, "safety_stock": 0}})
+    fleet.start_worker()
+    fleet.start_beat()
+    woo = woo_client(fleet)
+    skus = ["HOODIE-Blue-L", "HOODIE-Blue-M", "HOODIE-Red-L"]
+    variations = wait_until(lambda: len(woo.products_by_sku(skus)) == 3 and woo.products_by_sku(skus), 60, 0.5,
+                            "three variations")
+    parent_ids = {v["parent_id"] for v in variations}
+    assert len(parent_ids) == 1 and all(v["type"] == "variation" for v in variations)
+    parent = woo.get_product(parent_ids.pop())
+    assert parent["type"] == "variable" and parent["sku"] == "HOODIE"
+    attrs = {a["name"]: sorted(a["options"]) for a in parent["attributes"]}
+    assert attrs == {"Color": ["Blue", "Red"], "Size": ["L", "M"]}
+    assert {v["sku"]: v["regular_price"] for v in variations} == dict.fromkeys(skus, "45.00")
+    wait_until(lambda: {v["sku"]: v["stock_quantity"] for v in woo.products_by_sku(skus)} ==
+               {"HOODIE-Blue-L": 4, "HOODIE-Blue-M": 6, "HOODIE-Red-L": 0}, 60, 0.5, "variation stock")
+
+
+def test_full_resync_repairs_a_product_edited_by_hand_in_the_shop(fleet):
+    import subprocess
+    import sys
+
+    from tests.support.procs import ROOT
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.add_product("DESK-1", name="Desk", list_price="250.00",
+                    stock={"MAIN": {"on_hand": 8, "reserved": 0, "safety_stock": 0}})
+    erp.add_product("DESK-2", name="Desk 2", list_price="199.00",
+                    stock={"MAIN": {"on_hand": 2, "reserved": 0, "safety_stock": 0}})
+    fleet.start_worker()
+    beat = fleet.start_beat()
+    woo = woo_client(fleet)
+    wait_until(lambda: {p["sku"]: p["stock_quantity"] for p in woo.products_by_sku(["DESK-1", "DESK-2"])}
+               == {"DESK-1": 8, "DESK-2": 2}, 60, 0.5, "desks in the shop with stock")
+    beat.stop()
+    time.sleep(2)
+    desk = woo.products_by_sku(["DESK-1"])[0]
+    woo.batch_products(update=[{"id": desk["id"], "name": "Desk (edited)", "regular_price": "1.00",
+                                "sale_price": "0.50", "manage_stock": True, "stock_quantity": 99}])
+    out = subprocess.run([sys.executable, "-m", "workers.cli", "sync", "full"], cwd=ROOT, env=fleet.env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "repaired DESK-1: name, regular_price" in out.stdout
+    assert "stock    DESK-1: shop had 99, ERP says 8" in out.stdout
+    assert "DESK-2" not in out.stdout
+    fixed = woo.get_product(desk["id"])
+    assert (fixed["name"], fixed["regular_price"], fixed["stock_quantity"]) == ("Desk", "250.00", 8)
+    assert fixed["sale_price"] == "0.50"  # a promotion is the shop's own, not drift

@@ -25,3 +25,8 @@ def apply_products(self, skus: list[str]) -> dict:
     report = self.services.products.apply(skus)
     self.services.inventory.push(skus)  # stock of newly created products
     return report.as_dict()
+
+
+@app.task(name="wooerp.catalog.full_resync", bind=True)
+def full_resync(self) -> dict:
+    return self.services.resync.run().as_dict()

@@ -1,0 +1,93 @@
+"""Full resync: compare every ERP product with what the shop shows now, and repair drift.
+
+Delta polls only see ERP changes; a product edited by hand in WooCommerce (or a lost write) drifts
+unnoticed. This walks the whole ERP catalog, reads the shop's copy by SKU (≤ 100 per call), compares
+the fields the mapping owns and the web stock, and rewrites only what differs. Promotions
+(`sale_price`, sale dates) are not mapped, so they are never "repaired" away.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+
+from connector.db import Database
+from connector.errors import InvalidDataError
+from connector.logs import event
+from connector.mapping import products as mapping
+from connector.models import EntityMapping
+from connector.sync.inventory import STOCK, InventorySync
+from connector.sync.products import ProductSync
+
+log = logging.getLogger("wooerp.resync")
+COMPARED = ("sku", "name", "description", "regular_price", "weight", "status", "catalog_visibility")
+
+
+@dataclass
+class ResyncReport:
+    checked: int = 0
+    repaired: dict = field(default_factory=dict)  # sku -> fields that differed
+    missing: list = field(default_factory=list)   # in the ERP, not in the shop
+    stock_repaired: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+class FullResync:
+    def __init__(self, db: Database, woo, erp, products: ProductSync, inventory: InventorySync):
+        self.db, self.woo, self.erp, self.products, self.inventory = db, woo, erp, products, inventory
+
+    def run(self) -> ResyncReport:
+        report = ResyncReport()
+        cursor = None
+        while True:
+            page = self.erp.list_products(None, cursor, 100)
+            self._check(page.items, report)
+            cursor = page.next_cursor
+            if not cursor or not page.items:
+                break
+        event(log, "full resync finished", checked=report.checked, repaired=len(report.repaired),
+              missing=len(report.missing), stock_repaired=len(report.stock_repaired))
+        return report
+
+    def _check(self, records: list[dict], report: ResyncReport) -> None:
+        records = [r for r in records if str(r.get("sku") or "").strip()]
+        shop = {p["sku"]: p for p in self.woo.products_by_sku([r["sku"] for r in records]) if p.get("sku")}
+        redo: list[str] = []
+        for record in records:
+            report.checked += 1
+            try:
+                wanted = mapping.map_product(record)
+            except InvalidDataError:
+                continue  # quarantined by the delta sync, with its reason
+            current = shop.get(record["sku"])
+            if current is None:
+                report.missing.append(record["sku"])
+                redo.append(record["sku"])
+                continue
+            differs = [f for f in COMPARED if f in wanted and str(current.get(f, "")) != str(wanted[f])]
+            if differs:
+                report.repaired[record["sku"]] = differs
+                redo.append(record["sku"])
+        if redo:
+            self._forget(EntityMapping.sync_hash, ("product", "variation"), [r["id"] for r in records
+                                                                             if r["sku"] in redo])
+            self.products.apply(redo)
+        self._check_stock(records, shop, report)
+
+    def _check_stock(self, records: list[dict], shop: dict, report: ResyncReport) -> None:
+        sellable = [r["sku"] for r in records if not r.get("is_parent") and r["sku"] in shop]
+        expected = self.inventory.expected(sellable)
+        drifted = [sku for sku, qty in expected.items() if shop[sku].get("stock_quantity") != qty]
+        for sku in drifted:
+            report.stock_repaired[sku] = {"shop": shop[sku].get("stock_quantity"), "erp": expected[sku]}
+        if drifted:
+            self._forget(EntityMapping.sync_hash, (STOCK,), drifted)
+            self.inventory.push(drifted)
+
+    def _forget(self, column, kinds: tuple[str, ...], erp_ids: list[str]) -> None:
+        with self.db.session() as s:
+            s.execute(update(EntityMapping).where(EntityMapping.entity_type.in_(kinds),
+                                                  EntityMapping.erp_id.in_(erp_ids)).values({column: None}))
