@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
+.PHONY: run test chaos bench install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
         retry-order conformance clean
 
 $(STAMP): pyproject.toml
@@ -20,6 +20,12 @@ run: $(STAMP)  ## start the whole fleet in the foreground
 
 test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATABASE_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+chaos: $(STAMP)  ## the full chaos run: make chaos [ORDERS=10000]
+	$(BIN)/python -m bench.chaos --orders $(or $(ORDERS),2000)
+
+bench: $(STAMP)  ## benchmarks, written to bench/RESULTS.md
+	$(BIN)/python -m bench.report
 
 migrate: $(STAMP)
 	$(BIN)/wooerp migrate

