@@ -214,3 +214,30 @@ def test_a_disabled_webhook_is_reported_and_reactivated_by_the_poll(fleet):
     wait_until(lambda: [w for w in woo.list_webhooks() if w["id"] == hook["id"]][0]["status"] == "active", 30, 0.5,
                "the webhook re-activated")
     assert "webhook disabled in WooCommerce" in (fleet.logs / "worker.log").read_text()
+
+
+def test_an_erp_already_holding_two_orders_for_the_reference_gets_no_third(fleet):
+    stock_shop(fleet, "SKU-A")
+    fleet.start_worker()
+    order = checkout(fleet)
+    ref = f"WC-ORDER-{order['id']}"
+    headers = {"Authorization": "Bearer erp-sandbox-token"}
+    customer = requests.post(f"{fleet.erp_url}/api/v1/customers", headers=headers, timeout=10,
+                             json={"email": "dup@example.com", "first_name": "D", "last_name": "Up"}).json()
+    body = {"external_ref": ref, "customer_id": customer["id"], "currency": "EUR", "order_date": None,
+            "billing_address": {"line1": "x", "city": "Berlin", "postcode": "10115", "country": "DE"},
+            "shipping_address": {"line1": "x", "city": "Berlin", "postcode": "10115", "country": "DE"},
+            "lines": [{"sku": "SKU-A", "quantity": 1, "unit_price": "10.00", "tax_rate": "0"}],
+            "shipping": {"method": "none", "amount": "0.00", "tax": "0.00"}, "discounts": [], "fees": [],
+            "totals": {"net": "10.00", "tax": "0.00", "gross": "10.00"},
+            "payment": {"method": "stripe", "transaction_id": "", "paid_at": None}}
+    for _ in range(2):
+        r = requests.post(f"{fleet.erp_url}/api/v1/sales-orders", json=body, headers=headers, timeout=10)
+        assert r.status_code == 201, r.text
+    assert deliver(fleet.shim_url, order).status_code == 200
+    db = _db(fleet)
+    wait_until(lambda: _state(db, order["id"]) == "conflict", 30, 0.2, "order flagged as conflict")
+    with db.session() as s:
+        assert f"ERP already holds 2 orders with {ref}" in s.get(OrderSync, order["id"]).reason
+    time.sleep(2)
+    assert len(erp_orders(fleet, ref)) == 2
