@@ -16,10 +16,12 @@ from pathlib import Path
 
 import redis
 import requests
+from celery import Celery
 
 from connector.db import upgrade
 from sandbox.erp.admin import ErpSandboxAdmin
 from tests.support.fleet import launch
+from workers.queues import QUEUES as QUEUE_DECLARATIONS, ROUTES
 
 QUEUES = ("catalog", "inventory")
 
@@ -77,8 +79,8 @@ def run(products: int, variants: int, workers: int) -> dict:
     upgrade(db_url)
     fleet = launch(server.connection_url, db_url, tmp, PRODUCT_POLL_SECONDS="3600", INVENTORY_POLL_SECONDS="3600",
                    ORDER_POLL_SECONDS="3600", LOG_LEVEL="WARNING")
-    os.environ.update(fleet.env)
-    from workers.app import app  # configured from the fleet's environment
+    app = Celery("bench", broker=server.connection_url)
+    app.conf.update(task_queues=QUEUE_DECLARATIONS, task_routes=ROUTES, task_serializer="json")
     broker = redis.Redis.from_url(server.connection_url)
     result: dict = {"products": products, "floor": math.ceil(products / 100)}
     try:
