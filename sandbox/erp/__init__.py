@@ -1,4 +1,4 @@
-"""Reference ERP simulator: implements /work/shared/reference/erp-api.md (REST API v1) with fault injection.
+"""Reference ERP simulator: implements the reference ERP REST contract (API v1) with fault injection.
 
 Run it with `python -m sandbox.erp --port 8070 [--seed-demo]`; build it in-process with
 `sandbox.erp.app.create_app()`; drive it from tests with `sandbox.erp.admin.ErpSandboxAdmin`.

@@ -1,4 +1,4 @@
-"""WooCommerce REST API v3 + webhooks simulator (see /work/shared/reference/woocommerce-api.md).
+"""WooCommerce REST API v3 + webhooks simulator (behaviour taken from WooCommerce's source; see sandbox/README.md).
 
 Start it with `python -m sandbox.woo --port N`, or host `sandbox.woo.app.create_app()` yourself.
 Control it over HTTP under `/_sandbox/` or with `sandbox.woo.admin.WooSandboxAdmin`.
