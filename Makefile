@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run test chaos bench install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
-        retry-order conformance clean
+        retry-order retry-product conformance clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +30,14 @@ bench: $(STAMP)  ## benchmarks, written to bench/RESULTS.md
 migrate: $(STAMP)
 	$(BIN)/wooerp migrate
 
-dead-letters: $(STAMP)  ## table of open dead letters
+dead-letters: $(STAMP)  ## open dead letters, then quarantined orders/products; ALL=1 adds closed letters and their audit
 	@$(BIN)/wooerp dead-letters list $(if $(ALL),--all)
 
 dead-letter: $(STAMP)  ## everything about one: make dead-letter ID=7
 	@$(BIN)/wooerp dead-letters show $(ID)
 
-replay-dead-letters: $(STAMP)  ## make replay-dead-letters [ID=7] [TASK=import_order] [SINCE=2h]
-	@$(BIN)/wooerp dead-letters replay $(if $(ID),--id $(ID)) $(if $(TASK),--task $(TASK)) $(if $(SINCE),--since $(SINCE))
+replay-dead-letters: $(STAMP)  ## make replay-dead-letters [ID=7] [TASK=import_order] [SINCE=2h] [REASON="…"]
+	@$(BIN)/wooerp dead-letters replay $(if $(ID),--id $(ID)) $(if $(TASK),--task $(TASK)) $(if $(SINCE),--since $(SINCE)) $(if $(REASON),--reason "$(REASON)")
 
 discard-dead-letter: $(STAMP)  ## make discard-dead-letter ID=7 REASON="order deleted in shop"
 	@$(BIN)/wooerp dead-letters discard --id $(ID) --reason "$(REASON)"
@@ -47,6 +47,9 @@ orders: $(STAMP)  ## orders and their sync state: make orders [STATE=quarantined
 
 retry-order: $(STAMP)  ## re-run a quarantined order: make retry-order ID=1234
 	@$(BIN)/wooerp orders retry $(ID)
+
+retry-product: $(STAMP)  ## re-run a quarantined product after its ERP data was fixed: make retry-product SKU=ABC-1
+	@$(BIN)/wooerp products retry $(SKU)
 
 clean:
 	rm -rf var/ .pytest_cache

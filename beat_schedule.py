@@ -16,8 +16,12 @@ def build(settings) -> dict:
                                "schedule": settings.inventory_poll_seconds},
         "poll-woo-orders": {"task": "wooerp.orders.poll_orders",
                             "schedule": settings.order_poll_seconds},
+        "poll-erp-shipments": {"task": "wooerp.orders.poll_shipments",
+                               "schedule": settings.shipment_poll_seconds},
         "full-resync-nightly": {"task": "wooerp.catalog.full_resync",
                                 "schedule": crontab(hour=settings.full_resync_hour, minute=30)},
         "relay-webhook-deliveries": {"task": "wooerp.orders.relay_deliveries",
                                      "schedule": settings.relay_seconds},
+        "watch-failures": {"task": "wooerp.dead_letter.watch",  # stuck tasks, lost letters, growth warning
+                           "schedule": settings.watch_seconds},
     }

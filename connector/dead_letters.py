@@ -1,20 +1,22 @@
 """Durable dead letters: tasks that failed for good, kept in the database beyond any Redis restart.
 
 A letter is unique per (task id, attempt key), so a worker that dies between recording the letter and
-acknowledging the message cannot produce a second one. Replays and discards are audited on the row.
+acknowledging the message cannot produce a second one. Replays and discards are audited on the row
+(when, by whom, what and why). `announced_at` says when the keeper showed the letter in Flower.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
 from connector.models import DeadLetter
 
 OPEN, REPLAYED, DISCARDED = "open", "replayed", "discarded"
+UNDECODABLE = "undecodable:"  # attempt-key prefix of messages whose body could not be read: nothing to replay
 
 
 @dataclass
@@ -66,14 +68,25 @@ def get(db: Database, letter_id: int) -> DeadLetter | None:
         return s.get(DeadLetter, letter_id)
 
 
-def claim_for_replay(db: Database, letter_id: int, new_task_id: str) -> bool:
+def replayable(letter: DeadLetter) -> bool:
+    return not letter.attempt_key.startswith(UNDECODABLE)
+
+
+def find(db: Database, task_id: str, attempt_key: str) -> DeadLetter | None:
+    with db.session() as s:
+        return s.scalar(select(DeadLetter).where(DeadLetter.task_id == task_id,
+                                                 DeadLetter.attempt_key == attempt_key))
+
+
+def claim_for_replay(db: Database, letter_id: int, new_task_id: str, by: str | None = None,
+                     reason: str | None = None) -> bool:
     """Mark an open letter replayed with the new task id; False if it is not open (replay is idempotent)."""
     with db.session() as s:
         row = s.get(DeadLetter, letter_id, with_for_update=not db.is_sqlite)
         if row is None or row.status != OPEN:
             return False
-        row.status, row.replay_task_id, row.resolved_at = REPLAYED, new_task_id, utcnow()
-        row.resolution = f"replayed as task {new_task_id}"
+        row.status, row.replay_task_id, row.resolved_at, row.resolved_by = REPLAYED, new_task_id, utcnow(), by
+        row.resolution = f"replayed as task {new_task_id}" + (f": {reason}" if reason else "")
         return True
 
 
@@ -81,17 +94,40 @@ def reopen(db: Database, letter_id: int) -> None:
     """Undo a replay claim whose publish failed."""
     with db.session() as s:
         row = s.get(DeadLetter, letter_id)
-        row.status, row.replay_task_id, row.resolved_at, row.resolution = OPEN, None, None, None
+        row.status, row.replay_task_id, row.resolved_at, row.resolution, row.resolved_by = OPEN, None, None, None, None
 
 
-def discard(db: Database, letter_id: int, reason: str) -> bool:
+def discard(db: Database, letter_id: int, reason: str, by: str | None = None) -> bool:
     with db.session() as s:
-        row = s.get(DeadLetter, letter_id)
+        row = s.get(DeadLetter, letter_id, with_for_update=not db.is_sqlite)
         if row is None or row.status != OPEN:
             return False
-        row.status, row.resolved_at, row.resolution = DISCARDED, utcnow(), f"discarded: {reason}"
+        row.status, row.resolved_at, row.resolution, row.resolved_by = DISCARDED, utcnow(), f"discarded: {reason}", by
         return True
 
 
+def mark_announced(db: Database, letter_id: int) -> DeadLetter | None:
+    """The keeper has shown this letter in Flower; returns the current row."""
+    with db.session() as s:
+        row = s.get(DeadLetter, letter_id)
+        if row is not None and row.announced_at is None:
+            row.announced_at = utcnow()
+        return row
+
+
+def unannounced(db: Database, older_than: datetime) -> list[DeadLetter]:
+    """Open letters recorded before `older_than` that never reached the keeper (lost publish or dead worker)."""
+    with db.session() as s:
+        return list(s.scalars(select(DeadLetter).where(DeadLetter.status == OPEN, DeadLetter.announced_at.is_(None),
+                                                       DeadLetter.created_at < older_than).order_by(DeadLetter.id)))
+
+
+def counts(db: Database) -> dict[str, int]:
+    """Letters per status, every status present (0 when none)."""
+    with db.session() as s:
+        found = dict(s.execute(select(DeadLetter.status, func.count()).group_by(DeadLetter.status)).all())
+    return {status: found.get(status, 0) for status in (OPEN, REPLAYED, DISCARDED)}
+
+
 def count_open(db: Database) -> int:
-    return len(listing(db))
+    return counts(db)[OPEN]

@@ -117,6 +117,8 @@ class DeadLetter(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolution: Mapped[str | None] = mapped_column(Text)
     replay_task_id: Mapped[str | None] = mapped_column(String(64))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    announced_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the keeper showed it in Flower
 
 
 class Lease(Base):

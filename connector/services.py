@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from connector import ratelimit
 from connector.db import Database
 from connector.erp.rest import RestErp
 from connector.settings import Settings
@@ -10,6 +11,7 @@ from connector.sync.inventory import InventorySync
 from connector.sync.orders import OrderImporter
 from connector.sync.products import ProductSync
 from connector.sync.resync import FullResync
+from connector.sync.shipments import ShipmentSync
 from connector.woo.client import WooClient
 
 
@@ -24,18 +26,24 @@ class Services:
     @cached_property
     def woo(self) -> WooClient:
         s = self.settings
-        return WooClient(s.woo_url, s.woo_consumer_key, s.woo_consumer_secret, timeout=s.woo_timeout)
+        return WooClient(s.woo_url, s.woo_consumer_key, s.woo_consumer_secret, timeout=s.woo_timeout,
+                         limiter=ratelimit.bucket(s.broker_url, "woocommerce", s.woo_rate_limit, s.woo_rate_burst))
 
     @cached_property
     def erp(self) -> RestErp:
         s = self.settings
-        return RestErp(s.erp_url, s.erp_token, timeout=s.erp_timeout)
+        return RestErp(s.erp_url, s.erp_token, timeout=s.erp_timeout,
+                       limiter=ratelimit.bucket(s.broker_url, "erp", s.erp_rate_limit, s.erp_rate_burst))
 
     @cached_property
     def orders(self) -> OrderImporter:
         s = self.settings
         return OrderImporter(self.db, self.woo, self.erp, import_statuses=s.import_statuses,
                              currencies=s.currencies, lease_seconds=s.order_lease_seconds)
+
+    @cached_property
+    def shipments(self) -> ShipmentSync:
+        return ShipmentSync(self.db, self.woo, lease_seconds=self.settings.order_lease_seconds)
 
     @cached_property
     def products(self) -> ProductSync:

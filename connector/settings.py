@@ -41,6 +41,7 @@ class Settings:
     product_poll_seconds: float
     inventory_poll_seconds: float
     order_poll_seconds: float
+    shipment_poll_seconds: float
     relay_seconds: float
     poll_overlap_seconds: float
     full_resync_hour: int
@@ -56,9 +57,17 @@ class Settings:
     order_lease_seconds: int
     stream_lease_seconds: int
     poison_max_deliveries: int
+    woo_rate_limit: float
+    woo_rate_burst: float
+    erp_rate_limit: float
+    erp_rate_burst: float
     flower_user: str
     flower_password: str
     log_level: str
+    stuck_task_seconds: int
+    watch_seconds: float
+    metrics_port: int
+    metrics_address: str
     extra: dict = field(default_factory=dict)
 
     def redacted(self) -> dict:
@@ -150,6 +159,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         product_poll_seconds=r.number("PRODUCT_POLL_SECONDS", "30", minimum=1),
         inventory_poll_seconds=r.number("INVENTORY_POLL_SECONDS", "30", minimum=1),
         order_poll_seconds=r.number("ORDER_POLL_SECONDS", "60", minimum=1),
+        shipment_poll_seconds=r.number("SHIPMENT_POLL_SECONDS", "60", minimum=1),
         relay_seconds=r.number("RELAY_SECONDS", "5", minimum=0.5),
         poll_overlap_seconds=r.number("POLL_OVERLAP_SECONDS", "300"),
         full_resync_hour=int(r.number("FULL_RESYNC_HOUR_UTC", "2", int, 0)),
@@ -165,10 +175,25 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         poison_max_deliveries=int(r.number("POISON_MAX_DELIVERIES", "3", int, 1)),
         stream_lease_seconds=int(r.number("STREAM_LEASE_SECONDS", "120", int, 5)),
         order_lease_seconds=int(r.number("ORDER_LEASE_SECONDS", "120", int, 5)),
+        **_rate_limits(r),
         flower_user=r.raw("FLOWER_USER", "admin"),
         flower_password=r.raw("FLOWER_PASSWORD", "wooerp-dev"),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        stuck_task_seconds=int(r.number("STUCK_TASK_SECONDS", "300", int, 1)),
+        watch_seconds=r.number("FAILURE_WATCH_SECONDS", "30", minimum=1),
+        metrics_port=int(r.number("METRICS_PORT", "9540", int, 0)),
+        metrics_address=r.raw("METRICS_ADDRESS", "127.0.0.1"),
     )
+
+
+def _rate_limits(r: _Reader) -> dict:
+    """Requests per second per remote system, shared by the whole fleet (0 = unlimited), and the burst."""
+    out = {}
+    for system in ("woo", "erp"):
+        rate = r.number(f"{system.upper()}_RATE_LIMIT", "0")
+        out[f"{system}_rate_limit"] = rate
+        out[f"{system}_rate_burst"] = r.number(f"{system.upper()}_RATE_BURST", str(max(1.0, rate)), minimum=1)
+    return out
 
 
 def _check_consistency(s: Settings) -> None:

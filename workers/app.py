@@ -15,7 +15,7 @@ from workers.queues import CATALOG, QUEUES, ROUTES
 settings = load_or_exit()
 
 app = Celery("wooerp", task_cls="workers.base:SyncTask", include=["workers.tasks.orders", "workers.tasks.catalog", "workers.tasks.inventory",
-                                "workers.tasks.dead_letter"])
+                                "workers.tasks.shipments", "workers.tasks.dead_letter"])
 app.conf.update(
     broker_url=settings.broker_url,
     broker_connection_retry_on_startup=True,
@@ -41,7 +41,8 @@ app.conf.update(
     task_routes=ROUTES,
     task_create_missing_queues=False,
     worker_send_task_events=True,
-    task_send_sent_event=True,
+    worker_consumer="workers.undecodable:Consumer",  # undecodable messages become dead letters
+    task_send_sent_event=False,  # a second publish per task; Flower sees tasks from "received" on
     worker_hijack_root_logger=False,
     timezone="UTC",
     enable_utc=True,

@@ -13,13 +13,14 @@ import random
 
 import requests
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Ignore, Retry
 from sqlalchemy.exc import OperationalError
 
 from connector import dead_letters
 from connector.errors import PermanentError, TransientError
 from connector.logs import event, new_correlation_id, set_correlation_id, _correlation_id
 from connector.services import Services
+from workers.announce import announce
 from workers.coalesce import redis_client
 
 log = logging.getLogger("wooerp.tasks")
@@ -53,17 +54,26 @@ class SyncTask(Task):
     def correlation_id(self) -> str:
         return self._header("wooerp_cid") or new_correlation_id()
 
-    def _count_delivery(self) -> None:
-        """A message that kills its worker is redelivered forever and no failure handler ever runs for it;
-        count deliveries of this (task, attempt) and give up after POISON_MAX_DELIVERIES."""
+    def _count_delivery(self) -> int:
+        """How often this (task, attempt) was delivered, this delivery included. A message that kills its
+        worker is redelivered forever and no failure handler ever runs for it."""
         if self.request.is_eager or not self.request.id:
-            return
-        settings = self.app.wooerp_settings
+            return 1
         key = f"wooerp:deliveries:{self.request.id}:{self.request.retries}"
-        client = redis_client(settings.broker_url)
+        client = redis_client(self.app.wooerp_settings.broker_url)
         count = client.incr(key)
         client.expire(key, 7 * 86400)
-        if count > settings.poison_max_deliveries:
+        return count
+
+    def _redelivered(self, count: int) -> None:
+        """Not again: a letter already recorded for this attempt (its worker died before the ack) is only
+        announced if it never was; past POISON_MAX_DELIVERIES the message is dead-lettered as poison."""
+        letter = dead_letters.find(self.services.db, self.request.id, str(self.request.retries))
+        if letter is not None:
+            if letter.announced_at is None:
+                self.announce_dead_letter(letter.id)
+            raise Ignore()
+        if count > self.app.wooerp_settings.poison_max_deliveries:
             raise PermanentError(f"delivered {count} times without finishing (its worker died each time): "
                                  f"treated as a poison message")
 
@@ -71,7 +81,9 @@ class SyncTask(Task):
         cid = self.correlation_id()
         token = set_correlation_id(cid)
         try:
-            self._count_delivery()
+            deliveries = self._count_delivery()
+            if deliveries > 1:
+                self._redelivered(deliveries)
             return super().__call__(*args, **kwargs)
         except Retry:
             raise
@@ -99,6 +111,7 @@ class SyncTask(Task):
         event(log, "task dead-lettered", logging.ERROR, task=self.name, task_id=task_id, letter_id=letter_id,
               error=f"{type(exc).__name__}: {str(exc)[:300]}", new=new)
         if new:
-            self.app.send_task("wooerp.dead_letter.keep", args=[letter_id],
-                               kwargs={"task": self.name, "error": f"{type(exc).__name__}: {str(exc)[:500]}"},
-                               headers={"wooerp_cid": letter.correlation_id})
+            self.announce_dead_letter(letter_id)
+
+    def announce_dead_letter(self, letter_id: int) -> None:
+        announce(self.app, self.services.db, letter_id)

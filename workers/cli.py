@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import datetime, timedelta
 
 import click
 
 from connector.settings import load_or_exit
+from workers.cli_failures import dead_letters_group, products
 
 
 def _services():
@@ -99,7 +99,7 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
             click.echo(f"order {oid}: not quarantined; nothing to retry", err=True)
             failed = True
             continue
-        click.echo(f"order {oid}: queued as task {publish_import(oid, None)}")
+        click.echo(f"order {oid}: queued as task {publish_import(oid, None, collapse=False)}")
     sys.exit(1 if failed else 0)
 
 
@@ -122,84 +122,8 @@ def sync_full() -> None:
                f"{len(report.stock_repaired)} stock levels repaired")
 
 
-@main.group("dead-letters")
-def dead_letters_group() -> None:
-    """Dead letters: list, show, replay, discard."""
-
-
-def _age(created: datetime) -> str:
-    seconds = int((datetime.utcnow() - created).total_seconds())
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-@dead_letters_group.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include replayed and discarded letters.")
-def dl_list(show_all: bool) -> None:
-    from connector import dead_letters
-    rows = dead_letters.listing(_services().db, status=None if show_all else dead_letters.OPEN)
-    click.echo(f"{'id':>5}  {'task':<32} {'queue':<10} {'attempts':>8} {'age':>8}  {'status':<10} "
-               f"{'correlation id':<32}  error")
-    for r in rows:
-        click.echo(f"{r.id:>5}  {r.task_name:<32} {r.queue or '-':<10} {r.retries + 1:>8} {_age(r.created_at):>8}  "
-                   f"{r.status:<10} {r.correlation_id or '-':<32}  {r.exc_type}: {r.exc_message[:80]}")
-    click.echo(f"{len(rows)} dead letter(s)")
-
-
-@dead_letters_group.command("show")
-@click.argument("letter_id", type=int)
-def dl_show(letter_id: int) -> None:
-    from connector import dead_letters
-    r = dead_letters.get(_services().db, letter_id)
-    if r is None:
-        raise click.ClickException(f"no dead letter {letter_id}")
-    for name in ("id", "status", "task_name", "task_id", "queue", "args", "kwargs", "correlation_id", "retries",
-                 "exc_type", "exc_message", "created_at", "resolved_at", "resolution", "replay_task_id"):
-        click.echo(f"{name:>15}: {getattr(r, name)}")
-    click.echo(f"{'traceback':>15}:\n{r.traceback}")
-
-
-@dead_letters_group.command("replay")
-@click.option("--id", "ids", multiple=True, type=int)
-@click.option("--task", default=None)
-@click.option("--since", default=None, help="ISO date/time, or an age such as 2h or 30m.")
-def dl_replay(ids, task, since) -> None:
-    """Republish open letters to their original queue; a letter is replayed at most once."""
-    import uuid
-    from connector import dead_letters
-    from workers.app import app
-    db = _services().db
-    letters = dead_letters.listing(db, task=task, since=_since(since), ids=list(ids) or None)
-    for r in letters:
-        new_id = uuid.uuid4().hex
-        if not dead_letters.claim_for_replay(db, r.id, new_id):
-            continue  # replayed by someone else meanwhile
-        try:
-            app.send_task(r.task_name, args=r.args, kwargs=r.kwargs, task_id=new_id, queue=r.queue,
-                          headers={"wooerp_cid": r.correlation_id})
-        except Exception:
-            dead_letters.reopen(db, r.id)
-            raise
-        click.echo(f"dead letter {r.id}: replayed as task {new_id}")
-    click.echo(f"{len(letters)} letter(s) replayed")
-
-
-@dead_letters_group.command("discard")
-@click.option("--id", "letter_id", type=int, required=True)
-@click.option("--reason", required=True)
-def dl_discard(letter_id: int, reason: str) -> None:
-    from connector import dead_letters
-    if not dead_letters.discard(_services().db, letter_id, reason):
-        raise click.ClickException(f"dead letter {letter_id} is not open")
-    click.echo(f"dead letter {letter_id}: discarded ({reason})")
-
-
-def _since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    if value[-1] in "smhd" and value[:-1].isdigit():
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[value[-1]]
-        return datetime.utcnow() - timedelta(**{unit: int(value[:-1])})
-    return datetime.fromisoformat(value)
+main.add_command(dead_letters_group)
+main.add_command(products)
 
 
 if __name__ == "__main__":

@@ -38,12 +38,18 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
                    f"--loglevel INFO"),
         ("keeper", f"{celery} -A workers.app worker -Q dead_letter -c 1 -n keeper@%h --loglevel INFO"),
         ("beat", f"{celery} -A workers.app beat --loglevel INFO -s {VAR / 'celerybeat-schedule'}"),
-        ("flower", f"{celery} -A workers.app flower --address=127.0.0.1 --port={FLOWER_PORT} --persistent=True "
-                   f"--db={VAR / 'flower.db'} --purge_offline_workers=60 "
-                   f"--basic-auth={shlex.quote(settings.flower_user + ':' + settings.flower_password)}"),
+        ("flower", flower_command(settings)),
         ("bootstrap", f"{py} -m workers.cli bootstrap --demo"),
     ]
     return procs
+
+
+def flower_command(settings: Settings, port: int = FLOWER_PORT, state_dir: Path = VAR) -> str:
+    """Flower as `make run` starts it: persistent state, basic auth from the settings."""
+    celery = shlex.quote(str(Path(sys.executable).parent / "celery"))
+    return (f"{celery} -A workers.app flower --address=127.0.0.1 --port={port} --persistent=True "
+            f"--db={shlex.quote(str(state_dir / 'flower.db'))} --purge_offline_workers=60 "
+            f"--basic-auth={shlex.quote(settings.flower_user + ':' + settings.flower_password)}")
 
 
 def run(settings: Settings) -> None:

@@ -1,10 +1,11 @@
 """The safety net for lost webhooks: list WooCommerce orders modified since the last poll (minus the
 overlap) in the given statuses, and hand every one not yet settled to `enqueue` (an imported order
-that was cancelled in the shop since is not settled: its ERP order must be cancelled too).
+that was cancelled in the shop since is not settled: its ERP order must be cancelled too; quarantined
+and conflicting orders wait for a person). The watermark never passes an order that is not through.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import select
 
@@ -24,7 +25,10 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
     if cursor.watermark:
         since = format_ts(parse_ts(cursor.watermark) - timedelta(seconds=overlap_seconds))[:19]
     signpost = utcnow()
-    newest, queued, page = cursor.watermark, 0, 1
+    # an order not yet through holds the watermark back, but not for ever: one that keeps failing is a
+    # dead letter by then, and must not drag every later poll back with it
+    hold_limit = format_ts((signpost - timedelta(seconds=12 * overlap_seconds)).replace(tzinfo=timezone.utc))[:19]
+    newest, oldest_open, queued, page = cursor.watermark, None, 0, 1
     while True:
         orders, pages = woo.list_orders(modified_after=since, statuses=statuses, page=page)
         ids = [o["id"] for o in orders]
@@ -32,12 +36,14 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
             known = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(OrderSync.woo_order_id.in_(ids)))}
         for o in orders:
             row = known.get(o["id"])
-            settled = row is not None and (row.state == st.CANCELLED or (
+            settled = row is not None and (row.state in (st.CANCELLED, st.QUARANTINED, st.CONFLICT) or (
                 row.state == st.WRITTEN_BACK and o.get("status") != "cancelled"))
+            modified = o.get("date_modified_gmt")
             if not settled:
                 enqueue(o["id"])
                 queued += 1
-            modified = o.get("date_modified_gmt")
+                if modified and modified > hold_limit and (oldest_open is None or modified < oldest_open):
+                    oldest_open = modified
             if modified and (newest is None or modified > newest[:19]):
                 newest = modified + "Z"
         if page >= pages or not orders:
@@ -47,6 +53,8 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
         row = s.get(SyncCursor, STREAM)
         if newest and parse_ts(newest) > parse_ts(format_ts(signpost)):
             newest = format_ts(signpost)  # never store a watermark past the run's start
+        if oldest_open and newest and oldest_open + "Z" < newest:
+            newest = oldest_open + "Z"  # an order not yet through stays inside the next poll's window
         row.watermark = newest
         row.last_success_at = utcnow()
     return queued

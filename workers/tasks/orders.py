@@ -15,10 +15,11 @@ def import_order(self, order_id: int) -> dict:
     return self.services.orders.run(int(order_id)).as_dict()
 
 
-def publish_import(order_id: int, correlation_id: str | None, collapse: bool = True) -> str:
+def publish_import(order_id: int, correlation_id: str | None, collapse: bool = True,
+                   stale_after: float | None = None) -> str:
     """Queue an import of `order_id`, unless one is already waiting in the queue ("coalesced").
     Raises if the broker cannot take it; callers keep the delivery in the outbox for the relay."""
-    if collapse and not coalesce.claim(app.wooerp_settings.broker_url, order_id):
+    if collapse and not coalesce.claim(app.wooerp_settings.broker_url, order_id, stale_after):
         return "coalesced"
     result = app.send_task("wooerp.orders.import_order", args=[int(order_id)],
                            headers={"wooerp_cid": correlation_id},
@@ -42,6 +43,7 @@ def poll_orders(self) -> dict:
     s = self.services
     queued = poll_orders_use_case(s.db, s.woo, statuses=s.settings.import_statuses + ("cancelled",),
                                   overlap_seconds=s.settings.poll_overlap_seconds,
-                                  enqueue=lambda oid: publish_import(oid, get_correlation_id()))
+                                  enqueue=lambda oid: publish_import(
+                                      oid, get_correlation_id(), stale_after=2 * s.settings.order_poll_seconds))
     hooks = check_webhooks(s.woo, s.settings.shim_url + "/webhooks/woocommerce", s.settings.woo_webhook_secret)
     return {"queued": queued, "webhooks": hooks}

@@ -32,6 +32,8 @@ def upgrade() -> None:
     sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('resolution', sa.Text(), nullable=True),
     sa.Column('replay_task_id', sa.String(length=64), nullable=True),
+    sa.Column('resolved_by', sa.String(length=200), nullable=True),
+    sa.Column('announced_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('task_id', 'attempt_key', name='uq_dead_letter_task_attempt')
     )
