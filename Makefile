@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test chaos bench install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
+.PHONY: run test chaos bench status install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
         retry-order retry-product conformance clean
 
 $(STAMP): pyproject.toml
@@ -41,6 +41,9 @@ replay-dead-letters: $(STAMP)  ## make replay-dead-letters [ID=7] [TASK=import_o
 
 discard-dead-letter: $(STAMP)  ## make discard-dead-letter ID=7 REASON="order deleted in shop"
 	@$(BIN)/wooerp dead-letters discard --id $(ID) --reason "$(REASON)"
+
+status: $(STAMP)  ## the fleet at a glance
+	@$(BIN)/wooerp status
 
 orders: $(STAMP)  ## orders and their sync state: make orders [STATE=quarantined]
 	@$(BIN)/wooerp orders list $(if $(STATE),--state $(STATE))

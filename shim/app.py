@@ -6,6 +6,7 @@ the relay task publishes the delivery once the broker is back. Nothing accepted 
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 
@@ -13,7 +14,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy import text
 
 from connector import logs, webhooks
-from connector.db import Database
+from connector.services import Services
 from connector.logs import event, new_correlation_id, set_correlation_id
 from connector.settings import Settings
 
@@ -24,7 +25,8 @@ def create_app(settings: Settings, publish=None) -> Flask:
     """`publish(order_id, correlation_id) -> task id` hands a delivery to the workers."""
     if publish is None:
         from workers.tasks.orders import publish_import as publish
-    db = Database(settings.database_url)
+    services = Services(settings)
+    db = services.db
     app = Flask("wooerp-shim")
     app.config["MAX_CONTENT_LENGTH"] = None  # we answer 413 ourselves, with a reason
 
@@ -55,6 +57,18 @@ def create_app(settings: Settings, publish=None) -> Flask:
             return _answer(200, "accepted", delivery_id=delivery_id, queued=queued)
         finally:
             logs._correlation_id.reset(token)
+
+    @app.get("/status")
+    def status():
+        """The fleet report of `wooerp status`, for operators (basic auth: FLOWER_USER/FLOWER_PASSWORD)."""
+        auth = request.authorization
+        if not (auth and hmac.compare_digest(auth.username or "", settings.flower_user)
+                and hmac.compare_digest(auth.password or "", settings.flower_password)):
+            response = _answer(401, "operator credentials required")
+            response.headers["WWW-Authenticate"] = 'Basic realm="wooerp status"'
+            return response
+        from workers.status import report
+        return jsonify(report(services))
 
     @app.get("/healthz")
     def healthz():

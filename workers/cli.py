@@ -103,6 +103,34 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status(as_json: bool) -> None:
+    """The fleet at a glance: mapped records, orders, failures, sync lag, queues, webhooks."""
+    import json
+    from workers.status import report
+    r = report(_services())
+    if as_json:
+        click.echo(json.dumps(r, indent=2, default=str))
+        return
+    click.echo(f"mapped      {', '.join(f'{k} {v}' for k, v in sorted(r['mapped'].items())) or 'nothing yet'}")
+    click.echo(f"orders      {', '.join(f'{k} {v}' for k, v in sorted(r['orders'].items())) or 'none yet'}")
+    click.echo(f"quarantine  {', '.join(f'{k} {v}' for k, v in sorted(r['quarantined'].items()))}")
+    click.echo(f"dead letters {r['dead_letters']['open']} open")
+    for d in r["dead_letters"]["recent"]:
+        click.echo(f"  #{d['id']} {d['task']}: {d['error']}")
+    for name, st in sorted(r["streams"].items()):
+        click.echo(f"stream {name:<10} last success {st['last_success_at'] or 'never'}, lag {st['lag_seconds']} s"
+                   f"{', paging' if st['in_progress'] else ''}")
+    click.echo(f"queues      {', '.join(f'{k} {v}' for k, v in r['queues'].items())}")
+    hooks = r["webhooks"]
+    if "error" in hooks:
+        click.echo(f"webhooks    could not be read: {hooks['error']}")
+    else:
+        bad = ", ".join(f"#{h['id']} {h['topic']} {h['status']}" for h in hooks["not_active"])
+        click.echo(f"webhooks    {hooks['count']} pointing here" + (f"; NOT ACTIVE: {bad}" if bad else ", all active"))
+
+
 @main.group()
 def sync() -> None:
     """Catalog sync on demand."""

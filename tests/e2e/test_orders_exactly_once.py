@@ -241,3 +241,23 @@ def test_an_erp_already_holding_two_orders_for_the_reference_gets_no_third(fleet
         assert f"ERP already holds 2 orders with {ref}" in s.get(OrderSync, order["id"]).reason
     time.sleep(2)
     assert len(erp_orders(fleet, ref)) == 2
+
+
+def test_status_shows_orders_failures_streams_and_a_disabled_webhook(fleet):
+    stock_shop(fleet, "SKU-A")
+    woo = woo_client(fleet)
+    hook = woo.create_webhook("wooerp", "order.created", fleet.shim_url + "/webhooks/woocommerce", DEFAULT_SECRET)
+    woo.update_webhook(hook["id"], {"status": "disabled"})
+    fleet.start_worker()
+    order = checkout(fleet)
+    assert deliver(fleet.shim_url, order).status_code == 200
+    imported_once(fleet, order["id"])
+    assert requests.get(f"{fleet.shim_url}/status", timeout=10).status_code == 401
+    report = requests.get(f"{fleet.shim_url}/status", auth=("admin", "wooerp-dev"), timeout=10).json()
+    assert report["orders"] == {"written_back": 1}
+    assert report["dead_letters"]["open"] == 0 and report["queues"]["orders"] == 0
+    assert report["webhooks"]["not_active"] == [{"id": hook["id"], "topic": "order.created", "status": "disabled"}]
+    cli = subprocess.run([sys.executable, "-m", "workers.cli", "status"], cwd=ROOT, env=fleet.env,
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert "written_back 1" in cli.stdout and "NOT ACTIVE" in cli.stdout
