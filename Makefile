@@ -1,5 +1,7 @@
 # wooerp — the two commands are `make run` and `make test`; the rest are operator shortcuts.
 PYTHON ?= python3
+# two test processes: most end-to-end tests wait on real processes, so two run well on two cores
+PYTEST_WORKERS ?= 2
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
@@ -19,7 +21,7 @@ run: $(STAMP)  ## start the whole fleet in the foreground
 	@$(BIN)/wooerp run
 
 test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATABASE_URL are set)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 chaos: $(STAMP)  ## the full chaos run: make chaos [ORDERS=10000]
 	$(BIN)/python -m bench.chaos --orders $(or $(ORDERS),2000)

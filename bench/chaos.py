@@ -47,8 +47,10 @@ RATE_LIMIT_BURST = [{"method": "*", "path": "/api/v1/*", "kind": "rate_limit", "
 
 
 class Chaos:
-    def __init__(self, orders: int, kills_every: float, max_kills: int | None, out: Path):
+    def __init__(self, orders: int, kills_every: float, max_kills: int | None, out: Path,
+                 database_url: str | None = None):
         self.n, self.kills_every, self.max_kills, self.out = orders, kills_every, max_kills, out
+        self.database_url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{out / 'chaos.db'}"
         self.stop = threading.Event()
         self.redis_restarted = threading.Event()
         self.log: list[str] = []
@@ -70,7 +72,7 @@ class Chaos:
     def up(self) -> None:
         self.redis_port = free_port()
         self.redis = self.start_redis()
-        db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{self.out / 'chaos.db'}"
+        db_url = self.database_url
         upgrade(db_url)
         self.fleet = launch(f"redis://127.0.0.1:{self.redis_port}/0", db_url, self.out / "logs",
                             PRODUCT_POLL_SECONDS="5", INVENTORY_POLL_SECONDS="5", ORDER_POLL_SECONDS="10",

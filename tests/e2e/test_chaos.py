@@ -7,8 +7,8 @@ from bench.chaos import Chaos
 pytestmark = pytest.mark.e2e
 
 
-def test_chaos_200_orders_one_kill_one_redis_restart(tmp_path, capsys):
-    assert Chaos(orders=200, kills_every=4, max_kills=1, out=tmp_path).run() == 0
+def test_chaos_200_orders_one_kill_one_redis_restart(tmp_path, capsys, db, database_url):
+    assert Chaos(orders=200, kills_every=4, max_kills=1, out=tmp_path, database_url=database_url).run() == 0
     out = capsys.readouterr().out
     assert "restarted Redis" in out and "SIGKILLed worker" in out
     assert "duplicates 0, missing 0, not written back 0" in out
