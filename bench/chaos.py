@@ -176,8 +176,9 @@ class Chaos:
         return counts
 
     def open_letters(self) -> int:
+        """Open dead letters of order imports (a catalog task's letter settles no order)."""
         from connector import dead_letters
-        return len(dead_letters.listing(self.db))
+        return sum(1 for letter in dead_letters.listing(self.db) if letter.task_name == "wooerp.orders.import_order")
 
     # -- checks --------------------------------------------------------------------------------------
     def check_orders(self, stage: str) -> list[str]:
@@ -187,7 +188,8 @@ class Chaos:
             rows = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(
                 OrderSync.woo_order_id.in_(self.placed)))}
         from connector import dead_letters
-        lettered = {a for letter in dead_letters.listing(self.db) for a in letter.args}
+        lettered = {letter.args[0] for letter in dead_letters.listing(self.db)
+                    if letter.task_name == "wooerp.orders.import_order" and letter.args}
         missing = [o for o in self.placed if refs.get(f"WC-ORDER-{o}", 0) == 0
                    and not (o in rows and rows[o].state == "quarantined" and rows[o].reason) and o not in lettered]
         not_written = [o for o in self.placed if refs.get(f"WC-ORDER-{o}", 0) == 1
@@ -267,7 +269,7 @@ class Chaos:
                                     OrderSync.state).where(OrderSync.woo_order_id.in_(self.placed))).all()
         with open(self.out / "latency.csv", "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["order_id", "received_at", "seconds_to_last_change", "state"])
+            w.writerow(["order_id", "first_pickup_at", "seconds_to_last_change", "state"])
             for oid, created, updated, state in rows:
                 w.writerow([oid, created.isoformat(), (updated - created).total_seconds(), state])
 

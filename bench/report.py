@@ -36,8 +36,8 @@ def main() -> None:
     chaos = subprocess.run([sys.executable, "-m", "bench.chaos", "--orders", str(chaos_orders), "--out", str(out)],
                            capture_output=True, text=True)
     rows = list(csv.DictReader(open(out / "latency.csv"))) if (out / "latency.csv").exists() else []
-    t0 = min((dt.datetime.fromisoformat(r["received_at"]) for r in rows), default=None)
-    points = [((dt.datetime.fromisoformat(r["received_at"]) - t0).total_seconds(), float(r["seconds_to_last_change"]))
+    t0 = min((dt.datetime.fromisoformat(r["first_pickup_at"]) for r in rows), default=None)
+    points = [((dt.datetime.fromisoformat(r["first_pickup_at"]) - t0).total_seconds(), float(r["seconds_to_last_change"]))
               for r in rows]
     scatter_png(points, HERE / "chaos-latency.png")
     versions = ", ".join(f"{p} {version(p)}" for p in ("celery", "kombu", "redis", "flask", "gunicorn", "sqlalchemy",
@@ -85,8 +85,8 @@ Exit status {chaos.returncode} ({'passed' if chaos.returncode == 0 else 'FAILED'
 
 ![order latency over the chaos run](chaos-latency.png)
 
-Each point is one order: x = seconds since the first order arrived, y = seconds from its arrival to its
-last state change (written back).
+Each point is one order: x = when a worker first picked it up (seconds since the first pickup),
+y = seconds from that first pickup to written back; the bands are retries after worker kills.
 """
     (HERE / "RESULTS.md").write_text(text)
     print(text)
