@@ -1,7 +1,6 @@
 """Engine and session factory for SQLite and PostgreSQL, and schema upgrades through Alembic."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,9 +89,3 @@ def upgrade(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite"):
         make_engine(url).dispose()  # creates the parent directory
     command.upgrade(alembic_config(url), revision)
-
-
-def database_url_from_env() -> str:
-    from connector.settings import load
-
-    return load(os.environ).database_url

@@ -127,7 +127,3 @@ def counts(db: Database) -> dict[str, int]:
     with db.session() as s:
         found = dict(s.execute(select(DeadLetter.status, func.count()).group_by(DeadLetter.status)).all())
     return {status: found.get(status, 0) for status in (OPEN, REPLAYED, DISCARDED)}
-
-
-def count_open(db: Database) -> int:
-    return counts(db)[OPEN]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
 
 from connector import leases
 from connector.db import Database, utcnow
@@ -173,11 +172,6 @@ class OrderImporter:
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
             return OrderReport(order_id, row.state, row.erp_order_id, detail)
-
-
-def quarantined(db: Database) -> list[OrderSync]:
-    with db.session() as s:
-        return list(s.scalars(select(OrderSync).where(OrderSync.state.in_([st.QUARANTINED, st.CONFLICT]))))
 
 
 def reset_for_retry(db: Database, order_id: int) -> bool:
