@@ -8,7 +8,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
@@ -47,3 +47,17 @@ def held(db: Database, name: str, ttl_seconds: float, busy_retry_after: float = 
         yield owner
     finally:
         release(db, name, owner)
+
+
+def wait_free(db: Database, name: str, timeout: float, interval: float = 1.0) -> bool:
+    """Wait until nobody holds a live lease `name`; False if it is still held after `timeout` seconds."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.session() as s:
+            live = s.scalar(select(Lease.name).where(Lease.name == name, Lease.expires_at >= utcnow()))
+        if live is None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

@@ -50,6 +50,13 @@ def since_with_overlap(watermark: str | None, overlap_seconds: float) -> str | N
     return format_ts(parse_ts(watermark) - timedelta(seconds=overlap_seconds))
 
 
+def completed_once(db: Database, stream: str) -> bool:
+    """Whether `stream` has finished at least one full poll."""
+    with db.session() as s:
+        state = s.get(SyncCursor, stream)
+        return state is not None and (state.last_success_at is not None or state.watermark is not None)
+
+
 class DeltaPoll:
     def __init__(self, db: Database, stream: str, fetch: Callable[[str | None, str | None], Page],
                  dispatch: Callable[[list[dict]], None], *, overlap_seconds: float, lease_seconds: float = 120):

@@ -42,6 +42,9 @@ class InventorySync:
         """Store ERP stock rows; returns (SKUs touched, {row key: quarantine reason})."""
         touched, rejected = set(), {}
         with self.db.session() as s:
+            skus = sorted({str(r["sku"]) for r in rows if r.get("sku")})
+            stored = {(lv.sku, lv.warehouse): lv for lv in
+                      s.scalars(select(InventoryLevel).where(InventoryLevel.sku.in_(skus)))}
             for row in rows:
                 key = f"{row.get('sku')}@{row.get('warehouse')}"
                 try:
@@ -52,10 +55,11 @@ class InventorySync:
                     rejected[key] = str(e)
                     event(log, "stock row quarantined", logging.WARNING, row=key, reason=str(e))
                     continue
-                level = s.get(InventoryLevel, (row["sku"], row["warehouse"]))
+                level = stored.get((row["sku"], row["warehouse"]))
                 if level is None:
-                    s.add(InventoryLevel(sku=row["sku"], warehouse=row["warehouse"], modified_at=row["modified_at"],
-                                         **values))
+                    level = stored[(row["sku"], row["warehouse"])] = InventoryLevel(
+                        sku=row["sku"], warehouse=row["warehouse"], modified_at=row["modified_at"], **values)
+                    s.add(level)
                 elif parse_ts(row["modified_at"]) >= parse_ts(level.modified_at):
                     for k, v in values.items():
                         setattr(level, k, v)
@@ -71,28 +75,36 @@ class InventorySync:
                 levels[lv.sku].append(lv)
         return {sku: web_stock(rows, self.warehouses) for sku, rows in levels.items()}
 
+    def to_write(self, targets: dict[str, int]) -> dict[str, int]:
+        """Web stock for the SKUs of `targets` ({sku: woo id}) that differs from what was last written
+        there; SKUs without warehouse rows are left out. Product writes carry these values along."""
+        if not targets:
+            return {}
+        with self.db.session() as s:
+            levels = defaultdict(list)
+            for lv in s.scalars(select(InventoryLevel).where(InventoryLevel.sku.in_(list(targets)))):
+                levels[lv.sku].append(lv)
+            written = {m.erp_id: m for m in s.scalars(select(EntityMapping).where(
+                EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(list(levels))))}
+        wanted = {}
+        for sku, rows in levels.items():
+            qty, last = web_stock(rows, self.warehouses), written.get(sku)
+            if last is None or last.sync_hash != str(qty) or last.woo_id != targets[sku]:
+                wanted[sku] = qty
+        return wanted
+
     def push(self, skus: list[str]) -> int:
         """Write changed web stock for `skus` to WooCommerce; returns the number of write calls."""
         with self.db.session() as s:
-            levels = defaultdict(list)
-            for lv in s.scalars(select(InventoryLevel).where(InventoryLevel.sku.in_(skus))):
-                levels[lv.sku].append(lv)
             targets = {m.sku: m for m in s.scalars(select(EntityMapping).where(
                 EntityMapping.entity_type.in_(("product", "variation")), EntityMapping.sku.in_(skus),
                 EntityMapping.woo_id.is_not(None)))}
-            written = {m.erp_id: m for m in s.scalars(select(EntityMapping).where(
-                EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(skus)))}
+        wanted = self.to_write({sku: m.woo_id for sku, m in targets.items()})
         groups: dict[int | None, list[tuple[str, dict]]] = defaultdict(list)
-        for sku in skus:
-            target = targets.get(sku)
-            if target is None or sku not in levels:
-                continue  # not in the shop yet: pushed when its product is written
-            qty = web_stock(levels[sku], self.warehouses)
-            last = written.get(sku)
-            if last is not None and last.sync_hash == str(qty) and last.woo_id == target.woo_id:
-                continue
+        for sku in sorted(wanted):  # SKUs not in the shop yet are pushed when their product is written
+            target = targets[sku]
             parent = target.woo_parent_id if target.entity_type == "variation" else None
-            groups[parent].append((sku, {"id": target.woo_id, "manage_stock": True, "stock_quantity": qty}))
+            groups[parent].append((sku, {"id": target.woo_id, "manage_stock": True, "stock_quantity": wanted[sku]}))
         calls = 0
         for parent, items in groups.items():
             for i in range(0, len(items), BATCH_LIMIT):
@@ -104,15 +116,24 @@ class InventorySync:
                 self._remember(chunk, answer.get("update", []))
         return calls
 
+    def remember(self, written: list[tuple[str, int, int]]) -> None:
+        """Record stock written by a product write: [(sku, woo id, quantity)]."""
+        with self.db.session() as s:
+            for sku, woo_id, qty in written:
+                self._store(s, sku, woo_id, qty)
+
     def _remember(self, chunk, answers) -> None:
         with self.db.session() as s:
             for (sku, update), answer in zip(chunk, answers):
                 if answer.get("error"):
                     event(log, "stock write refused", logging.WARNING, sku=sku, error=answer["error"].get("code"))
                     continue
-                row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == STOCK,
-                                                           EntityMapping.erp_id == sku))
-                if row is None:
-                    row = EntityMapping(entity_type=STOCK, erp_id=sku, sku=sku)
-                    s.add(row)
-                row.woo_id, row.sync_hash, row.last_synced_at = update["id"], str(update["stock_quantity"]), utcnow()
+                self._store(s, sku, update["id"], update["stock_quantity"])
+
+    @staticmethod
+    def _store(s, sku: str, woo_id: int, qty: int) -> None:
+        row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == STOCK, EntityMapping.erp_id == sku))
+        if row is None:
+            row = EntityMapping(entity_type=STOCK, erp_id=sku, sku=sku)
+            s.add(row)
+        row.woo_id, row.sync_hash, row.last_synced_at = woo_id, str(qty), utcnow()

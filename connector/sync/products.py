@@ -2,19 +2,26 @@
 
 Recipe: re-read the SKUs from the ERP → quarantine invalid records → map → skip what is unchanged by
 hash → link unmapped records to existing Woo products by SKU (one lookup per chunk) → one batch call
-for simple products and parents → one batch call per parent for its variations → bind each result
-right after the batch answer. Per-item errors are handled item by item.
+for simple products → one batch call for new parents (created with their attributes) and one for
+parents whose attributes gained options → one batch call per parent for its variations (WooCommerce
+writes variations only under their parent) → bind each result right after the batch answer.
+Writes carry the web stock when it is known and differs from what the shop has, so a new product
+costs no separate stock write. Per-item errors are handled item by item.
 """
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from connector import leases
 from connector.db import Database, utcnow
-from connector.errors import InvalidDataError
+from connector.errors import InvalidDataError, TransientError
 from connector.logs import event
 from connector.mapping import products as mapping
 from connector.models import EntityMapping
@@ -22,6 +29,7 @@ from connector.woo.client import BATCH_LIMIT
 
 log = logging.getLogger("wooerp.products")
 PRODUCT, VARIATION = "product", "variation"
+PARENT_LEASE_SECONDS = 120
 GONE_CODES = {"woocommerce_rest_product_invalid_id", "woocommerce_rest_product_variation_invalid_id",
               "woocommerce_rest_invalid_product_id"}
 
@@ -39,9 +47,26 @@ class ProductReport:
         return self.__dict__.copy()
 
 
+@dataclass
+class _Item:
+    """One record on its way into a batch: the hashed payload, and extras sent but not hashed
+    (`erp_id` None: a raw update that belongs to no record)."""
+    erp_id: str | None
+    payload: dict
+    digest: str
+    extra: dict = field(default_factory=dict)
+
+    def body(self, woo_id: int | None = None, merge_only: bool = False) -> dict:
+        """The JSON sent; `merge_only` leaves out extras that would replace what a product already has
+        (a parent's attribute list: options are merged into an existing product, never replaced)."""
+        extra = {k: v for k, v in self.extra.items() if not (merge_only and k == "attributes")}
+        body = dict(self.payload, **extra)
+        return body if woo_id is None else dict(body, id=woo_id)
+
+
 class ProductSync:
-    def __init__(self, db: Database, woo, erp):
-        self.db, self.woo, self.erp = db, woo, erp
+    def __init__(self, db: Database, woo, erp, inventory=None):
+        self.db, self.woo, self.erp, self.inventory = db, woo, erp, inventory
 
     def unseen(self, items: list[dict]) -> list[dict]:
         """The records of a poll page not already written at this `modified_at` (the overlap re-reads them)."""
@@ -62,122 +87,216 @@ class ProductSync:
                                  f"ERP product {item.get('id')}: has no SKU", report)
         return sorted({i["sku"] for i in self.unseen(items) if str(i.get("sku") or "").strip()})
 
+    def chunks(self, items: list[dict]) -> list[list[str]]:
+        """Split a poll page into apply chunks: at most BATCH_LIMIT top-level writes each (simple
+        products, parents, and parents of lone variants), with every variant of a parent in the chunk
+        of that parent, so a chunk costs one products batch plus one variations batch per parent."""
+        chunks: list[list[str]] = []
+        current: list[str] = []
+        weight, parents_in = 0, set()
+        for item in items:
+            parent = item.get("parent_id")
+            grows = 0 if parent and parent in parents_in else 1
+            if weight + grows > BATCH_LIMIT:
+                chunks.append(current)
+                current, weight, parents_in = [], 0, set()
+                grows = 1
+            current.append(item["sku"])
+            weight += grows
+            parents_in.add(parent or item["id"])
+        if current:
+            chunks.append(current)
+        return chunks
+
     def apply(self, skus: list[str]) -> ProductReport:
-        report = ProductReport()
-        records = self.erp.products_by_sku(sorted(set(skus)))
+        wanted = sorted(set(skus))
+        records = [r for i in range(0, len(wanted), 100) for r in self.erp.products_by_sku(wanted[i:i + 100])]
         by_parent: dict[str, list[dict]] = defaultdict(list)
         tops = []
         for r in records:
             (by_parent[r["parent_id"]] if r.get("parent_id") else tops).append(r)
-        self._write(PRODUCT, None, tops, report)
+        parent_ids = set(by_parent) | {r["id"] for r in tops if r.get("is_parent")}
+        with self._parents_held(sorted(parent_ids)):
+            return self._apply(tops, by_parent)
+
+    @contextmanager
+    def _parents_held(self, parent_ids: list[str]):
+        """Hold every parent of the chunk: two chunks with variants of one parent would otherwise both
+        create it, or overwrite each other's attribute options. Busy → TransientError (retried)."""
+        owner, got = uuid.uuid4().hex, []
+        try:
+            for erp_id in parent_ids:
+                if not leases.acquire(self.db, f"parent:{erp_id}", owner, PARENT_LEASE_SECONDS):
+                    raise TransientError(f"parent {erp_id} is being written by another chunk", retry_after=1)
+                got.append(erp_id)
+            yield
+        finally:
+            for erp_id in got:
+                leases.release(self.db, f"parent:{erp_id}", owner)
+
+    def _apply(self, tops: list[dict], by_parent: dict[str, list[dict]]) -> ProductReport:
+        """One products batch for simple products, new parents (with their attributes) and attribute
+        options new to existing parents; then one variations batch per parent."""
+        report = ProductReport()
+        bound, merges = self._parents_in_shop(by_parent)
+        top_ids = {r["id"] for r in tops}
+        fetched = [self.erp.get_product(erp_id) for erp_id in sorted(set(by_parent) - set(bound) - top_ids)]
+        self._write(PRODUCT, None, tops + fetched, report,
+                    {erp_id: {"attributes": mapping.parent_attributes(variants)}
+                     for erp_id, variants in by_parent.items() if erp_id not in bound}, merges)
+        unbound = sorted(set(by_parent) - set(bound))
+        bound.update({erp_id: b.woo_id for erp_id, b in self._bindings(PRODUCT, unbound).items()
+                      if b.woo_id is not None})
         for parent_erp_id, variants in sorted(by_parent.items()):
-            parent_woo_id = self._ensure_parent(parent_erp_id, variants, report)
-            if parent_woo_id is not None:
-                self._write(VARIATION, parent_woo_id, variants, report)
+            if bound.get(parent_erp_id) is None:
+                for v in variants:
+                    self._quarantine(VARIATION, v, f"parent {parent_erp_id} could not be written", report)
+            else:
+                self._write(VARIATION, bound[parent_erp_id], variants, report)
         event(log, "products applied", **{k: v for k, v in report.as_dict().items() if k != "quarantined"},
               quarantined=len(report.quarantined))
         return report
 
     # -- parents -------------------------------------------------------------------------------------
-    def _ensure_parent(self, parent_erp_id: str, variants: list[dict], report: ProductReport) -> int | None:
-        binding = self._bindings(PRODUCT, [parent_erp_id]).get(parent_erp_id)
-        if binding is None or binding.woo_id is None:
-            self._write(PRODUCT, None, [self.erp.get_product(parent_erp_id)], report)
-            binding = self._bindings(PRODUCT, [parent_erp_id]).get(parent_erp_id)
-            if binding is None or binding.woo_id is None:
-                for v in variants:
-                    self._quarantine(VARIATION, v, f"parent {parent_erp_id} could not be written", report)
-                return None
-        parent = self.woo.get_product(binding.woo_id)
-        wanted = mapping.parent_attributes(variants)
-        current = {a["name"]: list(a.get("options") or []) for a in parent.get("attributes") or []}
-        merged, changed = [], False
-        for attr in wanted:
-            options = current.get(attr["name"], [])
-            missing = [o for o in attr["options"] if o not in options]
-            changed |= bool(missing) or attr["name"] not in current
-            merged.append(dict(attr, options=options + missing))
-        if changed:
-            names = {a["name"] for a in merged}
-            keep = [a for a in parent.get("attributes") or [] if a["name"] not in names]
-            self.woo.batch_products(update=[{"id": binding.woo_id, "attributes": keep + merged}])
-            report.write_calls += 1
-        return binding.woo_id
+    def _parents_in_shop(self, by_parent: dict[str, list[dict]]) -> tuple[dict[str, int], list[dict]]:
+        """Woo ids of the variants' parents that are in the shop (one read for all of them), and the
+        attribute updates that add the options their variants need."""
+        bound = {erp_id: b.woo_id for erp_id, b in self._bindings(PRODUCT, list(by_parent)).items()
+                 if b.woo_id is not None}
+        shop = {}
+        ids = list(bound.values())
+        for i in range(0, len(ids), 100):
+            shop.update({p["id"]: p for p in self.woo.products_by_id(ids[i:i + 100])})
+        merges = []
+        for erp_id, woo_id in list(bound.items()):
+            if woo_id not in shop:  # deleted in the shop: created again with the chunk's products
+                self._unbind(PRODUCT, erp_id)
+                del bound[erp_id]
+                continue
+            merged = _merge_attributes(shop[woo_id].get("attributes") or [],
+                                       mapping.parent_attributes(by_parent[erp_id]))
+            if merged is not None:
+                merges.append({"id": woo_id, "attributes": merged})
+        return bound, merges
 
     # -- one batch round -----------------------------------------------------------------------------
-    def _write(self, kind: str, parent_woo_id: int | None, records: list[dict], report: ProductReport) -> None:
-        payloads: dict[str, dict] = {}
+    def _write(self, kind: str, parent_woo_id: int | None, records: list[dict], report: ProductReport,
+               create_extras: dict[str, dict] | None = None, raw_updates: list[dict] = ()) -> None:
+        """Map, hash, link and batch-write `records`; `create_extras` are sent (unhashed) with creates
+        only; `raw_updates` (bodies with an id, not bound to a record) ride along in the same calls."""
+        create_extras = create_extras or {}
+        items: dict[str, _Item] = {}
         for r in records:
             try:
-                payloads[r["id"]] = mapping.map_product(r)
+                payload = mapping.map_product(r)
             except InvalidDataError as e:
                 self._quarantine(kind, r, str(e), report)
-        bindings = self._bindings(kind, list(payloads))
+                continue
+            items[r["id"]] = _Item(r["id"], payload, mapping.payload_hash(payload))
+        bindings = self._bindings(kind, list(items))
         records_by_id = {r["id"]: r for r in records}
-        unbound = [i for i in payloads if bindings.get(i) is None or bindings[i].woo_id is None]
-        existing = self._existing_by_sku([payloads[i]["sku"] for i in unbound])
+        unbound = [i for i in items if bindings.get(i) is None or bindings[i].woo_id is None]
+        existing = self._existing_by_sku([items[i].payload["sku"] for i in unbound])
         creates, updates = [], []
-        for erp_id, payload in payloads.items():
-            digest = mapping.payload_hash(payload)
+        for erp_id, item in items.items():
             b = bindings.get(erp_id)
             if b is not None and b.woo_id is not None:
-                if b.sync_hash == digest:
-                    report.unchanged += 1
-                    if b.erp_modified_at != records_by_id[erp_id].get("modified_at"):
-                        self._bind(kind, records_by_id[erp_id], b.woo_id, parent_woo_id, digest)
-                else:
-                    updates.append((erp_id, dict(payload, id=b.woo_id), digest))
-            elif payload["sku"] in existing:
-                woo_id = existing[payload["sku"]]
+                updates.append((item, b.woo_id))
+            elif item.payload["sku"] in existing:
+                woo_id = existing[item.payload["sku"]]
                 self._bind(kind, records_by_id[erp_id], woo_id, parent_woo_id, None)
                 report.linked += 1
-                updates.append((erp_id, dict(payload, id=woo_id), digest))
+                updates.append((item, woo_id))
             else:
-                creates.append((erp_id, payload, digest))
-        for start in range(0, len(creates) + len(updates), BATCH_LIMIT):
-            self._send(kind, parent_woo_id, creates, updates, start, records_by_id, report)
+                creates.append(item)
+        stock = self._stock({i.payload["sku"]: w for i, w in updates}, [i.payload["sku"] for i in creates])
+        changed = []
+        for item, woo_id in updates:
+            b = bindings.get(item.erp_id)
+            qty = stock.get(item.payload["sku"])
+            if qty is not None:
+                item.extra.update(manage_stock=True, stock_quantity=qty)
+            if b is not None and b.sync_hash == item.digest and b.woo_id == woo_id and qty is None:
+                report.unchanged += 1
+                if b.erp_modified_at != records_by_id[item.erp_id].get("modified_at"):
+                    self._bind(kind, records_by_id[item.erp_id], woo_id, parent_woo_id, item.digest)
+            else:
+                changed.append((item, woo_id))
+        for item in creates:
+            item.extra.update(create_extras.get(item.erp_id, {}))
+            qty = stock.get(item.payload["sku"])
+            if qty is not None:
+                item.extra.update(manage_stock=True, stock_quantity=qty)
+        work = [(item, None) for item in creates] + changed + [(_Item(None, body, ""), body["id"]) for body in raw_updates]
+        for start in range(0, len(work), BATCH_LIMIT):
+            self._send(kind, parent_woo_id, work[start:start + BATCH_LIMIT], records_by_id, report)
 
-    def _send(self, kind, parent_woo_id, creates, updates, start, records_by_id, report) -> None:
-        window = (creates + updates)[start:start + BATCH_LIMIT]
-        c = [x for x in window if x in creates]
-        u = [x for x in window if x in updates]
+    def _stock(self, bound: dict[str, int], new: list[str]) -> dict[str, int]:
+        """Web stock to send along: for bound SKUs where it differs from the shop's, for new ones if known."""
+        if self.inventory is None:
+            return {}
+        wanted = self.inventory.to_write(bound)
+        wanted.update(self.inventory.to_write({sku: -1 for sku in new}))  # no woo id yet: always differs
+        return wanted
+
+    def _send(self, kind, parent_woo_id, window: list[tuple[_Item, int | None]], records_by_id, report) -> None:
+        creates = [item for item, woo_id in window if woo_id is None]
+        updates = [(item, woo_id) for item, woo_id in window if woo_id is not None]
+        create_bodies, update_bodies = [i.body() for i in creates], [i.body(w) for i, w in updates]
         if kind == PRODUCT:
-            answer = self.woo.batch_products(create=[p for _, p, _ in c], update=[p for _, p, _ in u])
+            answer = self.woo.batch_products(create=create_bodies, update=update_bodies)
         else:
-            answer = self.woo.batch_variations(parent_woo_id, create=[p for _, p, _ in c], update=[p for _, p, _ in u])
+            answer = self.woo.batch_variations(parent_woo_id, create=create_bodies, update=update_bodies)
         report.write_calls += 1
-        relink = []
-        for (erp_id, payload, digest), item in zip(c, answer.get("create", [])):
-            record = records_by_id[erp_id]
-            error = item.get("error")
+        relink, written_stock = [], []
+        for item, result in zip(creates, answer.get("create", [])):
+            record = records_by_id[item.erp_id]
+            error = result.get("error")
             if not error:
-                self._bind(kind, record, item["id"], parent_woo_id, digest)
+                self._bind(kind, record, result["id"], parent_woo_id, item.digest)
+                written_stock.append((item, result["id"]))
                 report.created += 1
             elif error.get("code") == "product_invalid_sku" and (error.get("data") or {}).get("resource_id"):
                 woo_id = error["data"]["resource_id"]
                 self._bind(kind, record, woo_id, parent_woo_id, None)
                 report.linked += 1
-                relink.append(dict(payload, id=woo_id))
+                relink.append((item, woo_id))
             else:
-                self._quarantine(kind, record, f"WooCommerce refused {payload['sku']}: {error.get('code')} "
+                self._quarantine(kind, record, f"WooCommerce refused {item.payload['sku']}: {error.get('code')} "
                                                f"{error.get('message')}", report)
-        for (erp_id, payload, digest), item in zip(u, answer.get("update", [])):
-            record = records_by_id[erp_id]
-            error = item.get("error")
+        for (item, _woo_id), result in zip(updates, answer.get("update", [])):
+            error = result.get("error")
+            if item.erp_id is None:  # a raw update (a parent's attributes): nothing to bind
+                if error:
+                    event(log, "product update refused", logging.WARNING, woo_id=_woo_id, error=error.get("code"))
+                continue
+            record = records_by_id[item.erp_id]
             if not error:
-                self._bind(kind, record, item["id"], parent_woo_id, digest)
+                self._bind(kind, record, result["id"], parent_woo_id, item.digest)
+                written_stock.append((item, result["id"]))
                 report.updated += 1
             elif error.get("code") in GONE_CODES:
-                self._unbind(kind, erp_id)  # deleted in Woo: the next poll creates it again
+                self._unbind(kind, item.erp_id)  # deleted in Woo: the next poll creates it again
             else:
-                self._quarantine(kind, record, f"WooCommerce refused {payload['sku']}: {error.get('code')} "
+                self._quarantine(kind, record, f"WooCommerce refused {item.payload['sku']}: {error.get('code')} "
                                                f"{error.get('message')}", report)
-        if relink:  # SKUs that already existed: write our data onto them (hash stays unset until it succeeds)
-            if kind == PRODUCT:
-                self.woo.batch_products(update=relink)
-            else:
-                self.woo.batch_variations(parent_woo_id, update=relink)
+        self._remember_stock(written_stock)
+        if relink:  # SKUs that already existed: write our data onto them
+            bodies = [item.body(woo_id, merge_only=True) for item, woo_id in relink]
+            answer = (self.woo.batch_products(update=bodies) if kind == PRODUCT
+                      else self.woo.batch_variations(parent_woo_id, update=bodies))
             report.write_calls += 1
+            done = []
+            for (item, woo_id), result in zip(relink, answer.get("update", [])):
+                if not result.get("error"):  # the hash is set only once our data is on the product
+                    self._bind(kind, records_by_id[item.erp_id], woo_id, parent_woo_id, item.digest)
+                    done.append((item, woo_id))
+            self._remember_stock(done)
+
+    def _remember_stock(self, written: list[tuple[_Item, int]]) -> None:
+        if self.inventory is not None:
+            self.inventory.remember([(i.payload["sku"], woo_id, i.extra["stock_quantity"])
+                                     for i, woo_id in written if "stock_quantity" in i.extra])
 
     # -- binder ----------------------------------------------------------------------------------------
     def _existing_by_sku(self, skus: list[str]) -> dict[str, int]:
@@ -197,6 +316,12 @@ class ProductSync:
             return {r.erp_id: r for r in rows}
 
     def _upsert(self, kind: str, record: dict, **values) -> None:
+        try:
+            self._upsert_once(kind, record, **values)
+        except IntegrityError:  # another chunk inserted the row first: update it
+            self._upsert_once(kind, record, **values)
+
+    def _upsert_once(self, kind: str, record: dict, **values) -> None:
         with self.db.session() as s:
             row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == kind,
                                                        EntityMapping.erp_id == record["id"]))
@@ -223,3 +348,18 @@ class ProductSync:
         self._upsert(kind, record, quarantine_reason=reason, sync_hash=None)
         report.quarantined[record.get("sku") or record.get("id")] = reason
         event(log, "product quarantined", logging.WARNING, erp_id=record.get("id"), reason=reason)
+
+
+def _merge_attributes(current: list[dict], wanted: list[dict]) -> list[dict] | None:
+    """The parent's attributes with the wanted options added, or None when nothing is missing."""
+    have = {a["name"]: list(a.get("options") or []) for a in current}
+    merged, changed = [], False
+    for attr in wanted:
+        options = have.get(attr["name"], [])
+        missing = [o for o in attr["options"] if o not in options]
+        changed |= bool(missing) or attr["name"] not in have
+        merged.append(dict(attr, options=options + missing))
+    if not changed:
+        return None
+    names = {a["name"] for a in merged}
+    return [a for a in current if a["name"] not in names] + merged

@@ -91,6 +91,16 @@ class WooClient:
         body, response = self.call("GET", "orders", params=params)
         return body, int(response.headers.get("X-WP-TotalPages", "1") or 1)
 
+    def list_orders_created_before(self, *, before: str, statuses: Iterable[str], page: int = 1,
+                                   fields: Iterable[str] = ()) -> tuple[list, int]:
+        """Orders in `statuses` created before `before` (UTC, no zone), oldest id first, trimmed to `fields`."""
+        params = {"per_page": PAGE_LIMIT, "page": page, "orderby": "id", "order": "asc",
+                  "status": ",".join(statuses), "before": before, "dates_are_gmt": "true"}
+        if fields:
+            params["_fields"] = ",".join(fields)
+        body, response = self.call("GET", "orders", params=params)
+        return body, int(response.headers.get("X-WP-TotalPages", "1") or 1)
+
     def update_order(self, order_id: int, data: dict) -> dict:
         return self.call("PUT", f"orders/{int(order_id)}", data)[0]
 
@@ -108,6 +118,28 @@ class WooClient:
         if len(skus) > PAGE_LIMIT:
             raise PermanentError(f"products_by_sku takes at most {PAGE_LIMIT} SKUs, got {len(skus)}")
         return self.get("products", sku=",".join(skus), per_page=PAGE_LIMIT)
+
+    def products_by_id(self, ids: list[int]) -> list[dict]:
+        """Products with any of `ids` (≤ 100 per call); ids missing from the shop are left out."""
+        if not ids:
+            return []
+        if len(ids) > PAGE_LIMIT:
+            raise PermanentError(f"products_by_id takes at most {PAGE_LIMIT} ids, got {len(ids)}")
+        return self.get("products", include=",".join(str(int(i)) for i in ids), per_page=PAGE_LIMIT)
+
+    def list_products(self, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
+        """One page of top-level products (any status but trash, oldest id first; variations are not in it)."""
+        return self._list("products", page, fields)
+
+    def list_variations(self, parent_id: int, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
+        return self._list(f"products/{int(parent_id)}/variations", page, fields)
+
+    def _list(self, endpoint: str, page: int, fields: Iterable[str]) -> tuple[list, int]:
+        params = {"per_page": PAGE_LIMIT, "page": page, "orderby": "id", "order": "asc"}
+        if fields:
+            params["_fields"] = ",".join(fields)
+        body, response = self.call("GET", endpoint, params=params)
+        return body, int(response.headers.get("X-WP-TotalPages", "1") or 1)
 
     def get_product(self, product_id: int) -> dict:
         return self.get(f"products/{int(product_id)}")

@@ -1,20 +1,29 @@
 """Tasks of the `catalog` queue: the product delta poll and the chunks it fans out."""
 from __future__ import annotations
 
-from connector.sync.delta import DeltaPoll
+from connector import leases
+from connector.sync.delta import DeltaPoll, completed_once
 from workers.app import app
+from workers.tasks.inventory import inventory_poll
+
+PAGE_SIZE = 500  # records per ERP page; a page is split into chunks that keep each parent with its variants
 
 
 @app.task(name="wooerp.catalog.poll_products", bind=True)
 def poll_products(self) -> dict:
     s = self.services
+    if not completed_once(s.db, "inventory"):
+        # First load: stock rows first, so every new product is created with its stock in the same batch
+        # call instead of a second write per product. Cheap: the stock poll only fills our database.
+        if inventory_poll(s).run().skipped:
+            leases.wait_free(s.db, "stream:inventory", timeout=s.settings.stream_lease_seconds * 4)
 
     def dispatch(items: list[dict]) -> None:
-        skus = s.products.triage(items)
-        if skus:
-            apply_products.delay(skus)
+        wanted = set(s.products.triage(items))
+        for chunk in s.products.chunks([i for i in items if i.get("sku") in wanted]):
+            apply_products.delay(chunk)
 
-    poll = DeltaPoll(s.db, "products", lambda since, cursor: s.erp.list_products(since, cursor, 100), dispatch,
+    poll = DeltaPoll(s.db, "products", lambda since, cursor: s.erp.list_products(since, cursor, PAGE_SIZE), dispatch,
                      overlap_seconds=s.settings.poll_overlap_seconds,
                      lease_seconds=s.settings.stream_lease_seconds)
     return poll.run().as_dict()
@@ -22,8 +31,8 @@ def poll_products(self) -> dict:
 
 @app.task(name="wooerp.catalog.apply_products", bind=True)
 def apply_products(self, skus: list[str]) -> dict:
-    report = self.services.products.apply(skus)
-    self.services.inventory.push(skus)  # stock of newly created products
+    report = self.services.products.apply(skus)  # carries the stock of what it writes
+    self.services.inventory.push(skus)  # stock rows that arrived while the products were written
     return report.as_dict()
 
 

@@ -12,19 +12,21 @@ from workers.app import app
 ROWS_PER_PAGE = 300  # about 100 SKUs when each has a row in three warehouses
 
 
-@app.task(name="wooerp.inventory.poll_inventory", bind=True)
-def poll_inventory(self) -> dict:
-    s = self.services
-
+def inventory_poll(s) -> DeltaPoll:
+    """The stock stream's delta poll for the services `s`."""
     def dispatch(rows: list[dict]) -> None:
         skus, _rejected = s.inventory.record(rows)
         for i in range(0, len(skus), BATCH_LIMIT):
             push_stock.delay(skus[i:i + BATCH_LIMIT])
 
-    poll = DeltaPoll(s.db, "inventory", lambda since, cursor: s.erp.list_inventory(since, cursor, ROWS_PER_PAGE),
+    return DeltaPoll(s.db, "inventory", lambda since, cursor: s.erp.list_inventory(since, cursor, ROWS_PER_PAGE),
                      dispatch, overlap_seconds=s.settings.poll_overlap_seconds,
                      lease_seconds=s.settings.stream_lease_seconds)
-    return poll.run().as_dict()
+
+
+@app.task(name="wooerp.inventory.poll_inventory", bind=True)
+def poll_inventory(self) -> dict:
+    return inventory_poll(self.services).run().as_dict()
 
 
 @app.task(name="wooerp.inventory.push_stock", bind=True)
