@@ -20,6 +20,8 @@ def build(settings) -> dict:
                                "schedule": settings.shipment_poll_seconds},
         "full-resync-nightly": {"task": "wooerp.catalog.full_resync",
                                 "schedule": crontab(hour=settings.full_resync_hour, minute=30)},
+        "reconcile-daily": {"task": "wooerp.catalog.reconcile",  # reports only; see `wooerp reconcile`
+                            "schedule": crontab(hour=settings.reconcile_hour, minute=15)},
         "relay-webhook-deliveries": {"task": "wooerp.orders.relay_deliveries",
                                      "schedule": settings.relay_seconds},
         "watch-failures": {"task": "wooerp.dead_letter.watch",  # stuck tasks, lost letters, growth warning

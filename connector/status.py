@@ -6,6 +6,9 @@ and the shop's webhooks pointing at us (one WooCommerce call; a disabled webhook
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
 from sqlalchemy import func, select
 
 from connector import dead_letters
@@ -24,12 +27,11 @@ def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, in
                                      .where(EntityMapping.quarantine_reason.is_not(None))
                                      .group_by(EntityMapping.entity_type)).all())
         orders = dict(s.execute(select(OrderSync.state, func.count()).group_by(OrderSync.state)).all())
-        streams = {}
-        for c in s.scalars(select(SyncCursor)):
-            lag = (now.timestamp() - parse_ts(c.watermark).timestamp()) if c.watermark else None
-            streams[c.stream] = {"last_success_at": c.last_success_at.isoformat() + "Z" if c.last_success_at else None,
-                                 "watermark": c.watermark, "lag_seconds": round(lag, 1) if lag is not None else None,
-                                 "in_progress": c.page_cursor is not None, "last_error": c.last_error}
+    streams = {p.stream: {"last_success_at": p.last_success_at.isoformat() + "Z" if p.last_success_at else None,
+                          "watermark": p.watermark,
+                          "lag_seconds": round(p.lag_seconds, 1) if p.lag_seconds is not None else None,
+                          "in_progress": p.in_progress, "last_error": p.last_error}
+               for p in stream_progress(db, now)}
     letters = dead_letters.listing(db)
     return {
         "mapped": mapped,
@@ -42,6 +44,31 @@ def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, in
         "queues": queue_lengths,
         "webhooks": _webhooks(woo, delivery_url),
     }
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    stream: str
+    watermark: str | None
+    lag_seconds: float | None  # now − watermark: how old the newest change synced is
+    last_success_at: datetime | None  # naive UTC, end of the last complete poll
+    in_progress: bool
+    last_error: str | None
+
+    @property
+    def last_success_epoch(self) -> float | None:
+        return self.last_success_at.replace(tzinfo=timezone.utc).timestamp() if self.last_success_at else None
+
+
+def stream_progress(db: Database, now: datetime | None = None) -> list[StreamProgress]:
+    """Each delta stream's cursor and lag (also served as Prometheus gauges by the keeper)."""
+    now = now or utcnow()
+    with db.session() as s:
+        return [StreamProgress(c.stream, c.watermark,
+                               now.replace(tzinfo=timezone.utc).timestamp() - parse_ts(c.watermark).timestamp()
+                               if c.watermark else None,
+                               c.last_success_at, c.page_cursor is not None, c.last_error)
+                for c in s.scalars(select(SyncCursor).order_by(SyncCursor.stream))]
 
 
 def _webhooks(woo, delivery_url: str) -> dict:

@@ -1,4 +1,4 @@
-"""`POST /webhooks/woocommerce` and `GET /healthz`, served by gunicorn in production.
+"""`POST /webhooks/woocommerce`, `GET /healthz`, `GET /status` and `GET /metrics`, served by gunicorn.
 
 The view only translates HTTP: the verdict comes from connector.webhooks.judge, the delivery is
 committed to the outbox before the 200, and the publish to the broker is best effort — when it fails
@@ -17,6 +17,7 @@ from connector import logs, webhooks
 from connector.services import Services
 from connector.logs import event, new_correlation_id, set_correlation_id
 from connector.settings import Settings
+from shim import metrics
 
 log = logging.getLogger("wooerp.shim")
 
@@ -32,31 +33,46 @@ def create_app(settings: Settings, publish=None) -> Flask:
 
     @app.post("/webhooks/woocommerce")
     def woocommerce_webhook():
-        started = time.perf_counter()
         cid = new_correlation_id()
         token = set_correlation_id(cid)
+        result = "error"
         try:
-            length = request.content_length or 0
-            if length > settings.webhook_max_body_bytes:
-                return _answer(413, f"body of {length} bytes exceeds the limit of {settings.webhook_max_body_bytes}")
-            raw = request.get_data(cache=False)
-            verdict = webhooks.judge(raw, request.headers, secret=settings.woo_webhook_secret,
-                                     topics=settings.webhook_topics, max_bytes=settings.webhook_max_body_bytes)
-            if not verdict.accepted:
-                event(log, "webhook not accepted", logging.INFO if verdict.status < 400 else logging.WARNING,
-                      status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
-                return _answer(verdict.status, verdict.reason)
-            delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publish)
-            if not new:
-                event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
-                      payload_sha256=verdict.body_sha256)
-                return _answer(200, "duplicate of an accepted delivery", delivery_id=delivery_id)
-            event(log, "webhook accepted", topic=verdict.topic, resource_id=verdict.resource_id,
-                  delivery_id=delivery_id, payload_sha256=verdict.body_sha256, queued=queued,
-                  ms=round((time.perf_counter() - started) * 1000, 2))
-            return _answer(200, "accepted", delivery_id=delivery_id, queued=queued)
+            response, result = receive(cid)
+            return response
         finally:
+            metrics.count(request.headers.get("X-WC-Webhook-Topic"), result, settings.webhook_topics)
             logs._correlation_id.reset(token)
+
+    def receive(cid: str):
+        """The answer to one delivery, and its result for wooerp_webhook_deliveries_total."""
+        started = time.perf_counter()
+        length = request.content_length or 0
+        if length > settings.webhook_max_body_bytes:
+            return _answer(413, f"body of {length} bytes exceeds the limit of {settings.webhook_max_body_bytes}"), \
+                "too_large"
+        raw = request.get_data(cache=False)
+        verdict = webhooks.judge(raw, request.headers, secret=settings.woo_webhook_secret,
+                                 topics=settings.webhook_topics, max_bytes=settings.webhook_max_body_bytes)
+        if not verdict.accepted:
+            event(log, "webhook not accepted", logging.INFO if verdict.status < 400 else logging.WARNING,
+                  status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
+            return _answer(verdict.status, verdict.reason), metrics.refused(verdict.status)
+        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publish)
+        if not new:
+            event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
+                  payload_sha256=verdict.body_sha256)
+            return _answer(200, "duplicate of an accepted delivery", delivery_id=delivery_id), "duplicate"
+        event(log, "webhook accepted", topic=verdict.topic, resource_id=verdict.resource_id,
+              delivery_id=delivery_id, payload_sha256=verdict.body_sha256, queued=queued,
+              ms=round((time.perf_counter() - started) * 1000, 2))
+        return _answer(200, "accepted", delivery_id=delivery_id, queued=queued), \
+            "accepted" if queued else "accepted_unqueued"
+
+    @app.get("/metrics")
+    def prometheus_metrics():
+        """Prometheus text: this instance's webhook deliveries, summed over its gunicorn workers."""
+        body, content_type = metrics.exposition()
+        return body, 200, {"Content-Type": content_type}
 
     @app.get("/status")
     def status():

@@ -10,12 +10,14 @@ from celery import Celery, signals
 import beat_schedule
 from connector import logs
 from connector.settings import load_or_exit
+from workers import task_metrics
 from workers.queues import CATALOG, QUEUES, ROUTES
 
 settings = load_or_exit()
 
 app = Celery("wooerp", task_cls="workers.base:SyncTask", include=["workers.tasks.orders", "workers.tasks.catalog", "workers.tasks.inventory",
-                                "workers.tasks.shipments", "workers.tasks.dead_letter"])
+                                "workers.tasks.shipments", "workers.tasks.dead_letter",
+                                "workers.tasks.reconcile"])
 app.conf.update(
     broker_url=settings.broker_url,
     broker_connection_retry_on_startup=True,
@@ -57,4 +59,5 @@ def _json_logging(**_kwargs):
 
 
 app.wooerp_settings = settings
+task_metrics.connect()  # each worker process counts its task runs in Redis; the keeper serves them
 celery_app = app

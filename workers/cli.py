@@ -9,6 +9,7 @@ import click
 
 from connector.settings import load_or_exit
 from workers.cli_failures import dead_letters_group, products
+from workers.cli_reconcile import reconcile
 
 
 def _services():
@@ -152,6 +153,7 @@ def sync_full() -> None:
 
 main.add_command(dead_letters_group)
 main.add_command(products)
+main.add_command(reconcile)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ log = logging.getLogger("wooerp.resync")
 COMPARED = ("sku", "name", "description", "regular_price", "weight", "status", "catalog_visibility")
 
 
+def differing(wanted: dict, current: dict, fields: tuple[str, ...] = COMPARED) -> list[str]:
+    """The mapped `fields` whose value in the shop (`current`) is not what the ERP maps to (`wanted`)."""
+    return [f for f in fields if f in wanted and str(current.get(f, "")) != str(wanted[f])]
+
+
 @dataclass
 class ResyncReport:
     checked: int = 0
@@ -67,7 +72,7 @@ class FullResync:
                 report.missing.append(record["sku"])
                 redo.append(record["sku"])
                 continue
-            differs = [f for f in COMPARED if f in wanted and str(current.get(f, "")) != str(wanted[f])]
+            differs = differing(wanted, current)
             if differs:
                 report.repaired[record["sku"]] = differs
                 redo.append(record["sku"])

@@ -42,6 +42,12 @@ def test_run_starts_the_fleet_and_ctrl_c_stops_it(tmp_path):
             refs = requests.get("http://127.0.0.1:8070/_sandbox/stats", timeout=5).json()["orders_by_external_ref"]
             return {ref: n for ref, n in refs.items() if ref.startswith("WC-ORDER-")}
         assert list(wait_until(demo_orders, 60, 1, "the demo order in the ERP sandbox").values()) == [1]
+        # metrics: the shim's deliveries summed over its gunicorn workers, the fleet's tasks from the keeper
+        assert 'wooerp_webhook_deliveries_total{result="accepted"' in \
+            requests.get("http://127.0.0.1:8000/metrics", timeout=5).text
+        imports = 'wooerp_tasks_total{outcome="success",task="wooerp.orders.import_order"}'
+        wait_until(lambda: imports in requests.get("http://127.0.0.1:9540/metrics", timeout=5).text, 20, 0.5,
+                   "the demo order's import in the keeper's metrics")
         assert requests.get("http://127.0.0.1:5555/api/workers", timeout=5).status_code == 401
         workers = wait_until(lambda: requests.get("http://127.0.0.1:5555/api/workers?refresh=1", auth=("admin", "wooerp-dev"),
                                                   timeout=5).json(), 60, 1, "workers in Flower")

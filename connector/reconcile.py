@@ -1,0 +1,303 @@
+"""Reconciliation: compare the ERP and the shop end to end and report what disagrees. Nothing is repaired.
+
+Catalog: every ERP product and stock row (keyset pages) against every shop product. Top-level shop
+products are paged (100 a page); variations are looked up by the ERP's SKUs (≤ 100 per call), and only a
+variable product holding variations not found that way has its variations listed. Each side keeps only
+sku → (id, price, stock). Prices are compared as the full resync compares them (the mapped
+`regular_price`); web stock is the inventory formula over the ERP's live stock rows. ERP products the
+sync quarantines (no SKU, bad price) are not compared.
+
+Orders: shop orders in an imported status, created before the grace period, whose meta has no ERP
+number; and external references held by more than one ERP order that is not cancelled.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator, NamedTuple
+
+from sqlalchemy import select
+
+from connector.db import Database
+from connector.errors import InvalidDataError, TransientError
+from connector.mapping import products as mapping
+from connector.mapping.orders import order_ref
+from connector.models import EntityMapping, OrderSync
+from connector.sync.inventory import STOCK
+from connector.sync.orders import ERP_NUMBER_META
+from connector.sync.resync import differing
+from connector.woo.client import PAGE_LIMIT
+
+KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_WITHOUT_ERP_NUMBER,
+         DUPLICATE_ERP_ORDERS) = ("missing_in_woo", "missing_in_erp", "price_mismatch", "stock_mismatch",
+                                  "order_without_erp_number", "duplicate_erp_orders")
+PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations")
+VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
+ORDER_FIELDS = ("id", "status", "date_created_gmt", "meta_data")
+ORDER_REF_PREFIX = order_ref(0)[:-1]  # "WC-ORDER-"
+RETRIES = 4
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    kind: str
+    key: str  # the SKU; the Woo order id (order_without_erp_number); the external reference (duplicates)
+    erp_value: str = ""
+    woo_value: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    started_at: datetime
+    finished_at: datetime | None = None
+    discrepancies: list[Discrepancy] = field(default_factory=list)
+    checked: Counter = field(default_factory=Counter)
+
+    def add(self, kind: str, key, erp_value="", woo_value="", detail: str = "") -> None:
+        self.discrepancies.append(Discrepancy(kind, str(key), _text(erp_value), _text(woo_value), detail))
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(d.kind for d in self.discrepancies)
+        return {kind: found[kind] for kind in KINDS}
+
+    def of(self, kind: str) -> list[Discrepancy]:
+        return [d for d in self.discrepancies if d.kind == kind]
+
+    @property
+    def clean(self) -> bool:
+        return not self.discrepancies
+
+    @property
+    def seconds(self) -> float:
+        return ((self.finished_at or self.started_at) - self.started_at).total_seconds()
+
+
+class _Erp(NamedTuple):
+    erp_id: str
+    price: str | None  # the mapped regular_price; None for a variable parent
+    active: bool
+
+
+class _Shop(NamedTuple):
+    price: str
+    stock: int | None  # None when the shop does not manage its stock
+    label: str  # "simple product 640", "variation 815 of product 812", …
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+class Reconciler:
+    def __init__(self, db: Database, woo, erp, *, warehouses: tuple[str, ...], import_statuses: tuple[str, ...],
+                 order_grace_minutes: float, erp_page_size: int = 500,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), sleep=time.sleep):
+        self.db, self.woo, self.erp = db, woo, erp
+        self.warehouses, self.import_statuses = warehouses, import_statuses
+        self.grace = timedelta(minutes=order_grace_minutes)
+        self.erp_page_size, self.clock, self.sleep = erp_page_size, clock, sleep
+
+    def run(self) -> Report:
+        report = Report(started_at=self.clock())
+        erp, invalid = self._erp_catalog(report)
+        stock = self._erp_stock(report)
+        shop = self._shop_catalog(set(erp) | invalid, report)
+        self._compare_catalog(erp, invalid, stock, shop, report)
+        self._orders_without_number(report)
+        self._duplicate_refs(report)
+        report.finished_at = self.clock()
+        return report
+
+    # -- reading, page by page ---------------------------------------------------------------------
+    def _call(self, fn, *args, **kwargs):
+        """One remote call, retried in place on a transient error so one 503 does not void a long scan."""
+        for attempt in range(RETRIES):
+            try:
+                return fn(*args, **kwargs)
+            except TransientError as e:
+                if attempt == RETRIES - 1:
+                    raise
+                self.sleep(min(30.0, e.retry_after if e.retry_after is not None else 2.0 ** attempt))
+
+    def _erp_items(self, lister) -> Iterator[dict]:
+        cursor = None
+        while True:
+            page = self._call(lister, None, cursor, self.erp_page_size)
+            yield from page.items
+            cursor = page.next_cursor
+            if not cursor or not page.items:
+                return
+
+    def _woo_items(self, lister, *args, **kwargs) -> Iterator[dict]:
+        page = 1
+        while True:
+            items, pages = self._call(lister, *args, page=page, **kwargs)
+            yield from items
+            if page >= pages or not items:
+                return
+            page += 1
+
+    # -- catalog -----------------------------------------------------------------------------------
+    def _erp_catalog(self, report: Report) -> tuple[dict[str, _Erp], set[str]]:
+        erp: dict[str, _Erp] = {}
+        invalid: set[str] = set()
+        for record in self._erp_items(self.erp.list_products):
+            report.checked["erp_products"] += 1
+            sku = str(record.get("sku") or "").strip()
+            try:
+                wanted = mapping.map_product(record)
+            except InvalidDataError:
+                report.checked["erp_products_invalid"] += 1
+                if sku:
+                    invalid.add(sku)
+                continue
+            erp[wanted.get("sku") or sku] = _Erp(str(record.get("id")), wanted.get("regular_price"),
+                                                 bool(record.get("is_active", True)))
+        return erp, invalid - set(erp)
+
+    def _erp_stock(self, report: Report) -> dict[str, int]:
+        """Web stock per SKU with stock rows: max(0, Σ web warehouses (on_hand − reserved − safety_stock))."""
+        totals: dict[str, int] = {}
+        for row in self._erp_items(self.erp.list_inventory):
+            report.checked["erp_stock_rows"] += 1
+            numbers = [row.get(n) for n in ("on_hand", "reserved", "safety_stock")]
+            if not row.get("sku") or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                             for n in numbers):
+                continue  # the inventory sync quarantines such a row
+            on_hand, reserved, safety = numbers
+            totals[row["sku"]] = totals.get(row["sku"], 0) + (
+                on_hand - reserved - safety if row.get("warehouse") in self.warehouses else 0)
+        return {sku: max(0, total) for sku, total in totals.items()}
+
+    def _shop_catalog(self, erp_skus: set[str], report: Report) -> dict[str, _Shop]:
+        shop: dict[str, _Shop] = {}
+        seen: set[int] = set()
+        parents: dict[int, list[int]] = {}
+        for p in self._woo_items(self.woo.list_products, fields=PRODUCT_FIELDS):
+            self._keep(shop, seen, p, f"{p.get('type') or 'simple'} product {p['id']}", report)
+            if p.get("type") == "variable" and p.get("variations"):
+                parents[p["id"]] = list(p["variations"])
+        wanted = sorted(erp_skus - shop.keys())  # variants, and products missing in the shop
+        for i in range(0, len(wanted), PAGE_LIMIT):
+            for p in self._call(self.woo.products_by_sku, wanted[i:i + PAGE_LIMIT]):
+                parent = p.get("parent_id") if p.get("type") == "variation" else None
+                self._keep(shop, seen, p, f"variation {p['id']} of product {parent}" if parent
+                           else f"{p.get('type')} product {p['id']}", report)
+        for parent_id, variation_ids in parents.items():
+            if not seen.issuperset(variation_ids):  # a variation whose SKU the ERP does not know
+                for v in self._woo_items(self.woo.list_variations, parent_id, fields=VARIATION_FIELDS):
+                    self._keep(shop, seen, v, f"variation {v['id']} of product {parent_id}", report)
+        return shop
+
+    @staticmethod
+    def _keep(shop: dict, seen: set, p: dict, label: str, report: Report) -> None:
+        if p["id"] in seen:
+            return
+        seen.add(p["id"])
+        report.checked["woo_products"] += 1
+        sku = str(p.get("sku") or "").strip()
+        if not sku:
+            report.checked["woo_products_without_sku"] += 1
+            return
+        managed = p.get("manage_stock") is True
+        shop.setdefault(sku, _Shop(_text(p.get("regular_price")),
+                                   p.get("stock_quantity") if managed else None, label))
+
+    def _compare_catalog(self, erp: dict[str, _Erp], invalid: set[str], stock: dict[str, int],
+                         shop: dict[str, _Shop], report: Report) -> None:
+        drifted: list[tuple[str, int, _Shop]] = []
+        for sku, item in sorted(erp.items()):
+            current = shop.get(sku)
+            if current is None:
+                kind = "variable parent" if item.price is None else "product"
+                report.add(MISSING_IN_WOO, sku, erp_value=item.price, detail=f"ERP {kind} {item.erp_id}"
+                           + ("" if item.active else " (inactive)"))
+                continue
+            if item.price is not None and differing({"regular_price": item.price},
+                                                    {"regular_price": current.price}, ("regular_price",)):
+                report.add(PRICE_MISMATCH, sku, item.price, current.price, f"Woo {current.label}")
+            if item.price is not None and sku in stock and current.stock != stock[sku]:
+                drifted.append((sku, stock[sku], current))
+        self._stock_mismatches(drifted, report)
+        for sku, current in sorted(shop.items()):
+            if sku not in erp and sku not in invalid:
+                report.add(MISSING_IN_ERP, sku, woo_value=current.price, detail=f"Woo {current.label}")
+
+    def _stock_mismatches(self, drifted: list[tuple[str, int, _Shop]], report: Report) -> None:
+        """Each with what wooerp last wrote: equal to the ERP's value means the shop changed since (a
+        sale or a hand edit); another value means the inventory sync has not caught up."""
+        written: dict[str, EntityMapping] = {}
+        with self.db.session() as s:
+            for i in range(0, len(drifted), 500):
+                chunk = [sku for sku, _, _ in drifted[i:i + 500]]
+                written.update((m.erp_id, m) for m in s.scalars(select(EntityMapping).where(
+                    EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk))))
+        for sku, expected, current in drifted:
+            last = written.get(sku)
+            note = (f"wooerp last wrote {last.sync_hash} at {last.last_synced_at:%Y-%m-%d %H:%M} UTC"
+                    if last is not None and last.last_synced_at else "never written by wooerp")
+            report.add(STOCK_MISMATCH, sku, expected, "not managed" if current.stock is None else current.stock,
+                       f"Woo {current.label}; {note}")
+
+    # -- orders ------------------------------------------------------------------------------------
+    def _orders_without_number(self, report: Report) -> None:
+        cutoff = (self.clock() - self.grace).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        missing = []
+        for o in self._woo_items(self.woo.list_orders_created_before, before=cutoff,
+                                 statuses=self.import_statuses, fields=ORDER_FIELDS):
+            report.checked["woo_orders"] += 1
+            if (o.get("date_created_gmt") or "") > cutoff or o.get("status") not in self.import_statuses:
+                continue
+            meta = {m.get("key"): m.get("value") for m in o.get("meta_data") or []}
+            if not meta.get(ERP_NUMBER_META):
+                missing.append((o["id"], o.get("status"), o.get("date_created_gmt")))
+        rows = self._order_rows([oid for oid, _, _ in missing])
+        for oid, status, created in missing:
+            row = rows.get(oid)
+            if row is None:
+                state = "wooerp has not seen it"
+            else:
+                state = f"wooerp state {row.state}" + (f": {row.reason}" if row.reason else "")
+                state += f"; ERP order {row.erp_order_number or row.erp_order_id}" if row.erp_order_id else ""
+            report.add(ORDER_WITHOUT_ERP_NUMBER, oid, row.erp_order_number if row else "", status,
+                       f"created {created} UTC; {state}")
+
+    def _order_rows(self, order_ids: list[int]) -> dict[int, OrderSync]:
+        rows: dict[int, OrderSync] = {}
+        with self.db.session() as s:
+            for i in range(0, len(order_ids), 500):
+                rows.update((r.woo_order_id, r) for r in s.scalars(select(OrderSync).where(
+                    OrderSync.woo_order_id.in_(order_ids[i:i + 500]))))
+        return rows
+
+    def _duplicate_refs(self, report: Report) -> None:
+        """References seen on two ERP orders while paging, then confirmed by a lookup (an order modified
+        during the scan is served twice by the keyset paging; a cancelled duplicate is resolved)."""
+        seen: set[str] = set()
+        candidates: set[str] = set()
+        for order in self._erp_items(self.erp.list_sales_orders):
+            report.checked["erp_orders"] += 1
+            ref = order.get("external_ref")
+            if ref:
+                (candidates if ref in seen else seen).add(ref)
+        del seen
+        for ref in sorted(candidates):
+            orders = self._call(self.erp.find_sales_orders, ref)
+            live = [o for o in orders if o.get("status") != "cancelled"]
+            if len(live) < 2:
+                continue
+            bound = self._bound_erp_order(ref)
+            report.add(DUPLICATE_ERP_ORDERS, ref, ", ".join(f"{o['id']} {o.get('status')}" for o in orders), bound,
+                       f"{len(live)} live ERP orders; " + (f"wooerp bound the shop order to {bound}" if bound
+                                                          else "wooerp bound none of them"))
+
+    def _bound_erp_order(self, ref: str) -> str:
+        """The ERP order id wooerp recorded for the shop order behind `ref` ("" if none)."""
+        number = ref[len(ORDER_REF_PREFIX):] if ref.startswith(ORDER_REF_PREFIX) else ""
+        if not number.isdigit():
+            return ""
+        row = self._order_rows([int(number)]).get(int(number))
+        return (row.erp_order_id or "") if row is not None else ""

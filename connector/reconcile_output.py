@@ -1,0 +1,140 @@
+"""What a reconciliation leaves behind: a human summary, a CSV of every discrepancy, and the last run's
+counts (Redis key `wooerp:reconcile:last` for the whole fleet, `last.json` beside the CSVs) for metrics.
+
+CSV columns: kind, key, erp_value, woo_value, detail. Cells pass through the log mask (no e-mail
+address or registered secret ever lands in a file) and a cell a spreadsheet would run as a formula is
+prefixed with a quote. Only the newest KEEP_CSV reports in the report directory are kept.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import redis
+
+from connector.logs import event, mask
+from connector.reconcile import KINDS, Report
+
+log = logging.getLogger("wooerp.reconcile")
+COLUMNS = ("kind", "key", "erp_value", "woo_value", "detail")
+EXAMPLES = 5
+KEEP_CSV = 60
+LAST_KEY = "wooerp:reconcile:last"
+LAST_FILE = "last.json"
+MEANING = {
+    "missing_in_woo": "ERP products the shop does not have",
+    "missing_in_erp": "shop products whose SKU the ERP does not have",
+    "price_mismatch": "shop regular price differs from the ERP list price",
+    "stock_mismatch": "shop stock differs from the ERP web stock",
+    "order_without_erp_number": "shop orders past the grace period with no ERP number",
+    "duplicate_erp_orders": "external references held by several live ERP orders",
+}
+
+
+def default_csv_path(report_dir: str, at: datetime) -> Path:
+    return Path(report_dir) / f"reconcile-{at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}.csv"
+
+
+def _cell(value: str) -> str:
+    value = mask(value)
+    return "'" + value if value[:1] in ("=", "+", "@") else value
+
+
+def write_csv(report: Report, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(COLUMNS)
+        for d in report.discrepancies:
+            out.writerow([_cell(getattr(d, c)) for c in COLUMNS])
+    os.replace(tmp, path)
+    return path
+
+
+def summary(report: Report, csv_path: Path | None = None, examples: int = EXAMPLES) -> str:
+    finished = report.finished_at or report.started_at
+    total = len(report.discrepancies)
+    c = report.checked
+    lines = [f"Reconciliation of {finished:%Y-%m-%d %H:%M:%S} UTC ({report.seconds:.1f} s): "
+             + ("clean, no discrepancies." if not total else f"{total} discrepancies."),
+             f"Checked {c['erp_products']} ERP products ({c['erp_products_invalid']} invalid, not compared), "
+             f"{c['erp_stock_rows']} ERP stock rows, {c['woo_products']} shop products "
+             f"({c['woo_products_without_sku']} without SKU), {c['woo_orders']} shop orders past the grace period, "
+             f"{c['erp_orders']} ERP orders.", ""]
+    lines += [f"  {kind:<26}{n:>7}" for kind, n in report.counts().items()]
+    for kind in KINDS:
+        found = report.of(kind)
+        if not found:
+            continue
+        lines += ["", f"{kind}: {MEANING[kind]}"]
+        lines += [mask(f"  {d.key:<16} ERP {d.erp_value or '-':<10} Woo {d.woo_value or '-':<10} {d.detail}")
+                  for d in found[:examples]]
+        if len(found) > examples:
+            lines.append(f"  … and {len(found) - examples} more in the CSV")
+    if csv_path is not None:
+        lines += ["", f"CSV: {csv_path}"]
+    return "\n".join(lines)
+
+
+def last_run(report: Report, csv_path: Path | None) -> dict:
+    return {"finished_at": (report.finished_at or report.started_at).timestamp(), "counts": report.counts(),
+            "checked": dict(report.checked), "seconds": round(report.seconds, 1),
+            "csv": str(csv_path) if csv_path else None}
+
+
+def record_last(report: Report, csv_path: Path | None, report_dir: str, broker_url: str | None) -> dict:
+    """Persist the counts of this run (file, then Redis; a Redis failure is logged, not raised)."""
+    last = last_run(report, csv_path)
+    body = json.dumps(last, sort_keys=True)
+    Path(report_dir).mkdir(parents=True, exist_ok=True)
+    target = Path(report_dir) / LAST_FILE
+    tmp = target.with_name(LAST_FILE + ".part")
+    tmp.write_text(body)
+    os.replace(tmp, target)
+    if broker_url:
+        try:
+            redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2).set(LAST_KEY, body)
+        except redis.RedisError as e:
+            event(log, "reconciliation counts not stored in Redis", logging.WARNING, error=str(e))
+    return last
+
+
+def read_last(broker_url: str | None, report_dir: str | None) -> dict | None:
+    """The newest stored run (Redis or file), or None before the first run."""
+    found = []
+    if broker_url:
+        try:
+            raw = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2).get(LAST_KEY)
+            if raw:
+                found.append(json.loads(raw))
+        except (redis.RedisError, ValueError):
+            pass
+    if report_dir:
+        try:
+            found.append(json.loads((Path(report_dir) / LAST_FILE).read_text()))
+        except (OSError, ValueError):
+            pass
+    return max(found, key=lambda r: r.get("finished_at") or 0, default=None)
+
+
+def prune(report_dir: str, keep: int = KEEP_CSV) -> None:
+    reports = sorted(Path(report_dir).glob("reconcile-*.csv"))
+    for old in reports[:-keep] if keep else reports:
+        old.unlink(missing_ok=True)
+
+
+def run(services, csv_path: str | os.PathLike | None = None) -> tuple[Report, Path]:
+    """Reconcile now, write the CSV (default: the report directory) and record the counts."""
+    s = services.settings
+    report = services.reconciler.run()
+    path = Path(csv_path) if csv_path else default_csv_path(s.reconcile_dir, report.started_at)
+    write_csv(report, path)
+    if not csv_path:
+        prune(s.reconcile_dir)
+    record_last(report, path, s.reconcile_dir, s.broker_url)
+    return report, path

@@ -1,0 +1,28 @@
+"""gunicorn hooks for the shim's metrics: `gunicorn --config python:shim.gunicorn_conf ... shim.wsgi:app`.
+
+The master makes a fresh, private PROMETHEUS_MULTIPROC_DIR before it forks the workers (so no count of
+an earlier run or of another instance is ever merged in), tells prometheus_client when a worker exits,
+and removes the directory when it stops. prometheus_client is imported only after the variable is set.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(server) -> None:
+    os.environ[VARIABLE] = tempfile.mkdtemp(prefix="wooerp-shim-metrics-")
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client.multiprocess import mark_process_dead
+    mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    path = os.environ.pop(VARIABLE, None)
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
