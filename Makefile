@@ -7,18 +7,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run test chaos bench status install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
-        retry-order retry-product conformance clean
+        retry-order retry-product reconcile conformance clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,tryton]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
 
-run: $(STAMP)  ## start the whole fleet in the foreground
-	@$(BIN)/wooerp run
+run: $(STAMP)  ## start the whole fleet in the foreground; make run ERP=tryton for a local Tryton instead of the ERP sandbox
+	@ERP_KIND=$(or $(ERP),$(ERP_KIND),rest) $(BIN)/wooerp run
 
 test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATABASE_URL are set)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -55,6 +55,9 @@ retry-order: $(STAMP)  ## re-run a quarantined order: make retry-order ID=1234
 
 retry-product: $(STAMP)  ## re-run a quarantined product after its ERP data was fixed: make retry-product SKU=ABC-1
 	@$(BIN)/wooerp products retry $(SKU)
+
+reconcile: $(STAMP)  ## compare ERP and shop, print a summary, write var/reconcile/*.csv (exit 1 on discrepancies)
+	@$(BIN)/wooerp reconcile $(if $(CSV),--csv $(CSV))
 
 clean:
 	rm -rf var/ .pytest_cache

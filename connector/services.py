@@ -5,7 +5,10 @@ from functools import cached_property
 
 from connector import ratelimit
 from connector.db import Database
+from connector.erp.protocol import ErpAdapter
 from connector.erp.rest import RestErp
+from connector.logs import register_secrets
+from connector.reconcile import Reconciler
 from connector.settings import Settings
 from connector.sync.inventory import InventorySync
 from connector.sync.orders import OrderImporter
@@ -30,10 +33,19 @@ class Services:
                          limiter=ratelimit.bucket(s.broker_url, "woocommerce", s.woo_rate_limit, s.woo_rate_burst))
 
     @cached_property
-    def erp(self) -> RestErp:
+    def erp(self) -> ErpAdapter:
+        """The adapter ERP_KIND names: the reference REST API (default) or Tryton over JSON-RPC."""
         s = self.settings
-        return RestErp(s.erp_url, s.erp_token, timeout=s.erp_timeout,
-                       limiter=ratelimit.bucket(s.broker_url, "erp", s.erp_rate_limit, s.erp_rate_burst))
+        limiter = ratelimit.bucket(s.broker_url, "erp", s.erp_rate_limit, s.erp_rate_burst)
+        if s.erp_kind == "tryton":
+            from connector.erp.tryton import TrytonErp
+            from connector.erp.tryton_rpc import TrytonRpc
+            register_secrets(s.tryton_password)
+            rpc = TrytonRpc(s.tryton_url, s.tryton_database, s.tryton_user, s.tryton_password,
+                            timeout=s.erp_timeout, limiter=limiter)
+            return TrytonErp(rpc, warehouses=s.tryton_warehouses, sale_warehouse=s.tryton_sale_warehouse,
+                             stock_basis=s.tryton_stock_basis, confirm_sales=s.tryton_confirm_sales)
+        return RestErp(s.erp_url, s.erp_token, timeout=s.erp_timeout, limiter=limiter)
 
     @cached_property
     def orders(self) -> OrderImporter:
@@ -47,7 +59,7 @@ class Services:
 
     @cached_property
     def products(self) -> ProductSync:
-        return ProductSync(self.db, self.woo, self.erp)
+        return ProductSync(self.db, self.woo, self.erp, self.inventory)
 
     @cached_property
     def inventory(self) -> InventorySync:
@@ -56,3 +68,9 @@ class Services:
     @cached_property
     def resync(self) -> FullResync:
         return FullResync(self.db, self.woo, self.erp, self.products, self.inventory)
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        s = self.settings
+        return Reconciler(self.db, self.woo, self.erp, warehouses=s.web_warehouses, import_statuses=s.import_statuses,
+                          order_grace_minutes=s.reconcile_order_grace_minutes)

@@ -17,11 +17,14 @@ from connector.errors import ConfigError
 SANDBOX_WOO_KEY = "ck_" + "5a" * 20
 SANDBOX_WOO_SECRET = "cs_" + "5b" * 20
 SANDBOX_ERP_TOKEN = "erp-sandbox-token"
+SANDBOX_TRYTON_PASSWORD = "tryton-sandbox-password"  # the `wooerp` user of sandbox/tryton's demo database
 
 ENVIRONMENTS = ("development", "production")
 REQUIRED_IN_PRODUCTION = ("REDIS_URL", "DATABASE_URL", "WOO_URL", "WOO_CONSUMER_KEY", "WOO_CONSUMER_SECRET",
                           "WOO_WEBHOOK_SECRET", "ERP_URL", "ERP_TOKEN")
-SECRET_FIELDS = ("woo_consumer_secret", "woo_webhook_secret", "erp_token", "flower_password")
+TRYTON_REQUIRED_IN_PRODUCTION = ("TRYTON_URL", "TRYTON_DATABASE", "TRYTON_USER", "TRYTON_PASSWORD")
+ERP_KINDS = ("rest", "tryton")
+SECRET_FIELDS = ("woo_consumer_secret", "woo_webhook_secret", "erp_token", "flower_password", "tryton_password")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,15 @@ class Settings:
     erp_url: str
     erp_token: str
     erp_timeout: float
+    erp_kind: str
+    tryton_url: str
+    tryton_database: str
+    tryton_user: str
+    tryton_password: str
+    tryton_warehouses: tuple[str, ...]
+    tryton_sale_warehouse: str
+    tryton_stock_basis: str
+    tryton_confirm_sales: bool
     web_warehouses: tuple[str, ...]
     product_poll_seconds: float
     inventory_poll_seconds: float
@@ -45,6 +57,9 @@ class Settings:
     relay_seconds: float
     poll_overlap_seconds: float
     full_resync_hour: int
+    reconcile_hour: int
+    reconcile_order_grace_minutes: float
+    reconcile_dir: str
     import_statuses: tuple[str, ...]
     currencies: tuple[str, ...]
     webhook_topics: tuple[str, ...]
@@ -94,11 +109,14 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]):
         self.env = env
         self.production = env.get("WOOERP_ENV", "development") == "production"
+        self.required = set(REQUIRED_IN_PRODUCTION)
+        if (env.get("ERP_KIND") or "").strip() == "tryton":  # the REST ERP's URL and token are then unused
+            self.required = self.required - {"ERP_URL", "ERP_TOKEN"} | set(TRYTON_REQUIRED_IN_PRODUCTION)
 
     def raw(self, name: str, default: str | None) -> str:
         value = self.env.get(name)
         if value is None or value.strip() == "":
-            if self.production and name in REQUIRED_IN_PRODUCTION:
+            if self.production and name in self.required:
                 raise ConfigError(name, "is required when WOOERP_ENV=production")
             if default is None:
                 raise ConfigError(name, "is required")
@@ -155,6 +173,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         erp_url=r.url("ERP_URL", "http://127.0.0.1:8070", ("http", "https")),
         erp_token=r.raw("ERP_TOKEN", SANDBOX_ERP_TOKEN),
         erp_timeout=r.number("ERP_TIMEOUT_SECONDS", "30", minimum=1),
+        **_tryton(r),
         web_warehouses=r.csv("WEB_WAREHOUSES", "MAIN,STORE2"),
         product_poll_seconds=r.number("PRODUCT_POLL_SECONDS", "30", minimum=1),
         inventory_poll_seconds=r.number("INVENTORY_POLL_SECONDS", "30", minimum=1),
@@ -163,6 +182,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         relay_seconds=r.number("RELAY_SECONDS", "5", minimum=0.5),
         poll_overlap_seconds=r.number("POLL_OVERLAP_SECONDS", "300"),
         full_resync_hour=int(r.number("FULL_RESYNC_HOUR_UTC", "2", int, 0)),
+        reconcile_hour=int(r.number("RECONCILE_HOUR_UTC", "4", int, 0)),
+        reconcile_order_grace_minutes=r.number("RECONCILE_ORDER_GRACE_MINUTES", "60"),
+        reconcile_dir=os.path.abspath(r.raw("RECONCILE_DIR", os.path.join("var", "reconcile"))),
         import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold"),
         currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
         webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored"),
@@ -186,6 +208,21 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def _tryton(r: _Reader) -> dict:
+    """ERP_KIND and the Tryton adapter's settings (defaults: sandbox/tryton's demo server)."""
+    return {
+        "erp_kind": r.choice("ERP_KIND", "rest", ERP_KINDS),
+        "tryton_url": r.url("TRYTON_URL", "http://127.0.0.1:8071", ("http", "https")),
+        "tryton_database": r.raw("TRYTON_DATABASE", "wooerp"),
+        "tryton_user": r.raw("TRYTON_USER", "wooerp"),
+        "tryton_password": r.raw("TRYTON_PASSWORD", SANDBOX_TRYTON_PASSWORD),
+        "tryton_warehouses": tuple(x.strip() for x in r.raw("TRYTON_WAREHOUSES", "").split(",") if x.strip()),
+        "tryton_sale_warehouse": r.raw("TRYTON_SALE_WAREHOUSE", ""),
+        "tryton_stock_basis": r.choice("TRYTON_STOCK_BASIS", "forecast", ("forecast", "quantity")),
+        "tryton_confirm_sales": r.choice("TRYTON_CONFIRM_SALES", "1", ("0", "1")) == "1",
+    }
+
+
 def _rate_limits(r: _Reader) -> dict:
     """Requests per second per remote system, shared by the whole fleet (0 = unlimited), and the burst."""
     out = {}
@@ -199,6 +236,8 @@ def _rate_limits(r: _Reader) -> dict:
 def _check_consistency(s: Settings) -> None:
     if s.full_resync_hour > 23:
         raise ConfigError("FULL_RESYNC_HOUR_UTC", f"must be an hour from 0 to 23, got {s.full_resync_hour}")
+    if s.reconcile_hour > 23:
+        raise ConfigError("RECONCILE_HOUR_UTC", f"must be an hour from 0 to 23, got {s.reconcile_hour}")
     # Countdowns and backoff sit unacknowledged in a worker; they must end well before Redis redelivers.
     if s.retry_backoff_max * 2 >= s.visibility_timeout:
         raise ConfigError("RETRY_BACKOFF_MAX_SECONDS",

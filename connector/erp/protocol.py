@@ -2,7 +2,8 @@
 contract; an adapter for another ERP implements the same methods and nothing above it changes.
 
 Adapters raise only connector.errors families. Money is a decimal string, quantities are ints,
-timestamps ISO 8601 UTC strings.
+timestamps ISO 8601 UTC strings. Sales order statuses: open, confirmed, partially_shipped, shipped,
+cancelled, and draft for an order whose creation was interrupted (see `finish_sales_order`).
 """
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ class ErpAdapter(Protocol):
 
     def find_sales_orders(self, external_ref: str) -> list[dict]: ...
 
+    def list_sales_orders(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
+
     def create_sales_order(self, order: dict) -> dict: ...
+
+    def finish_sales_order(self, order_id: str) -> dict:
+        """Complete an order whose creation stopped half-way and return it. A real ERP creates, numbers and
+        confirms an order in separate steps; an order left between them is found with status `draft`
+        (no number yet) and finished here, never created again. Idempotent."""
+        ...
 
     def cancel_sales_order(self, order_id: str) -> dict: ...

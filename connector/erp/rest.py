@@ -72,8 +72,14 @@ class RestErp:
     def find_sales_orders(self, external_ref: str) -> list[dict]:
         return self._call("GET", "/sales-orders", params={"external_ref": external_ref})["items"]
 
+    def list_sales_orders(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/sales-orders", modified_since, cursor, limit)
+
     def create_sales_order(self, order: dict) -> dict:
         return self._call("POST", "/sales-orders", body=order)
+
+    def finish_sales_order(self, order_id: str) -> dict:
+        return self._call("GET", f"/sales-orders/{order_id}")  # the reference ERP numbers orders on create
 
     def cancel_sales_order(self, order_id: str) -> dict:
         return self._call("POST", f"/sales-orders/{order_id}/cancel", body={})

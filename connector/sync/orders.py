@@ -132,6 +132,8 @@ class OrderImporter:
         if existing:
             erp_order = existing[0]
             event(log, "adopted existing ERP order", order_id=order_id, erp_order_id=erp_order["id"])
+            if erp_order.get("status") == "draft":  # an earlier attempt stopped between the ERP's steps
+                erp_order = self.erp.finish_sales_order(erp_order["id"])
         else:
             self._move(order_id, st.SUBMITTED, erp_customer_id=customer_id)
             erp_order = self.erp.create_sales_order(mapping.map_order(order, customer_id))

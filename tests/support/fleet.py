@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.support.procs import Proc, child_env, free_port, wait_http
+
+if TYPE_CHECKING:
+    from tests.support.tryton import TrytonServer
 
 BIN = Path(sys.executable).parent
 
@@ -19,6 +23,7 @@ class Fleet:
     shim_url: str
     logs: Path
     procs: dict[str, Proc] = field(default_factory=dict)
+    tryton: "TrytonServer | None" = None  # with launch(erp="tryton"): the ERP is a real trytond
 
     def start(self, name: str, argv: list[str], ready_url: str | None = None) -> Proc:
         proc = Proc(name, argv, self.env, self.logs / f"{name}.log").start()
@@ -45,7 +50,8 @@ class Fleet:
         return "\n".join(f"--- {n} ---\n{p.log_tail(40)}" for n, p in self.procs.items())
 
 
-def launch(redis_url: str, database_url: str, logs: Path, **settings: str) -> Fleet:
+def launch(redis_url: str, database_url: str, logs: Path, erp: str = "rest", **settings: str) -> Fleet:
+    """Sandboxes and the shim; `erp="tryton"` starts a trytond with demo data instead of the ERP sandbox."""
     woo_port, erp_port, shim_port = free_port(), free_port(), free_port()
     defaults = dict(PRODUCT_POLL_SECONDS="2", INVENTORY_POLL_SECONDS="2", ORDER_POLL_SECONDS="3", RELAY_SECONDS="1",
                     RETRY_BACKOFF_BASE_SECONDS="0.5", RETRY_BACKOFF_MAX_SECONDS="5", VISIBILITY_TIMEOUT_SECONDS="60",
@@ -56,7 +62,13 @@ def launch(redis_url: str, database_url: str, logs: Path, **settings: str) -> Fl
     fleet = Fleet(env, env["WOO_URL"], env["ERP_URL"], env["SHIM_URL"], logs)
     py = sys.executable
     fleet.start("woo", [py, "-m", "sandbox.woo", "--port", str(woo_port)], f"{fleet.woo_url}/wp-json/")
-    fleet.start("erp", [py, "-m", "sandbox.erp", "--port", str(erp_port)], f"{fleet.erp_url}/_sandbox/stats")
-    fleet.start("shim", [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{shim_port}",
-                         "shim.wsgi:app"], f"{fleet.shim_url}/healthz")
+    if erp == "tryton":
+        from tests.support.tryton import start_tryton
+        fleet.tryton = start_tryton(logs / "tryton", logs / "tryton.log")
+        fleet.procs["tryton"] = fleet.tryton.proc
+        env.update(ERP_KIND="tryton", TRYTON_URL=fleet.tryton.url, TRYTON_DATABASE=fleet.tryton.database)
+    else:
+        fleet.start("erp", [py, "-m", "sandbox.erp", "--port", str(erp_port)], f"{fleet.erp_url}/_sandbox/stats")
+    fleet.start("shim", [str(BIN / "gunicorn"), "--config", "python:shim.gunicorn_conf", "--workers", "2",
+                         "--bind", f"127.0.0.1:{shim_port}", "shim.wsgi:app"], f"{fleet.shim_url}/healthz")
     return fleet

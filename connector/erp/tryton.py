@@ -1,0 +1,456 @@
+"""The ERP protocol (connector/erp/protocol.py) against Tryton 8.0 over JSON-RPC.
+
+Mapping
+- Products: `product.product` with a `code`; the code is the SKU, ids are `P<id>`. A template with
+  several products is a parent `T<id>` (SKU: the template's code, else `TEMPLATE-<id>`) and its
+  products are variants with the product_attribute values as `attributes`. Name, list price
+  (`list_price_used`), categories come from the template; `is_active` is active and salable. A
+  product's `modified_at` is the last change of the product or its template.
+- Stock: one row per product (goods with a code) and Tryton warehouse (`stock.location` of type
+  warehouse, by its code; `warehouses` limits which). `on_hand` is Tryton's `quantity` in the
+  warehouse (done moves up to today, all zones of the warehouse); `reserved` depends on `stock_basis`:
+  `forecast` (default) = max(0, quantity − forecast_quantity), what confirmed sales and other planned
+  moves will take out beyond what planned receipts bring in; `quantity` = 0. `safety_stock` is 0 (Tryton
+  has none without stock_supply). A row changes when a stock move or the product changes.
+- Customers: `party.party` `C<id>`, found by an identifier holding our reference (`WC-CUST-42`) or
+  by an e-mail contact mechanism; created with e-mail, phone, addresses and that identifier.
+- Sales orders: `sale.sale` `S<id>` with the external reference in `reference`, product lines plus
+  one line without product per shipping charge, fee and discount (so Tryton's untaxed total is the
+  order's net; tax is not recomputed: it stays in the comment). Creating is three calls (create,
+  quote, which numbers the sale, and confirm, which makes the shipment): an order whose creation
+  stopped half-way (a Tryton draft, or a quotation when sales are confirmed) is reported with status
+  `draft` and completed by `finish_sales_order`. Cancelling works until the sale's shipment exists.
+- Shipments: `stock.shipment.out` in state done, `SH<id>`, bound to their sale through the moves'
+  origin; tracking number = the shipment's `reference`, `shipped_at` = its effective date.
+"""
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from connector.erp import tryton_keyset as keyset
+from connector.erp.protocol import Page
+from connector.erp.tryton_keyset import Source, last_change, timestamp
+from connector.erp.tryton_rpc import TrytonRpc
+from connector.errors import InvalidDataError, PermanentError
+
+SKU_LOOKUP_LIMIT = 100
+STOCK_BASES = ("forecast", "quantity")
+ALL = {"active_test": False}  # deactivated products must reach the shop as inactive
+PRODUCT_FIELDS = ("code", "active", "write_date", "create_date", "description", "list_price_used", "attributes",
+                  "identifiers.type", "identifiers.code", "template.name", "template.code", "template.active", "template.salable",
+                  "template.products", "template.categories.name", "template.write_date",
+                  "template.create_date")
+TEMPLATE_FIELDS = ("name", "code", "active", "salable", "list_price", "products", "categories.name")
+SALE_FIELDS = ("number", "reference", "state", "shipment_state", "party", "currency.code", "create_date",
+               "untaxed_amount", "tax_amount", "total_amount", "lines.type", "lines.product.code",
+               "lines.quantity", "lines.unit_price", "lines.description")
+SALE_STATES = {"draft": "draft", "quotation": "open", "confirmed": "confirmed", "done": "shipped",
+               "cancelled": "cancelled"}
+PROCESSING_STATES = {"partially shipped": "partially_shipped", "sent": "shipped"}
+
+
+def _code(prefix: str, value: str) -> int:
+    if not value or not value.startswith(prefix) or not value[len(prefix):].isdigit():
+        raise PermanentError(f"tryton: {value!r} is not a {prefix}<id> reference", status=404)
+    return int(value[len(prefix):])
+
+
+def _money(value) -> str | None:
+    return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
+
+
+class TrytonErp:
+    system = "tryton"
+
+    def __init__(self, rpc: TrytonRpc, *, warehouses: tuple[str, ...] = (), sale_warehouse: str = "",
+                 stock_basis: str = "forecast", confirm_sales: bool = True):
+        if stock_basis not in STOCK_BASES:
+            raise ValueError(f"stock_basis must be one of {STOCK_BASES}, got {stock_basis!r}")
+        self.rpc = rpc
+        self.warehouse_codes = warehouses
+        self.sale_warehouse = sale_warehouse
+        self.stock_basis = stock_basis
+        self.confirm_sales = confirm_sales
+        self._cache: dict = {}
+
+    # -- products --------------------------------------------------------------------------------------
+    def list_products(self, modified_since, cursor, limit=100) -> Page:
+        sources = [Source("product.product", (("code", "!=", None),)), Source("product.template", (), ("products",))]
+        events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit, ALL)
+        product_ids: dict[int, None] = {}
+        parent_ids: dict[int, None] = {}
+        used = None
+        for event in events:  # a template's change is a change of each of its products (and of their parent)
+            products = [event.id] if event.model == "product.product" else event.row["products"]
+            parents = [event.id] if event.model == "product.template" and len(products) > 1 else []
+            grown = len({*product_ids, *products}) + len({*parent_ids, *parents})
+            if used is not None and grown > limit:
+                break
+            product_ids.update(dict.fromkeys(products))
+            parent_ids.update(dict.fromkeys(parents))
+            used = event
+        more = more or (used is not None and used is not events[-1])
+        items = self._parents(list(parent_ids)) + self._products(list(product_ids))
+        return Page(items=items, next_cursor=keyset.encode_cursor(used) if more and used else None)
+
+    def products_by_sku(self, skus: list[str]) -> list[dict]:
+        if len(skus) > SKU_LOOKUP_LIMIT:
+            raise PermanentError(f"products_by_sku takes at most {SKU_LOOKUP_LIMIT} SKUs, got {len(skus)}")
+        if not skus:
+            return []
+        ids = self.rpc.model("product.product", "search", [("code", "in", list(skus))], 0, None, None, context=ALL)
+        templates = self.rpc.model("product.template", "search_read", [("code", "in", list(skus))], 0, None, None,
+                                   ["products"], context=ALL)
+        parents = [t["id"] for t in templates if len(t["products"]) > 1]
+        return [r for r in self._products(ids) + self._parents(parents) if r["sku"] in skus]
+
+    def get_product(self, product_id: str) -> dict:
+        if product_id.startswith("T"):
+            found = self._parents([_code("T", product_id)])
+        else:
+            found = self._products([_code("P", product_id)])
+        if not found:
+            raise PermanentError(f"tryton: no product {product_id}", status=404)
+        return found[0]
+
+    def _products(self, ids: list[int]) -> list[dict]:
+        if not ids:
+            return []
+        fields = [f for f in PRODUCT_FIELDS if f != "attributes" or self._has_attributes()]
+        rows = self._read("product.product", ids, fields, ALL)
+        return [self._product(row) for row in rows if row["code"]]  # no code: not for the shop
+
+    def _product(self, row: dict) -> dict:
+        template = row["template."]
+        variant = len(template["products"]) > 1
+        ean = next((i["code"] for i in row.get("identifiers.") or [] if i["type"] in ("ean", "gtin")), None)
+        attributes = row.get("attributes") or {}
+        if variant and not attributes:
+            attributes = {"variant": row["code"]}
+        return {
+            "id": f"P{row['id']}", "sku": row["code"], "parent_id": f"T{template['id']}" if variant else None,
+            "is_parent": False, "name": template["name"], "description": row.get("description") or "",
+            "list_price": _money(row["list_price_used"]), "currency": self._currency(), "tax_class": "standard",
+            "is_active": bool(row["active"] and template["active"] and template["salable"]), "weight_kg": None,
+            "ean": ean, "category_code": self._category(template),
+            "attributes": {k: str(v) for k, v in attributes.items()} if variant else {},
+            "modified_at": timestamp(last_change(row, template)),
+        }
+
+    def _parents(self, template_ids: list[int]) -> list[dict]:
+        if not template_ids:
+            return []
+        rows = self._read("product.template", template_ids, [*TEMPLATE_FIELDS, "write_date", "create_date"], ALL)
+        return [{
+            "id": f"T{row['id']}", "sku": row["code"] or f"TEMPLATE-{row['id']}", "parent_id": None,
+            "is_parent": True, "name": row["name"], "description": "", "list_price": _money(row["list_price"]),
+            "currency": self._currency(), "tax_class": "standard",
+            "is_active": bool(row["active"] and row["salable"]), "weight_kg": None, "ean": None,
+            "category_code": self._category(row), "attributes": {}, "modified_at": timestamp(last_change(row)),
+        } for row in rows]
+
+    @staticmethod
+    def _category(template: dict) -> str:
+        categories = template.get("categories.") or []
+        return categories[0]["name"] if categories else ""
+
+    # -- stock -----------------------------------------------------------------------------------------
+    def list_inventory(self, modified_since, cursor, limit=100) -> Page:
+        goods = (("type", "!=", "service"), ("code", "!=", None))
+        sources = [Source("stock.move", tuple(("product." + f, op, v) for f, op, v in goods), ("product",)),
+                   Source("product.product", goods)]
+        events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit, ALL)
+        warehouses = self._warehouses()
+        per_product = max(1, len(warehouses))
+        changed: dict[int, object] = {}
+        used = None
+        for event in events:
+            product = event.row["product"] if event.model == "stock.move" else event.id
+            if used is not None and product not in changed and (len(changed) + 1) * per_product > limit:
+                break
+            changed[product] = max(changed.get(product, event.at), event.at)
+            used = event
+        more = more or (used is not None and used is not events[-1])
+        rows = self._stock_rows(changed)
+        return Page(items=rows, next_cursor=keyset.encode_cursor(used) if more and used else None)
+
+    def _stock_rows(self, changed: dict) -> list[dict]:
+        if not changed:
+            return []
+        ids = list(changed)
+        codes = {r["id"]: r["code"] for r in self.rpc.model("product.product", "read", ids, ["code"], context=ALL)}
+        rows = []
+        for code, location in self._warehouses().items():
+            levels = self.rpc.model("product.product", "read", ids, ["quantity", "forecast_quantity"],
+                                    context={**ALL, "locations": [location]})
+            for level in levels:
+                quantity = level["quantity"] or 0.0
+                reserved = quantity - (level["forecast_quantity"] or 0.0) if self.stock_basis == "forecast" else 0
+                rows.append({"sku": codes.get(level["id"]), "warehouse": code,
+                             "on_hand": max(0, math.floor(quantity + 1e-9)),
+                             "reserved": max(0, math.ceil(reserved - 1e-9)), "safety_stock": 0,
+                             "modified_at": timestamp(changed[level["id"]])})
+        return rows
+
+    def _warehouses(self) -> dict[str, int]:
+        """Warehouse code → location id, for the configured codes (all coded warehouses by default)."""
+        if "warehouses" not in self._cache:
+            domain = [("type", "=", "warehouse"), ("code", "!=", None)]
+            if self.warehouse_codes:
+                domain.append(("code", "in", list(self.warehouse_codes)))
+            found = {r["code"]: r["id"] for r in self.rpc.model("stock.location", "search_read", domain, 0, None,
+                                                                [["code", "ASC"]], ["code"])}
+            missing = [c for c in self.warehouse_codes if c not in found]
+            if missing:
+                raise PermanentError(f"tryton has no warehouse with code {', '.join(missing)} (TRYTON_WAREHOUSES)")
+            self._cache["warehouses"] = found
+        return self._cache["warehouses"]
+
+    # -- shipments -------------------------------------------------------------------------------------
+    def list_shipments(self, modified_since, cursor, limit=100) -> Page:
+        sources = [Source("stock.shipment.out", (("state", "=", "done"),),
+                          ("reference", "effective_date", "outgoing_moves"))]
+        events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit)
+        move_ids = [m for e in events for m in e.row["outgoing_moves"]]
+        moves = {m["id"]: m for m in self._read("stock.move", move_ids, ["state", "quantity", "product.code", "origin"])}
+        sales = self._sales_of_lines({m["origin"] for m in moves.values()})
+        items = []
+        for event in events:
+            row, lines, sale = event.row, {}, None
+            for move in (moves[m] for m in row["outgoing_moves"]):
+                if move["state"] != "done":
+                    continue
+                sku = (move.get("product.") or {}).get("code")
+                lines[sku] = lines.get(sku, 0) + int(round(move["quantity"]))
+                sale = sale or sales.get(move["origin"])
+            items.append({"id": f"SH{row['id']}", "sales_order_id": f"S{sale['id']}" if sale else None,
+                          "external_ref": sale["reference"] if sale else None, "carrier": None,
+                          "tracking_number": row.get("reference") or None,
+                          "shipped_at": timestamp(row.get("effective_date")),
+                          "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines.items()],
+                          "modified_at": timestamp(event.at)})
+        return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
+
+    def _sales_of_lines(self, origins: set) -> dict[str, dict]:
+        """Move origin (`sale.line,<id>`) → {"id", "reference"} of its sale."""
+        line_ids = {int(o.split(",")[1]): o for o in origins if o and o.startswith("sale.line,")}
+        if not line_ids:
+            return {}
+        rows = self.rpc.model("sale.line", "read", list(line_ids), ["sale.reference"])
+        return {line_ids[r["id"]]: r["sale."] for r in rows if r.get("sale.")}
+
+    # -- customers -------------------------------------------------------------------------------------
+    def find_customers(self, *, external_ref=None, email=None) -> list[dict]:
+        if external_ref:
+            domain = [("identifiers.code", "=", external_ref)]
+        else:
+            domain = [("contact_mechanisms", "where", [("type", "=", "email"), ("value", "=", email)])]
+        ids = self.rpc.model("party.party", "search", domain, 0, None, [["id", "ASC"]])
+        return self._customers(ids)
+
+    def create_customer(self, customer: dict) -> dict:
+        name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) \
+            or customer.get("company") or customer.get("email") or "WooCommerce customer"
+        mechanisms = [{"type": kind, "value": customer[key]} for kind, key in (("email", "email"), ("phone", "phone"))
+                      if customer.get(key)]
+        values = {"name": name, "contact_mechanisms": [["create", mechanisms]]}
+        if customer.get("external_ref"):
+            values["identifiers"] = [["create", [{"type": None, "code": customer["external_ref"]}]]]
+        party_id, = self.rpc.model("party.party", "create", [values])
+        for address in (customer.get("billing_address"), customer.get("shipping_address")):
+            if address:
+                self._address(party_id, address)
+        return self._customers([party_id])[0]
+
+    def _customers(self, ids: list[int]) -> list[dict]:
+        if not ids:
+            return []
+        rows = self.rpc.model("party.party", "read", ids, ["name", "code", "identifiers.type", "identifiers.code",
+                                                           "contact_mechanisms.type", "contact_mechanisms.value"])
+        out = []
+        for row in rows:
+            refs = [i["code"] for i in row.get("identifiers.") or [] if not i["type"]]
+            emails = [c["value"] for c in row.get("contact_mechanisms.") or [] if c["type"] == "email"]
+            out.append({"id": f"C{row['id']}", "number": row["code"], "name": row["name"],
+                        "external_ref": refs[0] if refs else None, "email": emails[0] if emails else None})
+        return out
+
+    def _address(self, party_id: int, address: dict) -> int:
+        """The party's address with these fields, created when it has none."""
+        street = "\n".join(p for p in (address.get("line1"), address.get("line2")) if p) or None
+        values = {"street_unstructured": street, "postal_code": address.get("postcode") or None,
+                  "city": address.get("city") or None, "country": self._country(address.get("country"))}
+        found = self.rpc.model("party.address", "search",
+                               [("party", "=", party_id), *((k, "=", v) for k, v in values.items())], 0, 1, None)
+        if found:
+            return found[0]
+        address_id, = self.rpc.model("party.address", "create", [{"party": party_id, **values}])
+        return address_id
+
+    def _country(self, code: str | None) -> int | None:
+        """The country by ISO code; None when Tryton does not know it (the address keeps no country)."""
+        if not code:
+            return None
+        countries = self._cache.setdefault("countries", {})
+        if code not in countries:
+            found = self.rpc.model("country.country", "search", [("code", "=", code.upper())], 0, 1, None)
+            countries[code] = found[0] if found else None
+        return countries[code]
+
+    # -- sales orders ----------------------------------------------------------------------------------
+    def find_sales_orders(self, external_ref: str) -> list[dict]:
+        ids = self.rpc.model("sale.sale", "search", [("reference", "=", external_ref)], 0, None, [["id", "ASC"]])
+        return self._sales(ids)
+
+    def list_sales_orders(self, modified_since, cursor, limit=100) -> Page:
+        events, more = keyset.fetch(self.rpc, [Source("sale.sale")], modified_since, cursor, limit)
+        at = {e.id: e.at for e in events}
+        items = [dict(sale, modified_at=timestamp(at[int(sale["id"][1:])])) for sale in self._sales(list(at))]
+        return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
+
+    def create_sales_order(self, order: dict) -> dict:
+        party = _code("C", order["customer_id"])
+        skus = sorted({line["sku"] for line in order["lines"]})
+        products = {r["code"]: r for r in self.rpc.model(
+            "product.product", "search_read", [("code", "in", skus)], 0, None, None,
+            ["code", "template.sale_uom", "template.default_uom"])}
+        unknown = [s for s in skus if s not in products]
+        if unknown:
+            raise InvalidDataError(f"tryton: SKU {', '.join(unknown)} unknown or inactive in Tryton")
+        lines = []
+        for line in order["lines"]:
+            product = products[line["sku"]]
+            template = product["template."]
+            lines.append({"type": "line", "product": product["id"], "quantity": float(line["quantity"]),
+                          "unit": template.get("sale_uom") or template["default_uom"],
+                          "unit_price": Decimal(line["unit_price"]), "description": line.get("description") or None})
+        lines += [{"type": "line", "quantity": 1.0, "unit_price": Decimal(amount), "description": text}
+                  for text, amount in self._charges(order)]
+        values = {"party": party, "reference": order["external_ref"], "currency": self._currency_id(order["currency"]),
+                  "invoice_address": self._address(party, order["billing_address"]),
+                  "shipment_address": self._address(party, order.get("shipping_address") or order["billing_address"]),
+                  "comment": self._comment(order), "lines": [["create", lines]]}
+        if order.get("order_date"):
+            values["sale_date"] = keyset.parse_since(order["order_date"]).date()
+        if self.sale_warehouse:
+            values["warehouse"] = self._warehouses_all()[self.sale_warehouse]
+        sale_id, = self.rpc.model("sale.sale", "create", [values])
+        return self.finish_sales_order(f"S{sale_id}")
+
+    def finish_sales_order(self, order_id: str) -> dict:
+        """Quote (numbers the sale) and, when configured, confirm an order still in draft or quotation."""
+        sale_id = _code("S", order_id)
+        state = self._state(sale_id)
+        if state == "draft":
+            self.rpc.model("sale.sale", "quote", [sale_id])
+            state = "quotation"
+        if state == "quotation" and self.confirm_sales:
+            self.rpc.model("sale.sale", "confirm", [sale_id])
+        return self._sale(sale_id)
+
+    def cancel_sales_order(self, order_id: str) -> dict:
+        sale_id = _code("S", order_id)
+        state = self._state(sale_id)
+        if state in ("processing", "done"):
+            raise PermanentError(f"tryton: sale {order_id} is {state}; cancel its shipments in Tryton first",
+                                 status=409)
+        if state == "confirmed":
+            self.rpc.model("sale.sale", "draft", [sale_id])
+        if state != "cancelled":
+            self.rpc.model("sale.sale", "cancel", [sale_id])
+        return self._sale(sale_id)
+
+    def _state(self, sale_id: int) -> str:
+        rows = self._read("sale.sale", [sale_id], ["state"])
+        if not rows:
+            raise PermanentError(f"tryton: no sale S{sale_id}", status=404)
+        return rows[0]["state"]
+
+    def _sale(self, sale_id: int) -> dict:
+        found = self._sales([sale_id])
+        if not found:
+            raise PermanentError(f"tryton: no sale S{sale_id}", status=404)
+        return found[0]
+
+    def _sales(self, ids: list[int]) -> list[dict]:
+        if not ids:
+            return []
+        return [{
+            "id": f"S{row['id']}", "number": row["number"], "external_ref": row["reference"],
+            "status": self._status(row),
+            "customer_id": f"C{row['party']}", "currency": (row.get("currency.") or {}).get("code"),
+            "lines": [{"sku": (li.get("product.") or {}).get("code"), "quantity": int(round(li["quantity"])),
+                       "unit_price": _money(li["unit_price"]), "description": li["description"]}
+                      for li in row.get("lines.") or [] if li["type"] == "line" and li.get("product.")],
+            "totals": {"net": _money(row["untaxed_amount"]), "tax": _money(row["tax_amount"]),
+                       "gross": _money(row["total_amount"])},
+            "created_at": timestamp(row["create_date"]),
+        } for row in self._read("sale.sale", ids, SALE_FIELDS)]
+
+    def _status(self, row: dict) -> str:
+        if row["state"] == "processing":
+            return PROCESSING_STATES.get(row["shipment_state"], "confirmed")
+        if row["state"] == "quotation" and self.confirm_sales:
+            return "draft"  # quoted but not confirmed: the creation stopped before its last step
+        return SALE_STATES.get(row["state"], row["state"])
+
+    @staticmethod
+    def _charges(order: dict) -> list[tuple[str, str]]:
+        """Lines without a product: shipping, fees, and discounts (negative)."""
+        charges = []
+        shipping = order.get("shipping") or {}
+        if Decimal(shipping.get("amount") or "0"):
+            charges.append((f"Shipping ({shipping.get('method')})", shipping["amount"]))
+        charges += [(f"Fee: {fee.get('name')}", fee["amount"]) for fee in order.get("fees") or []
+                    if Decimal(fee.get("amount") or "0")]
+        charges += [(f"Discount {d.get('code')}", str(-Decimal(d["amount"]))) for d in order.get("discounts") or []
+                    if Decimal(d.get("amount") or "0")]
+        return charges
+
+    @staticmethod
+    def _comment(order: dict) -> str:
+        totals, payment = order.get("totals") or {}, order.get("payment") or {}
+        parts = [order.get("note") or "",
+                 f"Shop totals: net {totals.get('net')}, tax {totals.get('tax')}, gross {totals.get('gross')}.",
+                 f"Payment: {payment.get('method')} {payment.get('transaction_id') or ''}".strip() + "."]
+        return "\n".join(p for p in parts if p)
+
+    # -- reference data --------------------------------------------------------------------------------
+    def _read(self, model: str, ids, fields, context: dict | None = None) -> list[dict]:
+        """The records that exist among `ids`, in id order (a plain read fails on a missing id)."""
+        return self.rpc.model(model, "search_read", [("id", "in", list(ids))], 0, None, [["id", "ASC"]], list(fields),
+                              context=context)
+
+    def _has_attributes(self) -> bool:
+        """Whether product_attribute is activated (variants then carry their attribute values)."""
+        if "attributes" not in self._cache:
+            self._cache["attributes"] = "attributes" in self.rpc.model("product.product", "fields_get", ["attributes"])
+        return self._cache["attributes"]
+
+    def _currency(self) -> str:
+        if "currency" not in self._cache:
+            company = self.rpc.context.get("company")
+            rows = self.rpc.model("company.company", "read", [company], ["currency.code"]) if company else []
+            if not rows:
+                raise PermanentError(f"tryton user {self.rpc.user!r} has no company")
+            self._cache["currency"] = rows[0]["currency."]["code"]
+        return self._cache["currency"]
+
+    def _currency_id(self, code: str) -> int:
+        currencies = self._cache.setdefault("currency_ids", {})
+        if code not in currencies:
+            found = self.rpc.model("currency.currency", "search", [("code", "=", code)], 0, 1, None)
+            if not found:
+                raise InvalidDataError(f"tryton: currency {code} is not defined in Tryton")
+            currencies[code] = found[0]
+        return currencies[code]
+
+    def _warehouses_all(self) -> dict[str, int]:
+        if "all_warehouses" not in self._cache:
+            rows = self.rpc.model("stock.location", "search_read", [("type", "=", "warehouse")], 0, None, None,
+                                  ["code"])
+            self._cache["all_warehouses"] = {r["code"]: r["id"] for r in rows if r["code"]}
+            if self.sale_warehouse not in self._cache["all_warehouses"]:
+                raise PermanentError(f"tryton has no warehouse {self.sale_warehouse!r} (TRYTON_SALE_WAREHOUSE)")
+        return self._cache["all_warehouses"]
