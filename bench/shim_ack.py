@@ -60,7 +60,9 @@ def run(n: int, concurrency: int) -> dict:
     try:
         for name, target in (("bare_flask", "bench.bare_flask:app"), ("shim", "shim.wsgi:app")):
             port = free_port()
-            proc = Proc(name, GUNICORN + ["--bind", f"127.0.0.1:{port}", target], env, tmp / f"{name}.log").start()
+            hook = ["--config", "python:shim.gunicorn_conf"] if name == "shim" else []  # as deployed: metrics on
+            proc = Proc(name, GUNICORN + hook + ["--bind", f"127.0.0.1:{port}", target], env,
+                        tmp / f"{name}.log").start()
             try:
                 wait_http(f"http://127.0.0.1:{port}/healthz" if name == "shim" else f"http://127.0.0.1:{port}/",
                           proc=proc)

@@ -41,7 +41,7 @@ def default_csv_path(report_dir: str, at: datetime) -> Path:
 
 def _cell(value: str) -> str:
     value = mask(value)
-    return "'" + value if value[:1] in ("=", "+", "@") else value
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def write_csv(report: Report, path: Path) -> Path:
@@ -133,8 +133,10 @@ def run(services, csv_path: str | os.PathLike | None = None) -> tuple[Report, Pa
     s = services.settings
     report = services.reconciler.run()
     path = Path(csv_path) if csv_path else default_csv_path(s.reconcile_dir, report.started_at)
-    write_csv(report, path)
-    if not csv_path:
-        prune(s.reconcile_dir)
-    record_last(report, path, s.reconcile_dir, s.broker_url)
+    try:
+        write_csv(report, path)
+        if not csv_path:
+            prune(s.reconcile_dir)
+    finally:  # the counts reach the metrics even when the CSV cannot be written
+        record_last(report, path, s.reconcile_dir, s.broker_url)
     return report, path

@@ -30,5 +30,8 @@ def reconcile(csv_path: str | None, examples: int) -> None:
     except SyncError as e:
         click.echo(f"reconciliation failed: {e}", err=True)
         sys.exit(3)
+    except Exception as e:  # a database or file error: never reported as "discrepancies found"
+        click.echo(f"reconciliation failed: {type(e).__name__}: {e}", err=True)
+        sys.exit(3)
     click.echo(summary(report, path, examples))
     sys.exit(0 if report.clean else 1)

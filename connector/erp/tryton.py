@@ -103,7 +103,9 @@ class TrytonErp:
         templates = self.rpc.model("product.template", "search_read", [("code", "in", list(skus))], 0, None, None,
                                    ["products"], context=ALL)
         parents = [t["id"] for t in templates if len(t["products"]) > 1]
-        return [r for r in self._products(ids) + self._parents(parents) if r["sku"] in skus]
+        parents += [int(sku[len("TEMPLATE-"):]) for sku in skus  # templates without a code
+                    if sku.startswith("TEMPLATE-") and sku[len("TEMPLATE-"):].isdigit()]
+        return [r for r in self._products(ids) + self._parents(sorted(set(parents))) if r["sku"] in skus]
 
     def get_product(self, product_id: str) -> dict:
         if product_id.startswith("T"):

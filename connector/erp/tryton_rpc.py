@@ -28,7 +28,7 @@ from connector.errors import InvalidDataError, PermanentError, TransientError
 from connector.http import exchange
 from connector.woo.client import pooled_session
 
-TRANSIENT_MARKERS = ("database is locked", "could not serialize", "deadlock detected", "timeout",
+TRANSIENT_MARKERS = ("database is locked", "could not obtain lock", "could not serialize", "deadlock detected", "timeout",
                      "could not connect", "connection")
 CONTEXT_SKIP = ("locale", "groups")  # preferences that are display data, not context
 
@@ -135,7 +135,11 @@ class TrytonRpc:
             user_id, key = result[0], result[1]
             token = base64.b64encode(f"{self.user}:{user_id}:{key}".encode()).decode()
             self._auth = f"Session {token}"
-            prefs = self._call("model.res.user.get_preferences", [True, {}])
+            try:
+                prefs = self._call("model.res.user.get_preferences", [True, {}])
+            except BaseException:
+                self._auth = None  # half a login is no login: the next call logs in again
+                raise
             self._context = {k: v for k, v in prefs.items() if "." not in k and k not in CONTEXT_SKIP}
 
     def _call(self, method: str, params: list, *, auth: bool = True) -> Any:

@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
 from connector.errors import InvalidDataError
@@ -118,17 +119,29 @@ class InventorySync:
 
     def remember(self, written: list[tuple[str, int, int]]) -> None:
         """Record stock written by a product write: [(sku, woo id, quantity)]."""
-        with self.db.session() as s:
-            for sku, woo_id, qty in written:
-                self._store(s, sku, woo_id, qty)
+        self._store_all(written)
 
     def _remember(self, chunk, answers) -> None:
-        with self.db.session() as s:
-            for (sku, update), answer in zip(chunk, answers):
-                if answer.get("error"):
-                    event(log, "stock write refused", logging.WARNING, sku=sku, error=answer["error"].get("code"))
-                    continue
-                self._store(s, sku, update["id"], update["stock_quantity"])
+        written = []
+        for (sku, update), answer in zip(chunk, answers):
+            if answer.get("error"):
+                event(log, "stock write refused", logging.WARNING, sku=sku, error=answer["error"].get("code"))
+                continue
+            written.append((sku, update["id"], update["stock_quantity"]))
+        self._store_all(written)
+
+    def _store_all(self, written: list[tuple[str, int, int]]) -> None:
+        """Store in one transaction; a stock push and a product write may insert the same row at once,
+        so the loser of that race stores again as updates."""
+        for attempt in (1, 2):
+            try:
+                with self.db.session() as s:
+                    for sku, woo_id, qty in written:
+                        self._store(s, sku, woo_id, qty)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
 
     @staticmethod
     def _store(s, sku: str, woo_id: int, qty: int) -> None:

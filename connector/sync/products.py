@@ -11,6 +11,7 @@ costs no separate stock write. Per-item errors are handled item by item.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from contextlib import contextmanager
@@ -116,25 +117,33 @@ class ProductSync:
         for r in records:
             (by_parent[r["parent_id"]] if r.get("parent_id") else tops).append(r)
         parent_ids = set(by_parent) | {r["id"] for r in tops if r.get("is_parent")}
-        with self._parents_held(sorted(parent_ids)):
-            return self._apply(tops, by_parent)
+        with self._parents_held(sorted(parent_ids)) as renew:
+            return self._apply(tops, by_parent, renew)
 
     @contextmanager
     def _parents_held(self, parent_ids: list[str]):
         """Hold every parent of the chunk: two chunks with variants of one parent would otherwise both
-        create it, or overwrite each other's attribute options. Busy → TransientError (retried)."""
+        create it, or overwrite each other's attribute options. Busy → TransientError (retried).
+        Yields `renew()`, which extends the hold when a third of it has passed."""
         owner, got = uuid.uuid4().hex, []
+        renewed = [time.monotonic()]
+
+        def renew() -> None:
+            if time.monotonic() - renewed[0] > PARENT_LEASE_SECONDS / 3:
+                for erp_id in got:
+                    leases.acquire(self.db, f"parent:{erp_id}", owner, PARENT_LEASE_SECONDS)
+                renewed[0] = time.monotonic()
         try:
             for erp_id in parent_ids:
                 if not leases.acquire(self.db, f"parent:{erp_id}", owner, PARENT_LEASE_SECONDS):
                     raise TransientError(f"parent {erp_id} is being written by another chunk", retry_after=1)
                 got.append(erp_id)
-            yield
+            yield renew
         finally:
             for erp_id in got:
                 leases.release(self.db, f"parent:{erp_id}", owner)
 
-    def _apply(self, tops: list[dict], by_parent: dict[str, list[dict]]) -> ProductReport:
+    def _apply(self, tops: list[dict], by_parent: dict[str, list[dict]], renew=lambda: None) -> ProductReport:
         """One products batch for simple products, new parents (with their attributes) and attribute
         options new to existing parents; then one variations batch per parent."""
         report = ProductReport()
@@ -144,10 +153,15 @@ class ProductSync:
         self._write(PRODUCT, None, tops + fetched, report,
                     {erp_id: {"attributes": mapping.parent_attributes(variants)}
                      for erp_id, variants in by_parent.items() if erp_id not in bound}, merges)
-        unbound = sorted(set(by_parent) - set(bound))
-        bound.update({erp_id: b.woo_id for erp_id, b in self._bindings(PRODUCT, unbound).items()
-                      if b.woo_id is not None})
+        unbound = {erp_id: variants for erp_id, variants in by_parent.items() if erp_id not in bound}
+        if unbound:  # parents created just now have their options; parents linked by SKU may lack some
+            linked, merges = self._parents_in_shop(unbound)
+            if merges:
+                self.woo.batch_products(update=merges)
+                report.write_calls += 1
+            bound.update(linked)
         for parent_erp_id, variants in sorted(by_parent.items()):
+            renew()
             if bound.get(parent_erp_id) is None:
                 for v in variants:
                     self._quarantine(VARIATION, v, f"parent {parent_erp_id} could not be written", report)

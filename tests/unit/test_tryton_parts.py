@@ -85,3 +85,28 @@ def test_cursors_round_trip_and_a_bad_one_is_refused():
     assert keyset.parse_since("2026-01-02T03:04:05.123Z") == dt.datetime(2026, 1, 2, 3, 4, 5, 123000)
     assert keyset.timestamp(dt.datetime(2026, 1, 2, 3, 4, 5, 123456)) == "2026-01-02T03:04:05.123Z"
     assert keyset.timestamp(dt.date(2026, 1, 2)) == "2026-01-02T00:00:00.000Z"
+
+
+def test_a_login_cut_short_by_a_503_logs_in_again_on_the_next_call():
+    import json
+
+    import responses
+
+    from connector.erp.tryton_rpc import TrytonRpc
+    calls = []
+
+    def answer(request):
+        method = json.loads(request.body)["method"]
+        calls.append(method)
+        if method == "model.res.user.get_preferences" and calls.count(method) == 1:
+            return 503, {}, "busy"
+        result = {"common.db.login": [1, "key"], "model.res.user.get_preferences": {"language": "en"}}.get(method, [])
+        return 200, {}, json.dumps({"id": 1, "result": result})
+    rpc = TrytonRpc("http://tryton.test", "demo", "admin", "secret", timeout=5)
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.POST, "http://tryton.test/demo/rpc/", callback=answer)
+        with pytest.raises(TransientError):
+            rpc.model("product.product", "search", [], 0, None, None)
+        assert rpc.model("product.product", "search", [], 0, None, None) == []
+    assert calls == ["common.db.login", "model.res.user.get_preferences", "common.db.login",
+                     "model.res.user.get_preferences", "model.product.product.search"]

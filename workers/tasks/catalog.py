@@ -1,11 +1,16 @@
 """Tasks of the `catalog` queue: the product delta poll and the chunks it fans out."""
 from __future__ import annotations
 
+import logging
+
 from connector import leases
+from connector.errors import SyncError
+from connector.logs import event
 from connector.sync.delta import DeltaPoll, completed_once
 from workers.app import app
 from workers.tasks.inventory import inventory_poll
 
+log = logging.getLogger("wooerp.catalog")
 PAGE_SIZE = 500  # records per ERP page; a page is split into chunks that keep each parent with its variants
 
 
@@ -15,8 +20,12 @@ def poll_products(self) -> dict:
     if not completed_once(s.db, "inventory"):
         # First load: stock rows first, so every new product is created with its stock in the same batch
         # call instead of a second write per product. Cheap: the stock poll only fills our database.
-        if inventory_poll(s).run().skipped:
-            leases.wait_free(s.db, "stream:inventory", timeout=s.settings.stream_lease_seconds * 4)
+        # Best effort: if it fails, products go without stock and the stock stream writes it later.
+        try:
+            if inventory_poll(s).run().skipped:
+                leases.wait_free(s.db, "stream:inventory", timeout=s.settings.stream_lease_seconds)
+        except SyncError as e:
+            event(log, "first stock load failed; products go first", logging.WARNING, error=str(e))
 
     def dispatch(items: list[dict]) -> None:
         wanted = set(s.products.triage(items))
