@@ -1,7 +1,7 @@
 # wooerp — the two commands are `make run` and `make test`; the rest are operator shortcuts.
 PYTHON ?= python3
-# two test processes: most end-to-end tests wait on real processes, so two run well on two cores
-PYTEST_WORKERS ?= 2
+# three test processes: most end-to-end tests wait on real processes, so three run well on two cores
+PYTEST_WORKERS ?= 3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
@@ -21,7 +21,7 @@ run: $(STAMP)  ## start the whole fleet in the foreground; make run ERP=tryton f
 	@ERP_KIND=$(or $(ERP),$(ERP_KIND),rest) $(BIN)/wooerp run
 
 test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATABASE_URL are set)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 chaos: $(STAMP)  ## the full chaos run: make chaos [ORDERS=10000]
 	$(BIN)/python -m bench.chaos --orders $(or $(ORDERS),2000)

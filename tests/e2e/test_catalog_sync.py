@@ -174,3 +174,30 @@ def test_full_resync_repairs_a_product_edited_by_hand_in_the_shop(fleet):
     fixed = woo.get_product(desk["id"])
     assert (fixed["name"], fixed["regular_price"], fixed["stock_quantity"]) == ("Desk", "250.00", 8)
     assert fixed["sale_price"] == "0.50"  # a promotion is the shop's own, not drift
+
+
+def test_a_product_changed_in_the_erp_while_the_poll_pages_reaches_the_shop(fleet_factory):
+    fleet = fleet_factory(PRODUCT_POLL_SECONDS="3")
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.seed(products=1200, seed=5)  # three pages of 500
+    first = _erp_products(fleet)[0]  # on the first page
+    erp.set_faults([{"method": "GET", "path": "/api/v1/products", "kind": "latency", "ms": 1500, "rate": 1.0}])
+    fleet.start_worker()
+    fleet.start_beat()
+    from connector.db import Database
+    from connector.models import SyncCursor
+    db = Database(fleet.env["DATABASE_URL"])
+
+    def checkpointed():
+        with db.session() as s:
+            row = s.get(SyncCursor, "products")
+            return row is not None and row.page_cursor is not None
+    wait_until(checkpointed, 60, 0.2, "the first page checkpointed")
+    erp.update_product(first["sku"], list_price="777.77")  # behind the cursor now
+    erp.clear_faults()
+    woo = woo_client(fleet)
+
+    def shop_price():
+        found = woo.products_by_sku([first["sku"]])
+        return found[0]["regular_price"] if found else None
+    wait_until(lambda: shop_price() == "777.77", 90, 1, "the change made while paging in the shop")

@@ -2,6 +2,7 @@
 secret or a buyer's e-mail address."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from connector.settings import SANDBOX_ERP_TOKEN, SANDBOX_WOO_SECRET
 from sandbox.erp.admin import ErpSandboxAdmin
 from tests.e2e.test_orders_exactly_once import checkout, imported_once, stock_shop
-from tests.support.deliveries import deliver
+from tests.support.deliveries import deliver, php_json
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +38,7 @@ def test_a_full_order_and_catalog_run_logs_no_secret_and_no_email(fleet_factory)
     shim = [json.loads(line) for line in ours["shim"].splitlines() if line.startswith("{")]
     accepted = [e for e in shim if e.get("msg") == "webhook accepted" and e.get("resource_id") == order["id"]]
     assert len(accepted) == 1
+    assert accepted[0]["payload_sha256"] == hashlib.sha256(php_json(order)).hexdigest()  # which body it was
     cid = accepted[0]["correlation_id"]
     worker = [json.loads(line) for line in ours["worker"].splitlines() if line.startswith("{")]
     order_lines = [e for e in worker if e.get("order_id") == order["id"]]
