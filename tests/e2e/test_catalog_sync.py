@@ -76,14 +76,8 @@ def test_a_poll_without_erp_changes_writes_nothing(fleet):
     assert woo_writes(fleet) == before
 
 
-def test_a_poll_killed_mid_way_resumes_from_its_checkpoint(fleet_factory):
-    fleet = fleet_factory(STREAM_LEASE_SECONDS="6", VISIBILITY_TIMEOUT_SECONDS="20", RETRY_BACKOFF_MAX_SECONDS="4",
-                          ORDER_LEASE_SECONDS="8", PRODUCT_POLL_SECONDS="3")
-    erp = ErpSandboxAdmin(fleet.erp_url)
-    erp.seed(products=600, seed=7)
-    erp.set_faults([{"method": "GET", "path": "/api/v1/products", "kind": "latency", "ms": 1500, "rate": 1.0}])
-    worker = fleet.start_worker()
-    fleet.start_beat()
+def wait_for_a_product_page_checkpoint(fleet) -> None:
+    """Until the running product poll has checkpointed a page (and is paging on)."""
     from connector.db import Database
     from connector.models import SyncCursor
     db = Database(fleet.env["DATABASE_URL"])
@@ -93,6 +87,17 @@ def test_a_poll_killed_mid_way_resumes_from_its_checkpoint(fleet_factory):
             row = s.get(SyncCursor, "products")
             return row is not None and row.page_cursor is not None
     wait_until(checkpointed, 60, 0.2, "a checkpoint after the first page")
+
+
+def test_a_poll_killed_mid_way_resumes_from_its_checkpoint(fleet_factory):
+    fleet = fleet_factory(STREAM_LEASE_SECONDS="6", VISIBILITY_TIMEOUT_SECONDS="20", RETRY_BACKOFF_MAX_SECONDS="4",
+                          ORDER_LEASE_SECONDS="8", PRODUCT_POLL_SECONDS="3")
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.seed(products=600, seed=7)
+    erp.set_faults([{"method": "GET", "path": "/api/v1/products", "kind": "latency", "ms": 1500, "rate": 1.0}])
+    worker = fleet.start_worker()
+    fleet.start_beat()
+    wait_for_a_product_page_checkpoint(fleet)
     worker.kill_group()
     erp.clear_faults()
     fleet.start_worker(name="worker2")
@@ -184,15 +189,7 @@ def test_a_product_changed_in_the_erp_while_the_poll_pages_reaches_the_shop(flee
     erp.set_faults([{"method": "GET", "path": "/api/v1/products", "kind": "latency", "ms": 1500, "rate": 1.0}])
     fleet.start_worker()
     fleet.start_beat()
-    from connector.db import Database
-    from connector.models import SyncCursor
-    db = Database(fleet.env["DATABASE_URL"])
-
-    def checkpointed():
-        with db.session() as s:
-            row = s.get(SyncCursor, "products")
-            return row is not None and row.page_cursor is not None
-    wait_until(checkpointed, 60, 0.2, "the first page checkpointed")
+    wait_for_a_product_page_checkpoint(fleet)
     erp.update_product(first["sku"], list_price="777.77")  # behind the cursor now
     erp.clear_faults()
     woo = woo_client(fleet)
