@@ -4,6 +4,7 @@ Works on SQLite and PostgreSQL alike (a primary key plus a conditional UPDATE; n
 """
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -51,7 +52,6 @@ def held(db: Database, name: str, ttl_seconds: float, busy_retry_after: float = 
 
 def wait_free(db: Database, name: str, timeout: float, interval: float = 1.0) -> bool:
     """Wait until nobody holds a live lease `name`; False if it is still held after `timeout` seconds."""
-    import time
     deadline = time.monotonic() + timeout
     while True:
         with db.session() as s:
