@@ -4,6 +4,9 @@
         │  ▲         │             │            │            │
         ▼  │         ▼             ▼            └──► cancelled ◄┘
       skipped    quarantined     conflict (ERP already holds several orders with our reference)
+
+    written_back ──► received: the shop's order lacks our ERP number (a restored or replaced shop reuses
+    the id), so it is imported again through lookup-before-create.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ TRANSITIONS: dict[str, set[str]] = {
     VALIDATED: {SUBMITTED, IN_ERP, CONFLICT, QUARANTINED},
     SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED},
     IN_ERP: {WRITTEN_BACK, CANCELLED},
-    WRITTEN_BACK: {CANCELLED},
+    WRITTEN_BACK: {CANCELLED, RECEIVED},
     CONFLICT: {IN_ERP, CONFLICT},
     CANCELLED: set(),
 }

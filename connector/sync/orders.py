@@ -50,6 +50,8 @@ class OrderImporter:
             self._remember(order_id, order)
             if order.get("status") == "cancelled":
                 return self._cancel(row, order)
+            if row.state == st.WRITTEN_BACK and self._lost_in_shop(row, order):
+                row = self._row_after_reset(order_id)
             if row.state in st.IMPORTED:
                 return self._write_back(order_id, order)
             if row.state in (st.CANCELLED, st.CONFLICT):
@@ -90,6 +92,26 @@ class OrderImporter:
                       woo_status=order.get("status"))
             row.woo_status = order.get("status")
             row.woo_modified_gmt = order.get("date_modified_gmt")
+
+    @staticmethod
+    def _lost_in_shop(row: OrderSync, order: dict) -> bool:
+        """True when we recorded this order as written back but the shop's order lacks our ERP number: the
+        shop was restored from a backup, or replaced, and reuses the id for an order the ERP has never seen."""
+        meta = {m.get("key"): m.get("value") for m in order.get("meta_data") or []}
+        return meta.get(ERP_NUMBER_META) != row.erp_order_number
+
+    def _row_after_reset(self, order_id: int) -> OrderSync:
+        """Forget the recorded import, so the order goes through validation and lookup-before-create again."""
+        with self.db.session() as s:
+            row = s.get(OrderSync, order_id)
+            event(log, "order recorded as written back lacks our ERP number in the shop; importing it again",
+                  logging.WARNING, order_id=order_id, recorded_erp_order_id=row.erp_order_id,
+                  recorded_erp_order_number=row.erp_order_number)
+            st.check(row.state, st.RECEIVED)
+            row.state, row.updated_at = st.RECEIVED, utcnow()
+            row.erp_order_id = row.erp_order_number = row.erp_customer_id = None
+            row.reason = None
+            return row
 
     def _move(self, order_id: int, new: str, **fields) -> None:
         with self.db.session() as s:

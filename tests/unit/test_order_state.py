@@ -10,7 +10,7 @@ def test_the_happy_path_is_allowed():
 
 
 @pytest.mark.parametrize("a, b", [(st.RECEIVED, st.IN_ERP), (st.QUARANTINED, st.SUBMITTED),
-                                  (st.WRITTEN_BACK, st.SUBMITTED), (st.CANCELLED, st.VALIDATED)])
+                                  (st.WRITTEN_BACK, st.SUBMITTED), (st.WRITTEN_BACK, st.IN_ERP), (st.CANCELLED, st.VALIDATED)])
 def test_shortcuts_are_refused(a, b):
     with pytest.raises(st.IllegalTransition):
         st.check(a, b)
