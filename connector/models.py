@@ -7,6 +7,7 @@ order_sync       one row per Woo order: its state machine, lease, ERP ids and th
 webhook_delivery every accepted webhook delivery (the shim's outbox), deduplicated by change key
 dead_letter      tasks that failed for good, durable beyond Redis, with replay/discard audit
 lease            named expiring claims (one worker per order, per new customer, per stream)
+system_binding   the identity of the shop and of the ERP tenant this state belongs to (connector.identity)
 """
 from __future__ import annotations
 
@@ -128,3 +129,14 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     owner: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SystemBinding(Base):
+    """The shop or ERP tenant this database's state belongs to: recorded on first start, compared on every start."""
+
+    __tablename__ = "system_binding"
+    side: Mapped[str] = mapped_column(String(8), primary_key=True)  # "shop" or "erp"
+    identity: Mapped[dict] = mapped_column(JSON)
+    bound_at: Mapped[datetime] = mapped_column(DateTime)
+    bound_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -15,6 +15,19 @@ VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 def on_starting(server) -> None:
     os.environ[VARIABLE] = tempfile.mkdtemp(prefix="wooerp-shim-metrics-")
+    _refuse_another_shop_or_erp()
+
+
+def _refuse_another_shop_or_erp() -> None:
+    """The shim never accepts deliveries for state that belongs to another shop or ERP tenant (exit status 2)."""
+    from connector.identity import enforce
+    from connector.services import Services
+    from connector.settings import load_or_exit
+    try:
+        enforce(Services(load_or_exit()), process="shim")
+    except SystemExit:
+        shutil.rmtree(os.environ.pop(VARIABLE, ""), ignore_errors=True)
+        os._exit(2)  # gunicorn's arbiter would report a failed hook with status 1
 
 
 def child_exit(server, worker) -> None:

@@ -58,6 +58,19 @@ def _json_logging(**_kwargs):
                                             settings.erp_token, settings.flower_password))
 
 
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_another_shop_or_erp(sender=None, **_kwargs):
+    """A worker or beat never starts on state that belongs to another shop or ERP tenant (exit status 2)."""
+    import os
+    from connector.identity import enforce
+    from connector.services import Services
+    try:
+        enforce(Services(settings), process="beat" if _kwargs.get("signal") is signals.beat_init else "worker")
+    except SystemExit as e:  # celery would turn a SystemExit raised in a signal handler into status 1
+        os._exit(e.code if isinstance(e.code, int) else 2)
+
+
 app.wooerp_settings = settings
 task_metrics.connect()  # each worker process counts its task runs in Redis; the keeper serves them
 celery_app = app

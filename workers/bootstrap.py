@@ -7,6 +7,7 @@ import time
 import requests
 
 from connector import logs
+from connector.identity import enforce
 from connector.logs import event
 from connector.settings import Settings
 from connector.services import Services
@@ -33,6 +34,7 @@ def bootstrap(settings: Settings, demo: bool) -> None:
     services = Services(settings)
     _wait(settings.shim_url + "/healthz")
     _wait(settings.woo_url + "/wp-json/")
+    enforce(services, process="bootstrap")  # exit status 2 when the shop or the ERP is not ours
     summary = ensure_webhooks(services.woo, settings.shim_url + "/webhooks/woocommerce",
                               settings.woo_webhook_secret, ("order.created", "order.updated"))
     event(log, "webhooks registered", **summary)

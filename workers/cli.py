@@ -66,6 +66,24 @@ def bootstrap(demo: bool) -> None:
         time.sleep(3600)
 
 
+@main.command()
+@click.argument("side", type=click.Choice(["shop", "erp"]))
+@click.option("--reason", required=True, help="Why (recorded with who and when, and logged).")
+def rebind(side: str, reason: str) -> None:
+    """Bind this database to the shop or ERP it now talks to, after a deliberate change (e.g. a restore).
+
+    The fleet refuses to start when the shop or the ERP tenant is not the one the database was built with.
+    Re-bind only when the state should carry over (the same shop restored from a backup, the same ERP
+    moved); for another shop or tenant start with a new database instead."""
+    from connector.identity import rebind as do_rebind
+    from connector.logs import setup
+    services = _services()
+    s = services.settings
+    setup(s.log_level, secrets=(s.woo_consumer_secret, s.woo_webhook_secret, s.erp_token, s.flower_password))
+    old, new = do_rebind(services.db, services.woo, services.erp, side, reason)
+    click.echo(f"{side}: was {old or 'not bound'}; now bound to {new}")
+
+
 @main.group()
 def orders() -> None:
     """Orders: quarantine and retries."""

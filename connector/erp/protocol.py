@@ -18,6 +18,11 @@ class Page:
 
 
 class ErpAdapter(Protocol):
+
+    def identity(self) -> dict:
+        """What durably names this ERP tenant (stable across restarts, different for another tenant), as a
+        small dict of strings; wooerp records it and refuses to run against another tenant."""
+        ...
     def list_products(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
 
     def products_by_sku(self, skus: list[str]) -> list[dict]: ...

@@ -43,6 +43,10 @@ class RestErp:
         body = self._call("GET", path, params=params)
         return Page(items=body["items"], next_cursor=body.get("next_cursor"))
 
+    def identity(self) -> dict:
+        body = self._call("GET", "/system")
+        return {"kind": "rest", "tenant_id": body["tenant_id"]}
+
     def list_products(self, modified_since, cursor, limit=100) -> Page:
         return self._page("/products", modified_since, cursor, limit)
 

@@ -75,6 +75,16 @@ class TrytonErp:
         self._cache: dict = {}
 
     # -- products --------------------------------------------------------------------------------------
+    def identity(self) -> dict:
+        """The database and the user's company, with the company's creation time: a database rebuilt or
+        restored under the same name from another tenant has another company record."""
+        company = self.rpc.context.get("company")
+        rows = self.rpc.model("company.company", "read", [company], ["create_date"]) if company else []
+        if not rows:
+            raise PermanentError(f"tryton user {self.rpc.user!r} has no company")
+        return {"kind": "tryton", "database": self.rpc.database, "company_id": str(company),
+                "company_created": str(rows[0]["create_date"])}
+
     def list_products(self, modified_since, cursor, limit=100) -> Page:
         sources = [Source("product.product", (("code", "!=", None),)), Source("product.template", (), ("products",))]
         events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit, ALL)

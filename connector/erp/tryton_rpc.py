@@ -89,6 +89,7 @@ class TrytonRpc:
     def __init__(self, url: str, database: str, user: str, password: str, *, timeout: float = 30.0,
                  session: requests.Session | None = None, limiter=None):
         self.endpoint = f"{url.rstrip('/')}/{database}/rpc/"
+        self.database = database
         self.user, self._password = user, password
         self.timeout = timeout
         self.session = session or pooled_session()

@@ -79,6 +79,10 @@ class WooClient:
     def get(self, endpoint: str, **params) -> Any:
         return self.call("GET", endpoint, params=params)[0]
 
+    def system_status(self) -> dict:
+        """`GET system_status` (needs read permission): environment, database and settings of the shop."""
+        return self.get("system_status")
+
     # -- orders ------------------------------------------------------------------------------------
     def get_order(self, order_id: int) -> dict:
         return self.get(f"orders/{int(order_id)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from collections import Counter
 
 from flask import current_app
@@ -20,6 +21,10 @@ DEFAULT_WAREHOUSES = ({"code": "MAIN", "name": "Main DC", "sellable": True},
                       {"code": "RETURNS", "name": "Returns", "sellable": False})
 
 
+def by_warehouse(row: dict) -> str:
+    return row["warehouse"]
+
+
 def stock_id(sku: str, warehouse: str) -> str:
     return f"{sku}@{warehouse}"
 
@@ -28,6 +33,7 @@ class Store:
     def __init__(self):
         self.lock = threading.RLock()
         self._collections: tuple[Collection, ...] = ()
+        self.tenant_id = str(uuid.uuid4())  # made once per ERP tenant; a reset empties it but keeps it
         self.reset()
 
     def reset(self) -> None:
@@ -39,7 +45,7 @@ class Store:
         with self.lock:
             after = max((c.last_stamp for c in self._collections), default=0)
             self.products = Collection("products", after_stamp=after)
-            self.inventory = Collection("inventory", lambda row: row["warehouse"], after)
+            self.inventory = Collection("inventory", by_warehouse, after)
             self.customers = Collection("customers", after_stamp=after)
             self.orders = Collection("sales-orders", after_stamp=after)
             self.shipments = Collection("shipments", after_stamp=after)

@@ -13,7 +13,7 @@ import re
 
 from flask import Flask, g, has_request_context, request
 
-from sandbox.woo import auth, control, faults as faultmod, orders, products, webhooks
+from sandbox.woo import auth, control, faults as faultmod, orders, products, system, webhooks
 from sandbox.woo.catalog import render_product
 from sandbox.woo.defaults import credentials
 from sandbox.woo.delivery import Dispatcher
@@ -73,6 +73,7 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
     products.register(app, sb)
     orders.register(app, sb)
     webhooks.register(app, sb)
+    system.register(app, sb)
     control.register(app, sb)
 
     @app.before_request

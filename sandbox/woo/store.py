@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from bisect import bisect_left, insort
 from typing import Callable
 
@@ -88,17 +89,28 @@ class Collection:
         del self.items[rec["id"]]
 
 
+def listed_product(rec: dict) -> bool:
+    return rec["type"] != "variation" and rec["status"] != "trash"
+
+
+def listed_order(rec: dict) -> bool:
+    return rec["status"] not in ("trash", "checkout-draft")
+
+
 class Store:
     def __init__(self, home_url: str, utc_offset_minutes: int):
         self.lock = threading.RLock()
         self.home_url = home_url.rstrip("/")
         self.offset = utc_offset_minutes
+        # WooCommerce's install id (option `woocommerce_store_id`, a UUID made once at install): it stays
+        # with the shop through URL changes and data resets; a new install gets a new one
+        self.store_id = str(uuid.uuid4())
         self.reset()
 
     def reset(self) -> None:
         with self.lock:
-            self.products = Collection(lambda r: r["type"] != "variation" and r["status"] != "trash")
-            self.orders = Collection(lambda r: r["status"] not in ("trash", "checkout-draft"))
+            self.products = Collection(listed_product)
+            self.orders = Collection(listed_order)
             self.skus: dict[str, set[int]] = {}
             self.slugs: set[str] = set()
             self.notes: dict[int, list[dict]] = {}

@@ -3,9 +3,6 @@ recorded as written back is checked against the shop: when the shop's order lack
 different order and goes through lookup-before-create again instead of being skipped."""
 from __future__ import annotations
 
-import sys
-
-import pytest
 import requests
 
 from connector.erp.rest import RestErp
@@ -14,27 +11,8 @@ from connector.sync.orders import ERP_NUMBER_META, OrderImporter
 from connector.woo.client import WooClient
 from sandbox.erp.admin import ErpSandboxAdmin
 from sandbox.woo.admin import WooSandboxAdmin
-from tests.support.procs import Proc, child_env, free_port, wait_http
 
 SKU = "RESTORE-1"
-
-
-@pytest.fixture(scope="module")
-def sandboxes(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("restored-shop")
-    woo_port, erp_port = free_port(), free_port()
-    procs = [Proc("woo", [sys.executable, "-m", "sandbox.woo", "--port", str(woo_port)], child_env(),
-                  logs / "woo.log").start(),
-             Proc("erp", [sys.executable, "-m", "sandbox.erp", "--port", str(erp_port)], child_env(),
-                  logs / "erp.log").start()]
-    woo_url, erp_url = f"http://127.0.0.1:{woo_port}", f"http://127.0.0.1:{erp_port}"
-    try:
-        wait_http(woo_url + "/wp-json/", proc=procs[0])
-        wait_http(erp_url + "/_sandbox/stats", proc=procs[1])
-        yield woo_url, erp_url
-    finally:
-        for p in procs:
-            p.stop()
 
 
 def _fresh_shop_with_one_order(woo: WooClient, woo_url: str) -> int:
