@@ -5,6 +5,8 @@ late and rejected back to the queue when their worker dies; prefetch is 1 becaus
 """
 from __future__ import annotations
 
+import logging
+
 from celery import Celery, signals
 
 import beat_schedule
@@ -56,6 +58,30 @@ app.conf.update(
 def _json_logging(**_kwargs):
     logs.setup(settings.log_level, secrets=(settings.woo_consumer_secret, settings.woo_webhook_secret,
                                             settings.erp_token, settings.flower_password))
+    if settings.log_level != "DEBUG":
+        quiet = RoutineTasks({entry["task"] for entry in app.conf.beat_schedule.values()})
+        for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+            logging.getLogger(name).addFilter(quiet)
+
+
+class RoutineTasks(logging.Filter):
+    """Celery's per-task INFO lines (beat sending, received, succeeded) for the scheduled polls, relay and
+    watch are dropped below DEBUG: they run every few seconds whether or not there is anything to do, and
+    would fill an idle fleet's log. Their failures and retries (WARNING and above, and our own events) stay."""
+
+    def __init__(self, tasks: set[str]):
+        super().__init__()
+        self.tasks = tasks
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        args = record.args
+        if isinstance(args, dict):
+            return args.get("name") not in self.tasks
+        if isinstance(args, tuple) and len(args) >= 2 and record.name == "celery.beat":
+            return args[1] not in self.tasks
+        return True
 
 
 @signals.worker_init.connect

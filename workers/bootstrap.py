@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -39,15 +41,40 @@ def bootstrap(settings: Settings, demo: bool) -> None:
                               settings.woo_webhook_secret, ("order.created", "order.updated"))
     event(log, "webhooks registered", **summary)
     if demo:
-        _demo_order(settings, services)
-    print(f"""
+        failure = _demo_order(settings, services)
+        if failure:
+            print(f"wooerp is running, but the demo gave up: {failure} (see `make status` and the log above)",
+                  flush=True)
+            return
+    print(banner(settings, dict(os.environ)), flush=True)
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def banner(settings: Settings, env: dict) -> str:
+    flower = f"http://127.0.0.1:{env.get('FLOWER_PORT') or 5555}"
+    password = ("password from FLOWER_PASSWORD" if env.get("FLOWER_PASSWORD")
+                else f"password {settings.flower_password!r} (the default; set FLOWER_PASSWORD to change it)")
+    metrics = (f"http://{settings.metrics_address}:{settings.metrics_port}/metrics" if settings.metrics_port
+               else "off (METRICS_PORT=0)")
+    return f"""
 wooerp is running.
   webhook shim     {settings.shim_url}/webhooks/woocommerce   (health: {settings.shim_url}/healthz)
-  Flower           http://127.0.0.1:5555   user {settings.flower_user!r}, password from FLOWER_PASSWORD
+  Flower           {flower}   user {settings.flower_user!r}, {password}
+  dead letters     {flower}/tasks?name=wooerp.dead_letter.keep&state=FAILURE   (bookmark it; make dead-letters)
+  metrics          {metrics}   (the shim's: {settings.shim_url}/metrics)
   Woo sandbox      {settings.woo_url}/wp-json/wc/v3/   (stats: {settings.woo_url}/_sandbox/stats)
   {_erp_line(settings)}
-  operator CLI     .venv/bin/wooerp --help   (make dead-letters, make orders)
-""", flush=True)
+  broker           {_hide_password(settings.broker_url)}
+  database         {_hide_password(settings.database_url)}
+  operator CLI     .venv/bin/wooerp --help   (make status, make dead-letters, make orders; make clean starts afresh)
+"""
 
 
 def _erp_line(settings: Settings) -> str:
@@ -57,8 +84,9 @@ def _erp_line(settings: Settings) -> str:
     return f"ERP sandbox      {settings.erp_url}/api/v1/   (stats: {settings.erp_url}/_sandbox/stats)"
 
 
-def _demo_order(settings: Settings, services: Services) -> None:
-    """Once the demo catalog has reached the shop, place one order through the sandbox checkout."""
+def _demo_order(settings: Settings, services: Services) -> str | None:
+    """Once the demo catalog has reached the shop, place one order through the sandbox checkout.
+    Returns why it could not (None when the order was placed)."""
     deadline = time.monotonic() + 180
     products = []
     while time.monotonic() < deadline and not products:
@@ -67,9 +95,14 @@ def _demo_order(settings: Settings, services: Services) -> None:
             time.sleep(2)
     if not products:
         event(log, "demo catalog did not reach the shop in time; no demo order", logging.WARNING)
-        return
+        return "the demo catalog did not reach the shop within 180 s, so no demo order was placed"
     lines = [{"sku": p["sku"], "quantity": 1 + i} for i, p in enumerate(products[:2])]
-    r = requests.post(settings.woo_url + "/_sandbox/checkout",
-                      json={"lines": lines, "customer_id": 0, "email": "demo.buyer@example.com"}, timeout=10)
-    r.raise_for_status()
+    try:
+        r = requests.post(settings.woo_url + "/_sandbox/checkout",
+                          json={"lines": lines, "customer_id": 0, "email": "demo.buyer@example.com"}, timeout=10)
+        r.raise_for_status()
+    except requests.RequestException as e:
+        event(log, "demo order could not be placed", logging.WARNING, error=str(e)[:200])
+        return f"the demo order could not be placed at the sandbox checkout ({str(e)[:120]})"
     event(log, "demo order placed", order_id=r.json().get("id"))
+    return None

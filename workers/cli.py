@@ -139,7 +139,8 @@ def status(as_json: bool) -> None:
     for d in r["dead_letters"]["recent"]:
         click.echo(f"  #{d['id']} {d['task']}: {d['error']}")
     for name, st in sorted(r["streams"].items()):
-        click.echo(f"stream {name:<10} last success {st['last_success_at'] or 'never'}, lag {st['lag_seconds']} s"
+        lag = f"lag {st['lag_seconds']} s" if st["lag_seconds"] is not None else "nothing synced yet"
+        click.echo(f"stream {name:<10} last success {st['last_success_at'] or 'never'}, {lag}"
                    f"{', paging' if st['in_progress'] else ''}")
     click.echo(f"queues      {', '.join(f'{k} {v}' for k, v in r['queues'].items())}")
     hooks = r["webhooks"]

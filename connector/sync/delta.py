@@ -100,8 +100,10 @@ class DeltaPoll:
                 raise RuntimeError(f"{self.stream}: paging does not advance (cursor repeated or page cap hit)")
             seen_cursors.add(cursor)
         report.watermark = self._finish(max_seen)
-        event(log, "delta poll finished", stream=self.stream, pages=report.pages, records=report.records,
-              resumed=report.resumed, watermark=report.watermark)
+        # a poll that found nothing newer than the last one is routine: logged at DEBUG, so an idle fleet is quiet
+        news = report.resumed or report.watermark != state.watermark
+        event(log, "delta poll finished", logging.INFO if news else logging.DEBUG, stream=self.stream,
+              pages=report.pages, records=report.records, resumed=report.resumed, watermark=report.watermark)
         return report
 
     def _state(self) -> SyncCursor:

@@ -167,8 +167,9 @@ class ProductSync:
                     self._quarantine(VARIATION, v, f"parent {parent_erp_id} could not be written", report)
             else:
                 self._write(VARIATION, bound[parent_erp_id], variants, report)
-        event(log, "products applied", **{k: v for k, v in report.as_dict().items() if k != "quarantined"},
-              quarantined=len(report.quarantined))
+        wrote = report.created or report.updated or report.linked or report.quarantined or report.write_calls
+        event(log, "products applied", logging.INFO if wrote else logging.DEBUG,
+              **{k: v for k, v in report.as_dict().items() if k != "quarantined"}, quarantined=len(report.quarantined))
         return report
 
     # -- parents -------------------------------------------------------------------------------------

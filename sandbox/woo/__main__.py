@@ -1,4 +1,4 @@
-"""`python -m sandbox.woo --port N [--host 127.0.0.1] [--key ck_… --secret cs_…]`
+"""`python -m sandbox.woo --port N [--host 127.0.0.1] [--key ck_… --secret cs_…] [--state FILE]`
 
 Serves the simulator with werkzeug's threaded WSGI server (one thread per connection), prints
 "woo sandbox listening on http://host:port" when ready and exits cleanly on SIGTERM/SIGINT.
@@ -27,12 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home-url", help="site URL in _links and X-WC-Webhook-Source (default http://host:port)")
     ap.add_argument("--utc-offset", type=int, default=60, help="site timezone offset in minutes (default 60)")
     ap.add_argument("--delivery-delay-ms", type=int, default=50, help="default webhook delivery delay")
+    ap.add_argument("--state", help="keep the shop's data in this file (loaded at start, written after changes)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
     a = ap.parse_args(argv)
     if not a.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(a.key, a.secret, home_url=a.home_url or f"http://{a.host}:{a.port}",
                      utc_offset_minutes=a.utc_offset, delivery_delay_ms=a.delivery_delay_ms)
+    state = None
+    if a.state:
+        from sandbox.state_file import StateFile
+        state = StateFile(a.state, app.extensions["woo_sandbox"].store, keep=("home_url", "offset"))
+        state.load()
+        state.watch(app)
     server = make_server(a.host, a.port, app, threaded=True)
 
     def stop(_signum, _frame):
@@ -46,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
         app.extensions["woo_sandbox"].dispatcher.stop()
+        if state is not None:
+            state.close()
     return 0
 
 
