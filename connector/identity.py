@@ -158,8 +158,8 @@ def enforce(services, wait_seconds: float = 60.0, process: str = "") -> None:
             print(e.line(), file=sys.stderr, flush=True)
             raise SystemExit(2) from None
         except SyncError as e:
-            if time.monotonic() > deadline:
-                event(log, "shop and ERP identity not verified: not reachable", logging.WARNING, error=str(e)[:200],
-                      process=process)
+            if isinstance(e, PermanentError) or time.monotonic() > deadline:  # a refusal does not change by waiting
+                event(log, "shop and ERP identity not verified: could not read them", logging.WARNING,
+                      error=str(e)[:200], process=process)
                 return
             time.sleep(1)
