@@ -20,6 +20,8 @@ from connector.settings import Settings
 from shim import metrics
 
 log = logging.getLogger("wooerp.shim")
+# A client that trickles its body holds one gunicorn thread; past this it gets a 408 and the thread is free.
+BODY_DEADLINE_SECONDS = 10.0
 
 
 def create_app(settings: Settings, publish=None) -> Flask:
@@ -50,7 +52,13 @@ def create_app(settings: Settings, publish=None) -> Flask:
         if length > settings.webhook_max_body_bytes:
             return _answer(413, f"body of {length} bytes exceeds the limit of {settings.webhook_max_body_bytes}"), \
                 "too_large"
-        raw = request.get_data(cache=False)
+        raw = _read_body(settings.webhook_max_body_bytes, BODY_DEADLINE_SECONDS)
+        if raw is None:
+            response = _answer(408, f"the body did not arrive within {BODY_DEADLINE_SECONDS:g} s")
+            response.headers["Connection"] = "close"
+            return response, "timeout"
+        if len(raw) > settings.webhook_max_body_bytes:
+            return _answer(413, f"body exceeds the limit of {settings.webhook_max_body_bytes} bytes"), "too_large"
         verdict = webhooks.judge(raw, request.headers, secret=settings.woo_webhook_secret,
                                  topics=settings.webhook_topics, max_bytes=settings.webhook_max_body_bytes)
         if not verdict.accepted:
@@ -78,8 +86,7 @@ def create_app(settings: Settings, publish=None) -> Flask:
     def status():
         """The fleet report of `wooerp status`, for operators (basic auth: FLOWER_USER/FLOWER_PASSWORD)."""
         auth = request.authorization
-        if not (auth and hmac.compare_digest(auth.username or "", settings.flower_user)
-                and hmac.compare_digest(auth.password or "", settings.flower_password)):
+        if not (auth and _same(auth.username, settings.flower_user) and _same(auth.password, settings.flower_password)):
             response = _answer(401, "operator credentials required")
             response.headers["WWW-Authenticate"] = 'Basic realm="wooerp status"'
             return response
@@ -93,6 +100,42 @@ def create_app(settings: Settings, publish=None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+def _read_body(limit: int, deadline_seconds: float) -> bytes | None:
+    """At most `limit + 1` bytes of the body, or None when it does not arrive within the deadline.
+    Under gunicorn the socket gets a timeout that shrinks with the time left, so a client sending a
+    byte every few seconds cannot keep a thread forever (deploy/README.md: slow clients)."""
+    sock = request.environ.get("gunicorn.socket")
+    stream = request.stream
+    deadline = time.monotonic() + deadline_seconds
+    chunks, size = [], 0
+    try:
+        while size <= limit:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except (TimeoutError, OSError):
+        return None
+    finally:
+        if sock is not None:
+            try:
+                sock.settimeout(None)
+            except OSError:
+                pass
+    return b"".join(chunks)
+
+
+def _same(given: str | None, expected: str) -> bool:
+    """Constant-time comparison as UTF-8 bytes: any header text, non-ASCII included, is just wrong."""
+    return hmac.compare_digest((given or "").encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
 def _answer(status: int, reason: str, **extra):
