@@ -54,8 +54,7 @@ app.conf.update(
 
 @signals.setup_logging.connect
 def _json_logging(**_kwargs):
-    logs.setup(settings.log_level, secrets=(settings.woo_consumer_secret, settings.woo_webhook_secret,
-                                            settings.erp_token, settings.flower_password))
+    logs.setup(settings.log_level, secrets=settings.secrets())
 
 
 app.wooerp_settings = settings

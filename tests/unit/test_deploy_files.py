@@ -290,8 +290,9 @@ def test_the_sources_the_image_copies_run_on_their_own_from_another_directory(tm
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WOO", "ERP", "REDIS", "DATABASE"))}
     env.update(PYTHONPATH=str(src), PYTHONDONTWRITEBYTECODE="1", WOOERP_ENV="production",
                REDIS_URL="redis://127.0.0.1:1/0", DATABASE_URL=f"sqlite:///{tmp_path / 'state.db'}",
-               WOO_URL="https://shop.invalid", WOO_CONSUMER_KEY="ck_x", WOO_CONSUMER_SECRET="cs_x",
-               WOO_WEBHOOK_SECRET="whsec", ERP_URL="https://erp.invalid", ERP_TOKEN="erp-token")
+               WOO_URL="https://shop.invalid", WOO_CONSUMER_KEY="ck_" + "1f" * 20, WOO_CONSUMER_SECRET="cs_" + "2e" * 20,
+               WOO_WEBHOOK_SECRET="webhook-secret-" + "3d" * 8, ERP_URL="https://erp.invalid",
+               ERP_TOKEN="erp-token-" + "4c" * 8, FLOWER_PASSWORD="flower-password-" + "5b" * 4)
     migrated = run([sys.executable, "-m", "workers.cli", "migrate"], cwd=cwd, env=env)
     assert migrated.returncode == 0, migrated.stderr
     probe = ("import sys, workers.app, shim.wsgi, beat_schedule, workers.cli\n"
