@@ -329,6 +329,9 @@ def webhook_secret_problem(secret: str) -> str | None:
 def load_checked(env: Mapping[str, str] | None = None) -> Settings:
     s = load(env)
     _check_consistency(s)
+    # every process reads the product mapping table: a broken one stops it now, not at the first product
+    from connector.mapping.products import DEFAULT_TABLE, read_table
+    read_table((os.environ if env is None else env).get("PRODUCT_MAPPING_FILE") or str(DEFAULT_TABLE))
     return s
 
 
