@@ -72,6 +72,7 @@ class Settings:
     currencies: tuple[str, ...]
     webhook_topics: tuple[str, ...]
     webhook_max_body_bytes: int
+    webhook_body_timeout: float
     shim_url: str
     visibility_timeout: int
     max_retries: int
@@ -211,6 +212,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
         webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored"),
         webhook_max_body_bytes=int(r.number("WEBHOOK_MAX_BODY_BYTES", str(2 * 1024 * 1024), int, 1024)),
+        webhook_body_timeout=r.number("WEBHOOK_BODY_TIMEOUT_SECONDS", "10", minimum=0.5),
         shim_url=r.url("SHIM_URL", "http://127.0.0.1:8000", ("http", "https")),
         visibility_timeout=int(r.number("VISIBILITY_TIMEOUT_SECONDS", "3600", int, 10)),
         max_retries=int(r.number("TASK_MAX_RETRIES", "8", int, 0)),

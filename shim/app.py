@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import socket
+import threading
 import time
 
 from flask import Flask, jsonify, request
@@ -20,8 +22,6 @@ from connector.settings import Settings
 from shim import metrics
 
 log = logging.getLogger("wooerp.shim")
-# A client that trickles its body holds one gunicorn thread; past this it gets a 408 and the thread is free.
-BODY_DEADLINE_SECONDS = 10.0
 
 
 def create_app(settings: Settings, publish=None) -> Flask:
@@ -52,9 +52,10 @@ def create_app(settings: Settings, publish=None) -> Flask:
         if length > settings.webhook_max_body_bytes:
             return _answer(413, f"body of {length} bytes exceeds the limit of {settings.webhook_max_body_bytes}"), \
                 "too_large"
-        raw = _read_body(settings.webhook_max_body_bytes, BODY_DEADLINE_SECONDS)
+        # a client that trickles its body holds one gunicorn thread; past the deadline it gets a 408
+        raw = _read_body(settings.webhook_max_body_bytes, settings.webhook_body_timeout)
         if raw is None:
-            response = _answer(408, f"the body did not arrive within {BODY_DEADLINE_SECONDS:g} s")
+            response = _answer(408, f"the body did not arrive within {settings.webhook_body_timeout:g} s")
             response.headers["Connection"] = "close"
             return response, "timeout"
         if len(raw) > settings.webhook_max_body_bytes:
@@ -102,35 +103,62 @@ def create_app(settings: Settings, publish=None) -> Flask:
     return app
 
 
+class _BodyDeadlines:
+    """One watchdog thread per process: a request whose body is still arriving at its deadline gets its
+    socket's read side shut, so the blocked read returns at once (gunicorn reads a body until it has
+    all of it, so a per-recv socket timeout alone would let a byte a second go on for hours)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._watched: dict[int, list] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock, seconds: float) -> list:
+        entry = [time.monotonic() + seconds, sock, False]
+        with self._lock:
+            self._watched[id(entry)] = entry
+            if self._thread is None or not self._thread.is_alive():  # also after gunicorn forked us
+                self._thread = threading.Thread(target=self._run, name="body-deadlines", daemon=True)
+                self._thread.start()
+        return entry
+
+    def release(self, entry: list) -> bool:
+        """Stop watching; True when the deadline had passed."""
+        with self._lock:
+            self._watched.pop(id(entry), None)
+        return entry[2]
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self._lock:
+                expired = [e for e in self._watched.values() if e[0] <= now]
+                for e in expired:
+                    del self._watched[id(e)]
+            for e in expired:
+                e[2] = True
+                try:
+                    e[1].shutdown(socket.SHUT_RD)
+                except OSError:
+                    pass
+
+
+_deadlines = _BodyDeadlines()
+
+
 def _read_body(limit: int, deadline_seconds: float) -> bytes | None:
-    """At most `limit + 1` bytes of the body, or None when it does not arrive within the deadline.
-    Under gunicorn the socket gets a timeout that shrinks with the time left, so a client sending a
-    byte every few seconds cannot keep a thread forever (deploy/README.md: slow clients)."""
+    """At most `limit + 1` bytes of the body, or None when it did not arrive within the deadline (under
+    gunicorn; deploy/README.md: slow clients)."""
     sock = request.environ.get("gunicorn.socket")
-    stream = request.stream
-    deadline = time.monotonic() + deadline_seconds
-    chunks, size = [], 0
+    entry = _deadlines.watch(sock, deadline_seconds) if sock is not None else None
     try:
-        while size <= limit:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if sock is not None:
-                sock.settimeout(left)
-            chunk = stream.read(min(65536, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except (TimeoutError, OSError):
+        raw = request.stream.read(limit + 1)
+    except OSError:
+        raw = None
+    if entry is not None and _deadlines.release(entry):
         return None
-    finally:
-        if sock is not None:
-            try:
-                sock.settimeout(None)
-            except OSError:
-                pass
-    return b"".join(chunks)
+    return raw
 
 
 def _same(given: str | None, expected: str) -> bool:

@@ -29,10 +29,10 @@ def on_exit(server) -> None:
 
 
 # Slow clients (deploy/README.md): threaded workers, so that a connection trickling its request holds one
-# thread, not a whole worker; the shim itself gives a body BODY_DEADLINE_SECONDS (shim.app) before a 408.
+# thread, not a whole worker; the shim gives a body WEBHOOK_BODY_TIMEOUT_SECONDS (shim.app) before a 408.
 # The gunicorn master's heartbeat `timeout` then only catches a worker that is really stuck. Command-line
 # options (`--workers`, `--threads`) override these defaults.
 worker_class = "gthread"
-threads = 32
+threads = 64
 timeout = 30
 keepalive = 5

@@ -153,3 +153,40 @@ def test_slow_clients_do_not_starve_valid_deliveries(shim):
     finally:
         for s in slow:
             s.close()
+
+
+def test_a_body_that_does_not_arrive_in_time_gets_408_and_frees_its_thread(redis_url, database_url, logs_dir):
+    port = free_port()
+    env = child_env(REDIS_URL=redis_url, DATABASE_URL=database_url, WOO_WEBHOOK_SECRET=SECRET,
+                    WEBHOOK_BODY_TIMEOUT_SECONDS="1", LOG_LEVEL="WARNING")
+    proc = Proc("shim-deadline", [str(BIN / "gunicorn"), "--config", "python:shim.gunicorn_conf", "--workers", "1",
+                                  "--threads", "2", "--bind", f"127.0.0.1:{port}", "shim.wsgi:app"],
+                env, logs_dir / "shim-deadline.log").start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/healthz", proc=proc, timeout=30)
+        slow = [_slow_connection(url) for _ in range(4)]  # twice as many as the shim has threads
+        answers = []
+        for s in slow:
+            s.settimeout(15)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                for other in slow:  # keep trickling: the deadline, not silence, must end them
+                    try:
+                        other.sendall(b" ")
+                    except OSError:
+                        pass
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            answers.append(data.split(b"\r\n", 1)[0])
+            s.close()
+        assert all(b" 408 " in a for a in answers), answers
+        body = b'{"id": 424242}'
+        r = requests.post(f"{url}/webhooks/woocommerce", data=body, timeout=10,
+                          headers={"X-WC-Webhook-Topic": "order.created",
+                                   "X-WC-Webhook-Signature": signature(body, SECRET)})
+        assert r.status_code == 200
+    finally:
+        proc.stop()

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from connector.errors import ConfigError
 from connector.settings import REQUIRED_IN_PRODUCTION, load, load_checked
 from tests.support.procs import ROOT
 from workers.queues import ALL_QUEUES
@@ -228,7 +229,9 @@ def test_compose_file_holds_no_secret(compose_model):
     env = dict(compose_model["services"]["worker-orders"]["environment"])
     assert {k for k, v in env.items() if SECRETISH.search(k) and k != "DATABASE_URL"} <= \
         {k for k, v in env.items() if v == PLACEHOLDER}
-    settings = load_checked(env)
+    with pytest.raises(ConfigError):  # production refuses the placeholders themselves
+        load_checked(env)
+    settings = load_checked(filled_in(env))
     assert settings.env == "production" and settings.database_url.startswith("postgresql://")
     unknown = set(read_env_file(DEPLOY / "wooerp.env.example")) - known_variables()
     assert not unknown, f"wooerp.env.example sets variables wooerp does not read: {unknown}"
@@ -478,7 +481,14 @@ def test_configmap_and_secret_make_a_production_configuration_with_placeholder_s
     env = {**config, **secret}
     assert set(REQUIRED_IN_PRODUCTION) <= set(env)
     assert not set(env) - known_variables(), set(env) - known_variables()
-    assert load_checked(env).env == "production"
+    with pytest.raises(ConfigError):  # production refuses the placeholders themselves
+        load_checked(env)
+    assert load_checked(filled_in(env)).env == "production"
+
+
+def filled_in(env: dict) -> dict:
+    """The example configuration with every CHANGE-ME replaced by a real-looking secret."""
+    return {k: v.replace(PLACEHOLDER, f"filled-in-{k.lower()}-0123456789") for k, v in env.items()}
 
 
 def test_the_migration_job(k8s):
