@@ -138,14 +138,6 @@ class _Reader:
             return default
         return value.strip()
 
-    def secret(self, name: str, default: str) -> str:
-        """Like raw(), but the value is kept exactly as given: surrounding spaces are part of it (and
-        a webhook secret then fails the WooCommerce check instead of silently changing)."""
-        value = self.env.get(name)
-        if value is None or value.strip() == "":
-            return self.raw(name, default)
-        return value
-
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.raw(name, default)
         if value not in choices:
@@ -191,7 +183,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         woo_url=r.url("WOO_URL", "http://127.0.0.1:8081", ("http", "https")),
         woo_consumer_key=r.raw("WOO_CONSUMER_KEY", SANDBOX_WOO_KEY),
         woo_consumer_secret=r.raw("WOO_CONSUMER_SECRET", SANDBOX_WOO_SECRET),
-        woo_webhook_secret=r.secret("WOO_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET),
+        woo_webhook_secret=r.raw("WOO_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET),  # trimmed, as WooCommerce trims
         woo_timeout=r.number("WOO_TIMEOUT_SECONDS", "30", minimum=1),
         erp_url=r.url("ERP_URL", "http://127.0.0.1:8070", ("http", "https")),
         erp_token=r.raw("ERP_TOKEN", SANDBOX_ERP_TOKEN),
@@ -311,8 +303,9 @@ def _check_production_secrets(s: Settings) -> None:
 #   `%xx` octets are removed, tabs/line breaks/runs of spaces become one space, the ends are trimmed;
 # - WC_Webhook::generate_signature() signs with wp_specialchars_decode($secret, ENT_QUOTES), so
 #   `&amp;` `&lt;` `&gt;` `&quot;` `&#039;` (and their numeric forms) become `& < > " '`.
-# A secret either step would change is refused: it can never verify a genuine delivery.
-_ADMIN_FORM_CHANGES = re.compile(r"[\\<>]|%[0-9a-fA-F]{2}|\s\s|[\t\r\n\f\v]|^\s|\s$")
+# Surrounding whitespace is trimmed here as there; a secret either step would otherwise change is refused:
+# it could never verify a genuine delivery.
+_ADMIN_FORM_CHANGES = re.compile(r"[\\<>]|%[0-9a-fA-F]{2}|\s\s|[\t\r\n\f\v]")
 _ENTITY = re.compile(r"&(?:amp|lt|gt|quot|#0*(?:34|38|39|60|62)|#x0*(?:22|26|27|3c|3e));", re.IGNORECASE)
 
 
@@ -322,7 +315,7 @@ def webhook_secret_problem(secret: str) -> str | None:
     match = _ADMIN_FORM_CHANGES.search(secret)
     if match:
         return (f"contains {match.group(0)!r}, which WooCommerce's webhook form strips or changes "
-                f"(backslashes, < >, %xx, tabs, line breaks, repeated or surrounding spaces)")
+                f"(backslashes, < >, %xx, tabs, line breaks, repeated spaces)")
     if any(ord(c) < 32 or ord(c) == 127 for c in secret):
         return "contains a control character"
     return None
