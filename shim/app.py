@@ -14,6 +14,7 @@ import time
 
 from flask import Flask, jsonify, request
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector import logs, webhooks
 from connector.services import Services
@@ -41,6 +42,9 @@ def create_app(settings: Settings, publish=None) -> Flask:
         try:
             response, result = receive(cid)
             return response
+        except SQLAlchemyError as e:  # our own dependency: a 5xx, so that the shop delivers again later
+            event(log, "delivery not stored: database unavailable", logging.ERROR, error=f"{type(e).__name__}")
+            return _answer(503, "the database is unavailable; deliver again later")
         finally:
             metrics.count(request.headers.get("X-WC-Webhook-Topic"), result, settings.webhook_topics)
             logs._correlation_id.reset(token)

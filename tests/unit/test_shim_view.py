@@ -103,3 +103,12 @@ def test_status_with_a_non_ascii_password_is_401(shim, password):
     token = base64.b64encode(f"admin:{password}".encode("utf-8")).decode()
     r = client.get("/status", headers={"Authorization": f"Basic {token}"})
     assert r.status_code == 401
+
+
+def test_a_database_that_cannot_store_the_delivery_is_a_503_for_the_shop_to_retry(tmp_path):
+    from connector.db import Database
+    broken = Database(f"sqlite:///{tmp_path / 'no-schema.db'}")  # no tables: every insert fails
+    settings = load({"DATABASE_URL": broken.url, "WOO_WEBHOOK_SECRET": SECRET})
+    client = create_app(settings, publish=lambda *_: "task").test_client()
+    r = post(client, b'{"id": 5}')
+    assert r.status_code == 503 and r.json["reason"]
