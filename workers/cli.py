@@ -18,15 +18,15 @@ def _services():
 
 
 @click.group()
-def cli() -> None:
+def main() -> None:
     """Keep a WooCommerce shop and an ERP in sync."""
 
 
-def main(argv: list[str] | None = None) -> None:
+def entry(argv: list[str] | None = None) -> None:
     """The `wooerp` command. A usage or input error is one line on stderr and exit status 2, never a
     traceback; so is an unexpected failure (with its type), apart from reconcile's documented statuses."""
     try:
-        code = cli.main(args=argv, prog_name="wooerp", standalone_mode=False)
+        code = main.main(args=argv, prog_name="wooerp", standalone_mode=False)
     except click.ClickException as e:
         _fail(e.format_message())
     except click.Abort:
@@ -45,14 +45,14 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@cli.command()
+@main.command()
 def run() -> None:
     """Start the whole fleet in the foreground (embedded parts unless env vars point elsewhere)."""
     from workers.fleet import run as run_fleet
     run_fleet(load_or_exit())
 
 
-@cli.command()
+@main.command()
 def migrate() -> None:
     """Apply database migrations."""
     from connector.db import upgrade
@@ -60,14 +60,14 @@ def migrate() -> None:
     click.echo("database is at the newest schema")
 
 
-@cli.command("check-config")
+@main.command("check-config")
 def check_config() -> None:
     """Validate the settings and print them (secrets masked)."""
     for key, value in load_or_exit().redacted().items():
         click.echo(f"{key} = {value}")
 
 
-@cli.command()
+@main.command()
 @click.option("--port", type=int, required=True)
 @click.option("--dir", "data_dir", required=True)
 def redis(port: int, data_dir: str) -> None:
@@ -79,7 +79,7 @@ def redis(port: int, data_dir: str) -> None:
                       "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""])
 
 
-@cli.command()
+@main.command()
 @click.option("--demo", is_flag=True, help="Also place a demo order once the catalog is in the shop.")
 def bootstrap(demo: bool) -> None:
     """Register the shop's webhooks, optionally place a demo order, then stay up (for the supervisor)."""
@@ -89,7 +89,7 @@ def bootstrap(demo: bool) -> None:
         time.sleep(3600)
 
 
-@cli.group()
+@main.group()
 def orders() -> None:
     """Orders: quarantine and retries."""
 
@@ -127,7 +127,7 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
-@cli.command()
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def status(as_json: bool) -> None:
     """The fleet at a glance: mapped records, orders, failures, sync lag, queues, webhooks."""
@@ -155,7 +155,7 @@ def status(as_json: bool) -> None:
         click.echo(f"webhooks    {hooks['count']} pointing here" + (f"; NOT ACTIVE: {bad}" if bad else ", all active"))
 
 
-@cli.group()
+@main.group()
 def sync() -> None:
     """Catalog sync on demand."""
 
@@ -174,10 +174,10 @@ def sync_full() -> None:
                f"{len(report.stock_repaired)} stock levels repaired")
 
 
-cli.add_command(dead_letters_group)
-cli.add_command(products)
-cli.add_command(reconcile)
+main.add_command(dead_letters_group)
+main.add_command(products)
+main.add_command(reconcile)
 
 
 if __name__ == "__main__":
-    main()
+    entry()
