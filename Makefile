@@ -6,6 +6,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
+# Operator input (often pasted from shop data: a SKU such as `x;touch pwned`) reaches the shell only as
+# one single-quoted word: $(call arg,NAME) is the variable's raw text ($(value): make expands nothing in
+# it, not even $(shell …)) with each ' written as '\''. The variables are not exported either, since make
+# would expand them on the way into the environment.
+OPERATOR_VARS := ID TASK SINCE REASON SKU CSV STATE ORDERS ERP ALL
+unexport $(OPERATOR_VARS)
+arg = '$(subst ','\'',$(value $1))'
+given = $(strip $(value $1))
+
 .PHONY: run test chaos bench status install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
         retry-order retry-product reconcile conformance clean
 
@@ -18,13 +27,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)  ## start the whole fleet in the foreground; make run ERP=tryton for a local Tryton instead of the ERP sandbox
-	@ERP_KIND=$(or $(ERP),$(ERP_KIND),rest) $(BIN)/wooerp run
+	@ERP_KIND=$(if $(call given,ERP),$(call arg,ERP),"$${ERP_KIND:-rest}") $(BIN)/wooerp run
 
 test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATABASE_URL are set)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 chaos: $(STAMP)  ## the full chaos run: make chaos [ORDERS=10000]
-	$(BIN)/python -m bench.chaos --orders $(or $(ORDERS),2000)
+	$(BIN)/python -m bench.chaos --orders $(if $(call given,ORDERS),$(call arg,ORDERS),2000)
 
 bench: $(STAMP)  ## benchmarks, written to bench/RESULTS.md
 	$(BIN)/python -m bench.report
@@ -33,31 +42,32 @@ migrate: $(STAMP)
 	$(BIN)/wooerp migrate
 
 dead-letters: $(STAMP)  ## open dead letters, then quarantined orders/products; ALL=1 adds closed letters and their audit
-	@$(BIN)/wooerp dead-letters list $(if $(ALL),--all)
+	@$(BIN)/wooerp dead-letters list $(if $(call given,ALL),--all)
 
 dead-letter: $(STAMP)  ## everything about one: make dead-letter ID=7
-	@$(BIN)/wooerp dead-letters show $(ID)
+	@$(BIN)/wooerp dead-letters show $(call arg,ID)
 
 replay-dead-letters: $(STAMP)  ## make replay-dead-letters [ID=7] [TASK=import_order] [SINCE=2h] [REASON="…"]
-	@$(BIN)/wooerp dead-letters replay $(if $(ID),--id $(ID)) $(if $(TASK),--task $(TASK)) $(if $(SINCE),--since $(SINCE)) $(if $(REASON),--reason "$(REASON)")
+	@$(BIN)/wooerp dead-letters replay $(if $(call given,ID),--id $(call arg,ID)) $(if $(call given,TASK),--task $(call arg,TASK)) \
+		$(if $(call given,SINCE),--since $(call arg,SINCE)) $(if $(call given,REASON),--reason $(call arg,REASON))
 
 discard-dead-letter: $(STAMP)  ## make discard-dead-letter ID=7 REASON="order deleted in shop"
-	@$(BIN)/wooerp dead-letters discard --id $(ID) --reason "$(REASON)"
+	@$(BIN)/wooerp dead-letters discard --id $(call arg,ID) --reason $(call arg,REASON)
 
 status: $(STAMP)  ## the fleet at a glance
 	@$(BIN)/wooerp status
 
 orders: $(STAMP)  ## orders and their sync state: make orders [STATE=quarantined]
-	@$(BIN)/wooerp orders list $(if $(STATE),--state $(STATE))
+	@$(BIN)/wooerp orders list $(if $(call given,STATE),--state $(call arg,STATE))
 
 retry-order: $(STAMP)  ## re-run a quarantined order: make retry-order ID=1234
-	@$(BIN)/wooerp orders retry $(ID)
+	@$(BIN)/wooerp orders retry $(call arg,ID)
 
 retry-product: $(STAMP)  ## re-run a quarantined product after its ERP data was fixed: make retry-product SKU=ABC-1
-	@$(BIN)/wooerp products retry $(SKU)
+	@$(BIN)/wooerp products retry $(call arg,SKU)
 
 reconcile: $(STAMP)  ## compare ERP and shop, print a summary, write var/reconcile/*.csv (exit 1 on discrepancies)
-	@$(BIN)/wooerp reconcile $(if $(CSV),--csv $(CSV))
+	@$(BIN)/wooerp reconcile $(if $(call given,CSV),--csv $(call arg,CSV))
 
 clean:
 	rm -rf var/ .pytest_cache

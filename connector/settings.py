@@ -7,6 +7,7 @@ real system has a default: the broker, database, shop and ERP must be given expl
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -18,6 +19,13 @@ SANDBOX_WOO_KEY = "ck_" + "5a" * 20
 SANDBOX_WOO_SECRET = "cs_" + "5b" * 20
 SANDBOX_ERP_TOKEN = "erp-sandbox-token"
 SANDBOX_TRYTON_PASSWORD = "tryton-sandbox-password"  # the `wooerp` user of sandbox/tryton's demo database
+SANDBOX_WEBHOOK_SECRET = "wooerp-sandbox-webhook-secret"
+DEFAULT_FLOWER_PASSWORD = "wooerp-dev"
+# Values that production refuses for any secret: the defaults, the sandboxes' and the deploy examples'.
+KNOWN_SECRETS = frozenset({SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET, SANDBOX_ERP_TOKEN, SANDBOX_TRYTON_PASSWORD,
+                           SANDBOX_WEBHOOK_SECRET, DEFAULT_FLOWER_PASSWORD})
+PLACEHOLDER = re.compile(r"change[-_ ]?me|replace[-_ ]?me|placeholder|^x+$|^\*+$|^<.*>$", re.IGNORECASE)
+MIN_SECRET_LENGTH = 16
 
 ENVIRONMENTS = ("development", "production")
 REQUIRED_IN_PRODUCTION = ("REDIS_URL", "DATABASE_URL", "WOO_URL", "WOO_CONSUMER_KEY", "WOO_CONSUMER_SECRET",
@@ -64,6 +72,7 @@ class Settings:
     currencies: tuple[str, ...]
     webhook_topics: tuple[str, ...]
     webhook_max_body_bytes: int
+    webhook_body_timeout: float
     shim_url: str
     visibility_timeout: int
     max_retries: int
@@ -84,6 +93,12 @@ class Settings:
     metrics_port: int
     metrics_address: str
     extra: dict = field(default_factory=dict)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value of these settings (tokens, passwords, URL passwords): what logs must mask."""
+        values = [getattr(self, name) for name in SECRET_FIELDS]
+        values += [urlsplit(u).password or "" for u in (self.broker_url, self.database_url)]
+        return tuple(v for v in values if v)
 
     def redacted(self) -> dict:
         """A dict of the settings fit for a log line: secrets replaced, URL passwords removed."""
@@ -168,7 +183,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         woo_url=r.url("WOO_URL", "http://127.0.0.1:8081", ("http", "https")),
         woo_consumer_key=r.raw("WOO_CONSUMER_KEY", SANDBOX_WOO_KEY),
         woo_consumer_secret=r.raw("WOO_CONSUMER_SECRET", SANDBOX_WOO_SECRET),
-        woo_webhook_secret=r.raw("WOO_WEBHOOK_SECRET", "wooerp-sandbox-webhook-secret"),
+        woo_webhook_secret=r.raw("WOO_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET),  # trimmed, as WooCommerce trims
         woo_timeout=r.number("WOO_TIMEOUT_SECONDS", "30", minimum=1),
         erp_url=r.url("ERP_URL", "http://127.0.0.1:8070", ("http", "https")),
         erp_token=r.raw("ERP_TOKEN", SANDBOX_ERP_TOKEN),
@@ -189,6 +204,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
         webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored"),
         webhook_max_body_bytes=int(r.number("WEBHOOK_MAX_BODY_BYTES", str(2 * 1024 * 1024), int, 1024)),
+        webhook_body_timeout=r.number("WEBHOOK_BODY_TIMEOUT_SECONDS", "10", minimum=0.5),
         shim_url=r.url("SHIM_URL", "http://127.0.0.1:8000", ("http", "https")),
         visibility_timeout=int(r.number("VISIBILITY_TIMEOUT_SECONDS", "3600", int, 10)),
         max_retries=int(r.number("TASK_MAX_RETRIES", "8", int, 0)),
@@ -199,7 +215,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         order_lease_seconds=int(r.number("ORDER_LEASE_SECONDS", "120", int, 5)),
         **_rate_limits(r),
         flower_user=r.raw("FLOWER_USER", "admin"),
-        flower_password=r.raw("FLOWER_PASSWORD", "wooerp-dev"),
+        flower_password=r.raw("FLOWER_PASSWORD", DEFAULT_FLOWER_PASSWORD),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         stuck_task_seconds=int(r.number("STUCK_TASK_SECONDS", "300", int, 1)),
         watch_seconds=r.number("FAILURE_WATCH_SECONDS", "30", minimum=1),
@@ -234,6 +250,11 @@ def _rate_limits(r: _Reader) -> dict:
 
 
 def _check_consistency(s: Settings) -> None:
+    problem = webhook_secret_problem(s.woo_webhook_secret)
+    if problem:
+        raise ConfigError("WOO_WEBHOOK_SECRET", problem)
+    if s.env == "production":
+        _check_production_secrets(s)
     if s.full_resync_hour > 23:
         raise ConfigError("FULL_RESYNC_HOUR_UTC", f"must be an hour from 0 to 23, got {s.full_resync_hour}")
     if s.reconcile_hour > 23:
@@ -247,9 +268,65 @@ def _check_consistency(s: Settings) -> None:
                           f"must be less than VISIBILITY_TIMEOUT_SECONDS ({s.visibility_timeout})")
 
 
+# (variable, settings field) of every secret and password production checks
+_PRODUCTION_SECRETS = (("WOO_CONSUMER_KEY", "woo_consumer_key"), ("WOO_CONSUMER_SECRET", "woo_consumer_secret"),
+                       ("WOO_WEBHOOK_SECRET", "woo_webhook_secret"), ("FLOWER_PASSWORD", "flower_password"))
+
+
+def _weak_secret(value: str) -> str | None:
+    """Why `value` cannot guard anything in production, or None."""
+    if value in KNOWN_SECRETS:
+        return "is a default or sandbox value"
+    if PLACEHOLDER.search(value):
+        return "is a placeholder"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def _check_production_secrets(s: Settings) -> None:
+    checks = list(_PRODUCTION_SECRETS)
+    checks += [("TRYTON_PASSWORD", "tryton_password")] if s.erp_kind == "tryton" else [("ERP_TOKEN", "erp_token")]
+    for variable, name in checks:
+        problem = _weak_secret(getattr(s, name))
+        if problem:
+            raise ConfigError(variable, f"{problem}; WOOERP_ENV=production needs a real secret")
+    for variable, url in (("REDIS_URL", s.broker_url), ("DATABASE_URL", s.database_url)):
+        password = urlsplit(url).password
+        problem = _weak_secret(password) if password else None
+        if problem:
+            raise ConfigError(variable, f"password {problem}; WOOERP_ENV=production needs a real secret")
+
+
+# What WooCommerce does to a webhook secret before it signs (plugins/woocommerce/includes):
+# - the admin form stores sanitize_text_field(wp_unslash($secret)): backslashes go, tags are stripped,
+#   `%xx` octets are removed, tabs/line breaks/runs of spaces become one space, the ends are trimmed;
+# - WC_Webhook::generate_signature() signs with wp_specialchars_decode($secret, ENT_QUOTES), so
+#   `&amp;` `&lt;` `&gt;` `&quot;` `&#039;` (and their numeric forms) become `& < > " '`.
+# Surrounding whitespace is trimmed here as there; a secret either step would otherwise change is refused:
+# it could never verify a genuine delivery.
+_ADMIN_FORM_CHANGES = re.compile(r"[\\<>]|%[0-9a-fA-F]{2}|\s\s|[\t\r\n\f\v]")
+_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|#0*(?:34|38|39|60|62)|#x0*(?:22|26|27|3c|3e));", re.IGNORECASE)
+
+
+def webhook_secret_problem(secret: str) -> str | None:
+    if _ENTITY.search(secret):
+        return "contains an HTML entity, which WooCommerce decodes before signing"
+    match = _ADMIN_FORM_CHANGES.search(secret)
+    if match:
+        return (f"contains {match.group(0)!r}, which WooCommerce's webhook form strips or changes "
+                f"(backslashes, < >, %xx, tabs, line breaks, repeated spaces)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in secret):
+        return "contains a control character"
+    return None
+
+
 def load_checked(env: Mapping[str, str] | None = None) -> Settings:
     s = load(env)
     _check_consistency(s)
+    # every process reads the product mapping table: a broken one stops it now, not at the first product
+    from connector.mapping.products import DEFAULT_TABLE, read_table
+    read_table((os.environ if env is None else env).get("PRODUCT_MAPPING_FILE") or str(DEFAULT_TABLE))
     return s
 
 

@@ -23,6 +23,12 @@ from connector.models import WebhookDelivery
 
 log = logging.getLogger("wooerp.webhooks")
 PING_BODY = re.compile(rb"^webhook_id=\d+$")
+MAX_RESOURCE_ID = 2**63 - 1  # the database's BIGINT
+# Unsigned headers and body fields that are stored: their type and length are checked before anything is
+# published, so that the database never refuses a delivery the workers were already told about.
+STORED_HEADERS = {"X-WC-Webhook-ID": 32, "X-WC-Webhook-Delivery-ID": 64}
+MODIFIED_GMT_MAX = 32
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,24 @@ def signature(raw_body: bytes, secret: str) -> str:
 
 
 def signature_valid(raw_body: bytes, header: str | None, secret: str) -> bool:
-    return header is not None and hmac.compare_digest(signature(raw_body, secret), header.strip())
+    """Compared as bytes: a header with non-ASCII characters is simply a wrong signature."""
+    if header is None:
+        return False
+    given = header.strip().encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(signature(raw_body, secret).encode("ascii"), given)
+
+
+def _stored_text_problem(name: str, value, limit: int) -> str | None:
+    """Why `value` cannot be stored as a short printable text column, or None when it can."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"{name} must be a string, got {type(value).__name__}"
+    if len(value) > limit:
+        return f"{name} is longer than {limit} characters"
+    if not _PRINTABLE.match(value):
+        return f"{name} must be printable ASCII"
+    return None
 
 
 def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max_bytes: int) -> Verdict:
@@ -64,15 +87,30 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
         return Verdict(401, "signature does not match the body")
     topic = headers.get("X-WC-Webhook-Topic", "")
     if topic not in topics:
-        return Verdict(202, f"topic {topic or '(none)'} is not handled; ignored")
+        shown = topic[:64] if _PRINTABLE.match(topic or "") else "(not printable ASCII)"
+        return Verdict(202, f"topic {shown or '(none)'} is not handled; ignored")
+    for name, limit in STORED_HEADERS.items():
+        problem = _stored_text_problem(name, headers.get(name), limit)
+        if problem:
+            return Verdict(400, f"header {problem}")
     try:
         payload = json.loads(raw_body)
     except (ValueError, UnicodeDecodeError):
         return Verdict(400, "body is not valid JSON")
-    if not isinstance(payload, dict) or not isinstance(payload.get("id"), int) or payload["id"] <= 0:
-        return Verdict(400, "body has no positive integer 'id'")
-    return Verdict(200, "accepted", topic=topic, resource_id=payload["id"],
-                   modified_gmt=payload.get("date_modified_gmt"), body_sha256=hashlib.sha256(raw_body).hexdigest())
+    except RecursionError:
+        return Verdict(400, "body is nested too deeply")
+    if not isinstance(payload, dict):
+        return Verdict(400, "body is not a JSON object")
+    resource_id = payload.get("id")
+    # bool is an int in Python (true == 1): it must not pass for order 1
+    if type(resource_id) is not int or not 1 <= resource_id <= MAX_RESOURCE_ID:
+        return Verdict(400, f"body has no integer 'id' from 1 to {MAX_RESOURCE_ID}")
+    modified = payload.get("date_modified_gmt")
+    problem = _stored_text_problem("'date_modified_gmt'", modified, MODIFIED_GMT_MAX)
+    if problem:
+        return Verdict(400, f"body field {problem}")
+    return Verdict(200, "accepted", topic=topic, resource_id=resource_id,
+                   modified_gmt=modified, body_sha256=hashlib.sha256(raw_body).hexdigest())
 
 
 def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish) -> tuple[int, bool, bool]:

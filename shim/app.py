@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+import socket
+import threading
 import time
 
 from flask import Flask, jsonify, request
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector import logs, webhooks
 from connector.services import Services
@@ -39,6 +42,9 @@ def create_app(settings: Settings, publish=None) -> Flask:
         try:
             response, result = receive(cid)
             return response
+        except SQLAlchemyError as e:  # our own dependency: a 5xx, so that the shop delivers again later
+            event(log, "delivery not stored: database unavailable", logging.ERROR, error=f"{type(e).__name__}")
+            return _answer(503, "the database is unavailable; deliver again later")
         finally:
             metrics.count(request.headers.get("X-WC-Webhook-Topic"), result, settings.webhook_topics)
             logs._correlation_id.reset(token)
@@ -50,7 +56,14 @@ def create_app(settings: Settings, publish=None) -> Flask:
         if length > settings.webhook_max_body_bytes:
             return _answer(413, f"body of {length} bytes exceeds the limit of {settings.webhook_max_body_bytes}"), \
                 "too_large"
-        raw = request.get_data(cache=False)
+        # a client that trickles its body holds one gunicorn thread; past the deadline it gets a 408
+        raw = _read_body(settings.webhook_max_body_bytes, settings.webhook_body_timeout)
+        if raw is None:
+            response = _answer(408, f"the body did not arrive within {settings.webhook_body_timeout:g} s")
+            response.headers["Connection"] = "close"
+            return response, "timeout"
+        if len(raw) > settings.webhook_max_body_bytes:
+            return _answer(413, f"body exceeds the limit of {settings.webhook_max_body_bytes} bytes"), "too_large"
         verdict = webhooks.judge(raw, request.headers, secret=settings.woo_webhook_secret,
                                  topics=settings.webhook_topics, max_bytes=settings.webhook_max_body_bytes)
         if not verdict.accepted:
@@ -78,8 +91,7 @@ def create_app(settings: Settings, publish=None) -> Flask:
     def status():
         """The fleet report of `wooerp status`, for operators (basic auth: FLOWER_USER/FLOWER_PASSWORD)."""
         auth = request.authorization
-        if not (auth and hmac.compare_digest(auth.username or "", settings.flower_user)
-                and hmac.compare_digest(auth.password or "", settings.flower_password)):
+        if not (auth and _same(auth.username, settings.flower_user) and _same(auth.password, settings.flower_password)):
             response = _answer(401, "operator credentials required")
             response.headers["WWW-Authenticate"] = 'Basic realm="wooerp status"'
             return response
@@ -93,6 +105,69 @@ def create_app(settings: Settings, publish=None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+class _BodyDeadlines:
+    """One watchdog thread per process: a request whose body is still arriving at its deadline gets its
+    socket's read side shut, so the blocked read returns at once (gunicorn reads a body until it has
+    all of it, so a per-recv socket timeout alone would let a byte a second go on for hours)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._watched: dict[int, list] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock, seconds: float) -> list:
+        entry = [time.monotonic() + seconds, sock, False]
+        with self._lock:
+            self._watched[id(entry)] = entry
+            if self._thread is None or not self._thread.is_alive():  # also after gunicorn forked us
+                self._thread = threading.Thread(target=self._run, name="body-deadlines", daemon=True)
+                self._thread.start()
+        return entry
+
+    def release(self, entry: list) -> bool:
+        """Stop watching; True when the deadline had passed."""
+        with self._lock:
+            self._watched.pop(id(entry), None)
+        return entry[2]
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self._lock:
+                expired = [e for e in self._watched.values() if e[0] <= now]
+                for e in expired:
+                    del self._watched[id(e)]
+            for e in expired:
+                e[2] = True
+                try:
+                    e[1].shutdown(socket.SHUT_RD)
+                except OSError:
+                    pass
+
+
+_deadlines = _BodyDeadlines()
+
+
+def _read_body(limit: int, deadline_seconds: float) -> bytes | None:
+    """At most `limit + 1` bytes of the body, or None when it did not arrive within the deadline (under
+    gunicorn; deploy/README.md: slow clients)."""
+    sock = request.environ.get("gunicorn.socket")
+    entry = _deadlines.watch(sock, deadline_seconds) if sock is not None else None
+    try:
+        raw = request.stream.read(limit + 1)
+    except OSError:
+        raw = None
+    if entry is not None and _deadlines.release(entry):
+        return None
+    return raw
+
+
+def _same(given: str | None, expected: str) -> bool:
+    """Constant-time comparison as UTF-8 bytes: any header text, non-ASCII included, is just wrong."""
+    return hmac.compare_digest((given or "").encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
 def _answer(status: int, reason: str, **extra):

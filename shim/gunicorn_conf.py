@@ -39,3 +39,13 @@ def on_exit(server) -> None:
     path = os.environ.pop(VARIABLE, None)
     if path:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# Slow clients (deploy/README.md): threaded workers, so that a connection trickling its request holds one
+# thread, not a whole worker; the shim gives a body WEBHOOK_BODY_TIMEOUT_SECONDS (shim.app) before a 408.
+# The gunicorn master's heartbeat `timeout` then only catches a worker that is really stuck. Command-line
+# options (`--workers`, `--threads`) override these defaults.
+worker_class = "gthread"
+threads = 64
+timeout = 30
+keepalive = 5

@@ -4,6 +4,5 @@ from connector.settings import load_or_exit
 from shim.app import create_app
 
 settings = load_or_exit()
-logs.setup(settings.log_level, secrets=(settings.woo_consumer_secret, settings.woo_webhook_secret,
-                                        settings.erp_token, settings.flower_password))
+logs.setup(settings.log_level, secrets=settings.secrets())
 app = create_app(settings)

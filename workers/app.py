@@ -56,8 +56,7 @@ app.conf.update(
 
 @signals.setup_logging.connect
 def _json_logging(**_kwargs):
-    logs.setup(settings.log_level, secrets=(settings.woo_consumer_secret, settings.woo_webhook_secret,
-                                            settings.erp_token, settings.flower_password))
+    logs.setup(settings.log_level, secrets=settings.secrets())
     if settings.log_level != "DEBUG":
         quiet = RoutineTasks({entry["task"] for entry in app.conf.beat_schedule.values()})
         for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):

@@ -4,17 +4,23 @@ TransientError (and transport/database hiccups) → retry with exponential backo
 the remote side's Retry-After; after `TASK_MAX_RETRIES` → dead letter. PermanentError, InvalidDataError
 and unexpected exceptions → dead letter at once, with the traceback. A dead letter is written to the
 database (durable, one per task attempt) and announced on the `dead_letter` queue for Flower.
+
+The letter is written while the task still holds its message, before Celery marks the failure and
+acknowledges it. When the database cannot take it (down longer than the whole retry budget), the task is
+not given up: it is retried later, past its budget, until it either succeeds or its letter is written.
+So nothing accepted is ever lost to a database outage.
 """
 from __future__ import annotations
 
 import logging
 import os
 import random
+import traceback
 
 import requests
 from celery import Task
-from celery.exceptions import Ignore, Retry
-from sqlalchemy.exc import OperationalError
+from celery.exceptions import Ignore, Reject, Retry
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connector import dead_letters
 from connector.errors import PermanentError, TransientError
@@ -25,6 +31,8 @@ from workers.coalesce import redis_client
 
 log = logging.getLogger("wooerp.tasks")
 TRANSIENT = (TransientError, requests.RequestException, OperationalError, ConnectionError, TimeoutError)
+# what "the database cannot take the dead letter now" looks like
+LETTER_NOT_WRITTEN = (SQLAlchemyError, ConnectionError, TimeoutError, OSError)
 _services: dict[int, Services] = {}
 
 
@@ -39,6 +47,7 @@ class SyncTask(Task):
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    records_dead_letters = True  # the keeper's own display task does not
 
     @property
     def services(self) -> Services:
@@ -85,11 +94,12 @@ class SyncTask(Task):
             if deliveries > 1:
                 self._redelivered(deliveries)
             return super().__call__(*args, **kwargs)
-        except Retry:
+        except (Retry, Ignore, Reject):
             raise
         except TRANSIENT as exc:
             settings = self.app.wooerp_settings
             if self.request.retries >= settings.max_retries:
+                self._dead_letter_or_retry_later(exc, cid)
                 raise
             countdown = backoff_seconds(self.request.retries, settings.retry_backoff_base,
                                         settings.retry_backoff_max, getattr(exc, "retry_after", None))
@@ -97,19 +107,50 @@ class SyncTask(Task):
                   retries=self.request.retries, countdown=round(countdown, 2))
             raise self.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries,
                              headers={"wooerp_cid": cid})
+        except Exception as exc:
+            self._dead_letter_or_retry_later(exc, cid)
+            raise
         finally:
             _correlation_id.reset(token)
 
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
+    def _letter(self, exc: BaseException, tb: str) -> dead_letters.Letter:
         delivery = self.request.delivery_info or {}
-        letter = dead_letters.Letter(
-            task_id=task_id, attempt_key=str(self.request.retries), task_name=self.name, args=list(args or []),
-            kwargs=dict(kwargs or {}), queue=delivery.get("routing_key"),
-            correlation_id=self._header("wooerp_cid"), retries=self.request.retries,
-            exc_type=type(exc).__name__, exc_message=str(exc)[:2000], traceback=str(einfo)[-8000:])
+        return dead_letters.Letter(
+            task_id=self.request.id, attempt_key=str(self.request.retries), task_name=self.name,
+            args=list(self.request.args or []), kwargs=dict(self.request.kwargs or {}),
+            queue=delivery.get("routing_key"), correlation_id=self._header("wooerp_cid"),
+            retries=self.request.retries, exc_type=type(exc).__name__, exc_message=str(exc)[:2000],
+            traceback=tb[-8000:])
+
+    def _record(self, letter: dead_letters.Letter, exc: BaseException) -> None:
         letter_id, new = dead_letters.record(self.services.db, letter)
-        event(log, "task dead-lettered", logging.ERROR, task=self.name, task_id=task_id, letter_id=letter_id,
+        self.request.wooerp_letter = (letter_id, new)
+        event(log, "task dead-lettered", logging.ERROR, task=self.name, task_id=letter.task_id, letter_id=letter_id,
               error=f"{type(exc).__name__}: {str(exc)[:300]}", new=new)
+
+    def _dead_letter_or_retry_later(self, exc: Exception, cid: str) -> None:
+        """Write the dead letter of this final failure while the message is still ours. If the database
+        cannot take it, raise a Retry instead: the task runs again later (past its retry budget) and is
+        only given up once its letter is written, so an outage never loses an accepted task."""
+        if not self.records_dead_letters or self.request.is_eager or not self.request.id:
+            return
+        try:
+            self._record(self._letter(exc, traceback.format_exc()), exc)
+        except LETTER_NOT_WRITTEN as db_exc:
+            settings = self.app.wooerp_settings
+            countdown = backoff_seconds(self.request.retries, settings.retry_backoff_base, settings.retry_backoff_max)
+            event(log, "dead letter could not be written; the task will run again", logging.ERROR, task=self.name,
+                  task_id=self.request.id, error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                  database_error=f"{type(db_exc).__name__}: {str(db_exc)[:300]}", countdown=round(countdown, 2))
+            raise self.retry(exc=exc, countdown=countdown, max_retries=self.request.retries + 1,
+                             headers={"wooerp_cid": cid}) from None
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        recorded = getattr(self.request, "wooerp_letter", None)
+        if recorded is None:  # a failure that did not pass through __call__: record it here
+            self._record(self._letter(exc, str(einfo)), exc)
+            recorded = self.request.wooerp_letter
+        letter_id, new = recorded
         if new:
             self.announce_dead_letter(letter_id)
 

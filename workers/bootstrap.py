@@ -31,8 +31,7 @@ def _wait(url: str, timeout: float = 120) -> None:
 
 
 def bootstrap(settings: Settings, demo: bool) -> None:
-    logs.setup(settings.log_level, secrets=(settings.woo_consumer_secret, settings.woo_webhook_secret,
-                                            settings.erp_token, settings.flower_password))
+    logs.setup(settings.log_level, secrets=settings.secrets())
     services = Services(settings)
     _wait(settings.shim_url + "/healthz")
     _wait(settings.woo_url + "/wp-json/")

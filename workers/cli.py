@@ -22,6 +22,29 @@ def main() -> None:
     """Keep a WooCommerce shop and an ERP in sync."""
 
 
+def entry(argv: list[str] | None = None) -> None:
+    """The `wooerp` command. A usage or input error is one line on stderr and exit status 2, never a
+    traceback; so is an unexpected failure (with its type), apart from reconcile's documented statuses."""
+    try:
+        code = main.main(args=argv, prog_name="wooerp", standalone_mode=False)
+    except click.ClickException as e:
+        _fail(e.format_message())
+    except click.Abort:
+        _fail("aborted")
+    except (KeyboardInterrupt, EOFError):
+        _fail("interrupted")
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 — the operator gets one line, not a traceback
+        _fail(f"{type(e).__name__}: {e}")
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str) -> None:
+    print(f"wooerp: error: {' '.join(str(message).split())[:500]}", file=sys.stderr)
+    sys.exit(2)
+
+
 @main.command()
 def run() -> None:
     """Start the whole fleet in the foreground (embedded parts unless env vars point elsewhere)."""
@@ -79,7 +102,7 @@ def rebind(side: str, reason: str) -> None:
     from connector.logs import setup
     services = _services()
     s = services.settings
-    setup(s.log_level, secrets=(s.woo_consumer_secret, s.woo_webhook_secret, s.erp_token, s.flower_password))
+    setup(s.log_level, secrets=s.secrets())
     old, new = do_rebind(services.db, services.woo, services.erp, side, reason)
     click.echo(f"{side}: was {old or 'not bound'}; now bound to {new}")
 
@@ -176,4 +199,4 @@ main.add_command(reconcile)
 
 
 if __name__ == "__main__":
-    main()
+    entry()

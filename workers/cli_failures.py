@@ -38,8 +38,15 @@ def _since(value: str | None) -> datetime | None:
         return None
     if value[-1] in "smhd" and value[:-1].isdigit():
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[value[-1]]
-        return datetime.utcnow() - timedelta(**{unit: int(value[:-1])})
-    return datetime.fromisoformat(value)
+        try:
+            return datetime.utcnow() - timedelta(**{unit: int(value[:-1])})
+        except OverflowError:
+            raise click.BadParameter(f"{value!r} is too far back", param_hint="'--since'") from None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither an age such as 2h, 30m, 7d nor an ISO date/time",
+                                 param_hint="'--since'") from None
 
 
 def _reannounce(db, letter_id: int) -> None:

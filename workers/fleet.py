@@ -126,7 +126,7 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
         procs.append(("erp", f"{py} -m sandbox.erp --port {found['erp'].port} --seed-demo --quiet "
                              f"--state {VAR / 'erp-sandbox.state'}"))
     procs += [
-        ("shim", f"{shlex.quote(str(bindir / 'gunicorn'))} --config python:shim.gunicorn_conf --workers 2 --threads 4 "
+        ("shim", f"{shlex.quote(str(bindir / 'gunicorn'))} --config python:shim.gunicorn_conf --worker-class gthread --threads 64 --workers 2 "
                  f"--bind 127.0.0.1:{found['shim'].port} --access-logfile - shim.wsgi:app"),
         ("worker", f"{celery} -A workers.app worker -Q orders,catalog,inventory -c {workers} -n worker@%h "
                    f"--loglevel INFO"),

@@ -11,7 +11,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from connector.errors import InvalidDataError
+import jsonschema
+
+from connector.errors import ConfigError, InvalidDataError
 from connector.mapping.transforms import TRANSFORMS
 
 DEFAULT_TABLE = Path(__file__).with_name("products.json")
@@ -20,16 +22,57 @@ FORBIDDEN_TARGETS = {"sale_price", "date_on_sale_from", "date_on_sale_to", "date
                      "date_on_sale_to_gmt"}
 
 
+# What a PRODUCT_MAPPING_FILE must look like (JSON Schema, checked when any process starts).
+SCHEMA = {
+    "type": "object",
+    "required": ["fields"],
+    "properties": {
+        "comment": {"type": "string"},
+        "fields": {
+            "type": "array", "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["from", "to"],
+                "additionalProperties": False,
+                "properties": {
+                    "from": {"type": "string", "minLength": 1},
+                    "to": {"type": "string", "pattern": r"^(meta:[A-Za-z0-9_\-]+|[a-z][a-z0-9_]*)$",
+                           "not": {"enum": sorted(FORBIDDEN_TARGETS)}},
+                    "transform": {"enum": sorted(TRANSFORMS)},
+                },
+            },
+        },
+    },
+}
+
+
+def table_path() -> str:
+    return os.environ.get("PRODUCT_MAPPING_FILE") or str(DEFAULT_TABLE)
+
+
+def read_table(path: str) -> tuple[dict, ...]:
+    """The mapping table in `path`, checked against SCHEMA; ConfigError (one line, naming
+    PRODUCT_MAPPING_FILE) when it is missing, not JSON or not a valid table."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError("PRODUCT_MAPPING_FILE", f"cannot be read: {path}: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ConfigError("PRODUCT_MAPPING_FILE", f"is not valid JSON: {path}: {e}") from None
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        if list(error.absolute_path)[-1:] == ["to"] and error.validator == "not":
+            problem = f"{error.instance} belongs to WooCommerce (promotions) and cannot be mapped"
+        else:
+            problem = error.message
+        raise ConfigError("PRODUCT_MAPPING_FILE", f"is not a valid mapping table: {path}: at {where}: {problem[:300]}")
+    return tuple(document["fields"])
+
+
 @lru_cache(maxsize=4)
 def load_table(path: str | None = None) -> tuple[dict, ...]:
-    path = path or os.environ.get("PRODUCT_MAPPING_FILE") or str(DEFAULT_TABLE)
-    fields = json.loads(Path(path).read_text())["fields"]
-    for f in fields:
-        if f["to"] in FORBIDDEN_TARGETS:
-            raise ValueError(f"{path}: {f['to']} belongs to WooCommerce (promotions) and cannot be mapped")
-        if f.get("transform", "text") not in TRANSFORMS:
-            raise ValueError(f"{path}: unknown transform {f['transform']!r}")
-    return tuple(fields)
+    return read_table(path or table_path())
 
 
 def validate(record: dict) -> None:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from connector.errors import ConfigError
 from connector.settings import REQUIRED_IN_PRODUCTION, load, load_checked
 from tests.support.procs import ROOT
 from workers.queues import ALL_QUEUES
@@ -228,7 +229,9 @@ def test_compose_file_holds_no_secret(compose_model):
     env = dict(compose_model["services"]["worker-orders"]["environment"])
     assert {k for k, v in env.items() if SECRETISH.search(k) and k != "DATABASE_URL"} <= \
         {k for k, v in env.items() if v == PLACEHOLDER}
-    settings = load_checked(env)
+    with pytest.raises(ConfigError):  # production refuses the placeholders themselves
+        load_checked(env)
+    settings = load_checked(filled_in(env))
     assert settings.env == "production" and settings.database_url.startswith("postgresql://")
     unknown = set(read_env_file(DEPLOY / "wooerp.env.example")) - known_variables()
     assert not unknown, f"wooerp.env.example sets variables wooerp does not read: {unknown}"
@@ -290,8 +293,9 @@ def test_the_sources_the_image_copies_run_on_their_own_from_another_directory(tm
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WOO", "ERP", "REDIS", "DATABASE"))}
     env.update(PYTHONPATH=str(src), PYTHONDONTWRITEBYTECODE="1", WOOERP_ENV="production",
                REDIS_URL="redis://127.0.0.1:1/0", DATABASE_URL=f"sqlite:///{tmp_path / 'state.db'}",
-               WOO_URL="https://shop.invalid", WOO_CONSUMER_KEY="ck_x", WOO_CONSUMER_SECRET="cs_x",
-               WOO_WEBHOOK_SECRET="whsec", ERP_URL="https://erp.invalid", ERP_TOKEN="erp-token")
+               WOO_URL="https://shop.invalid", WOO_CONSUMER_KEY="ck_" + "1f" * 20, WOO_CONSUMER_SECRET="cs_" + "2e" * 20,
+               WOO_WEBHOOK_SECRET="webhook-secret-" + "3d" * 8, ERP_URL="https://erp.invalid",
+               ERP_TOKEN="erp-token-" + "4c" * 8, FLOWER_PASSWORD="flower-password-" + "5b" * 4)
     migrated = run([sys.executable, "-m", "workers.cli", "migrate"], cwd=cwd, env=env)
     assert migrated.returncode == 0, migrated.stderr
     probe = ("import sys, workers.app, shim.wsgi, beat_schedule, workers.cli\n"
@@ -477,7 +481,14 @@ def test_configmap_and_secret_make_a_production_configuration_with_placeholder_s
     env = {**config, **secret}
     assert set(REQUIRED_IN_PRODUCTION) <= set(env)
     assert not set(env) - known_variables(), set(env) - known_variables()
-    assert load_checked(env).env == "production"
+    with pytest.raises(ConfigError):  # production refuses the placeholders themselves
+        load_checked(env)
+    assert load_checked(filled_in(env)).env == "production"
+
+
+def filled_in(env: dict) -> dict:
+    """The example configuration with every CHANGE-ME replaced by a real-looking secret."""
+    return {k: v.replace(PLACEHOLDER, f"filled-in-{k.lower()}-0123456789") for k, v in env.items()}
 
 
 def test_the_migration_job(k8s):

@@ -80,3 +80,35 @@ def test_ping_is_200(shim):
     r = client.post("/webhooks/woocommerce", data=b"webhook_id=3",
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 200 and stored(db) == 0
+
+
+@pytest.mark.parametrize("body, extra", [
+    (b'{"id": true}', {}), (b'{"id": 9223372036854775808}', {}),
+    (b'{"id": 3, "date_modified_gmt": "' + b"9" * 40 + b'"}', {}),
+    (b'{"id": 3}', {"X-WC-Webhook-ID": "w" * 33}), (b'{"id": 3}', {"X-WC-Webhook-Delivery-ID": "d" * 65}),
+    (b"[" * 2000 + b"]" * 2000, {}),
+])
+def test_signed_deliveries_the_database_would_refuse_are_400_and_publish_nothing(shim, body, extra):
+    client, published, db = shim
+    headers = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": signature(body, SECRET), **extra}
+    r = client.post("/webhooks/woocommerce", data=body, headers=headers)
+    assert r.status_code == 400 and r.json["reason"]
+    assert published == [] and stored(db) == 0
+
+
+@pytest.mark.parametrize("password", ["wooerp-dev\u00e9", "\u2603", ""])
+def test_status_with_a_non_ascii_password_is_401(shim, password):
+    client, _, _ = shim
+    import base64
+    token = base64.b64encode(f"admin:{password}".encode("utf-8")).decode()
+    r = client.get("/status", headers={"Authorization": f"Basic {token}"})
+    assert r.status_code == 401
+
+
+def test_a_database_that_cannot_store_the_delivery_is_a_503_for_the_shop_to_retry(tmp_path):
+    from connector.db import Database
+    broken = Database(f"sqlite:///{tmp_path / 'no-schema.db'}")  # no tables: every insert fails
+    settings = load({"DATABASE_URL": broken.url, "WOO_WEBHOOK_SECRET": SECRET})
+    client = create_app(settings, publish=lambda *_: "task").test_client()
+    r = post(client, b'{"id": 5}')
+    assert r.status_code == 503 and r.json["reason"]

@@ -1,3 +1,4 @@
+import pytest
 import json
 
 from connector.webhooks import judge, signature
@@ -51,3 +52,41 @@ def test_two_orders_in_the_same_second_have_different_keys_but_a_duplicate_has_t
     kb = verdict(b, {**headers(b), **same_delivery_id}).change_key
     assert ka != kb
     assert ka == verdict(a, headers(a)).change_key
+
+
+# Each shape below once reached the database after the order task was published (issue 16): the judge
+# now refuses them with a 400 and a reason, so nothing is published or stored.
+LONG = "x" * 33
+
+
+@pytest.mark.parametrize("body, extra_headers, reason", [
+    (b'{"id": 9223372036854775808}', {}, "integer 'id'"),
+    (b'{"id": true}', {}, "integer 'id'"),
+    (b'{"id": 0}', {}, "integer 'id'"),
+    (b'{"id": 1.0}', {}, "integer 'id'"),
+    (b'[1, 2]', {}, "not a JSON object"),
+    (b'{"id": 1, "date_modified_gmt": {"a": 1}}', {}, "must be a string"),
+    (b'{"id": 1, "date_modified_gmt": "' + LONG.encode() + b'"}', {}, "longer than 32"),
+    (b'{"id": 1, "date_modified_gmt": "2026\\u0000"}', {}, "printable ASCII"),
+    (b'{"id": 1}', {"X-WC-Webhook-ID": LONG}, "X-WC-Webhook-ID is longer than 32"),
+    (b'{"id": 1}', {"X-WC-Webhook-Delivery-ID": "d" * 65}, "X-WC-Webhook-Delivery-ID is longer than 64"),
+    (b'{"id": 1}', {"X-WC-Webhook-ID": "\u00e9t\u00e9"}, "printable ASCII"),
+    (b"[" * 100_000 + b"]" * 100_000, {}, "nested too deeply"),
+    (b'{"id": ' + b"9" * 5000 + b"}", {}, "not valid JSON"),
+])
+def test_what_the_database_would_refuse_is_a_400_before_anything_is_published(body, extra_headers, reason):
+    v = verdict(body, {**headers(body), **extra_headers}, max_bytes=1_000_000)
+    assert v.status == 400 and reason in v.reason and not v.accepted
+
+
+def test_largest_bigint_id_and_a_32_character_date_are_accepted():
+    body = b'{"id": 9223372036854775807, "date_modified_gmt": "' + b"2" * 32 + b'"}'
+    v = verdict(body, {**headers(body), "X-WC-Webhook-ID": "7" * 32, "X-WC-Webhook-Delivery-ID": "d" * 64})
+    assert v.accepted and v.resource_id == 2**63 - 1
+
+
+@pytest.mark.parametrize("bad", ["\u00e9" * 44, "AAAA\u2603", " ", "\udcff"])
+def test_a_non_ascii_signature_is_a_401_not_an_error(bad):
+    body = b'{"id": 1}'
+    v = verdict(body, {**headers(body), "X-WC-Webhook-Signature": bad})
+    assert v.status == 401

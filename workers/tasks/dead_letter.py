@@ -39,6 +39,7 @@ class DeadLetterOpen(Exception):
 
 class Keeper(SyncTask):
     throws = (DeadLetterOpen,)  # expected: logged without a second traceback
+    records_dead_letters = False
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """The failure is the display; the letter itself is already durable, so nothing is dead-lettered."""
