@@ -34,7 +34,7 @@ def bootstrap(settings: Settings, demo: bool) -> None:
     _wait(settings.shim_url + "/healthz")
     _wait(settings.woo_url + "/wp-json/")
     summary = ensure_webhooks(services.woo, settings.shim_url + "/webhooks/woocommerce",
-                              settings.woo_webhook_secret, ("order.created", "order.updated"))
+                              settings.woo_webhook_secret, ("order.created", "order.updated", "customer.updated"))
     event(log, "webhooks registered", **summary)
     if demo:
         _demo_order(settings, services)

@@ -69,6 +69,12 @@ class RestErp:
     def create_customer(self, customer: dict) -> dict:
         return self._call("POST", "/customers", body=customer)
 
+    def get_customer(self, customer_id: str) -> dict:
+        return self._call("GET", f"/customers/{customer_id}")
+
+    def update_customer(self, customer_id: str, changes: dict) -> dict:
+        return self._call("PATCH", f"/customers/{customer_id}", body=changes)  # contract v1.1
+
     def find_sales_orders(self, external_ref: str) -> list[dict]:
         return self._call("GET", "/sales-orders", params={"external_ref": external_ref})["items"]
 

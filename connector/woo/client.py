@@ -104,6 +104,13 @@ class WooClient:
     def update_order(self, order_id: int, data: dict) -> dict:
         return self.call("PUT", f"orders/{int(order_id)}", data)[0]
 
+    # -- customers ---------------------------------------------------------------------------------
+    def get_customer(self, customer_id: int) -> dict:
+        return self.get(f"customers/{int(customer_id)}")
+
+    def update_customer(self, customer_id: int, data: dict) -> dict:
+        return self.call("PUT", f"customers/{int(customer_id)}", data)[0]
+
     def order_notes(self, order_id: int) -> list[dict]:
         return self.get(f"orders/{int(order_id)}/notes")
 

@@ -497,3 +497,24 @@ def test_starts_fast_and_stops_cleanly_on_sigterm(tmp_path):
         proc.kill_group(signal.SIGTERM)
         proc.popen.wait(5)
     assert proc.popen.returncode == 0
+
+
+def test_customers_read_update_meta_and_fire_customer_updated(woo, receiver):
+    hook = webhook(woo, receiver, "/wh/customer", "customer.updated")
+    assert hook["topic"] == "customer.updated"
+    before = ok(call(woo, "GET", "customers/2"))
+    assert before["role"] == "customer" and before["email"] == "anna.schaefer@example.de"
+    assert set(before["billing"]) >= {"company", "address_1", "country", "email", "phone"}
+    body = {"billing": {"company": "Schäfer GmbH", "city": "Köln", "country": "DE"},
+            "meta_data": [{"key": "_erp_customer_number", "value": "CUST-1"}]}
+    after = ok(call(woo, "PUT", "customers/2", json=body))
+    assert after["billing"]["company"] == "Schäfer GmbH" and after["billing"]["email"] == before["billing"]["email"]
+    ok(call(woo, "PUT", "customers/2", json={"meta_data": [{"key": "_erp_customer_number", "value": "CUST-2"}]}))
+    got = ok(call(woo, "GET", "customers/2"))
+    assert [m["value"] for m in got["meta_data"] if m["key"] == "_erp_customer_number"] == ["CUST-2"]
+    deliveries = receiver.wait("/wh/customer", 2)
+    assert {d["headers"]["x-wc-webhook-topic"] for d in deliveries} == {"customer.updated"}
+    assert {json.loads(d["body"])["id"] for d in deliveries} == {2}
+    err(call(woo, "GET", "customers/999999"), 404, "woocommerce_rest_invalid_id")
+    err(call(woo, "PUT", "customers/999999", json={"first_name": "x"}), 400, "woocommerce_rest_invalid_id")
+    assert [c["id"] for c in ok(call(woo, "GET", "customers", params={"email": "ANNA.schaefer@example.de"}))] == [2]
