@@ -13,7 +13,7 @@ import re
 
 from flask import Flask, g, has_request_context, request
 
-from sandbox.woo import auth, control, customers, faults as faultmod, orders, products, webhooks
+from sandbox.woo import auth, categories, control, customers, faults as faultmod, orders, products, webhooks
 from sandbox.woo.catalog import render_product
 from sandbox.woo.defaults import credentials
 from sandbox.woo.delivery import Dispatcher
@@ -75,6 +75,7 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
     app = Flask("sandbox.woo")
     app.url_map.strict_slashes = False
     app.extensions["woo_sandbox"] = sb
+    categories.register(app, sb)  # before products: `products/categories` is not a product id
     products.register(app, sb)
     orders.register(app, sb)
     customers.register(app, sb)

@@ -288,6 +288,23 @@ def test_customer_patch_adds_references_and_fields_and_email_lookup_folds(erp):
                                  timeout=10).status_code == 404
 
 
+def test_categories_are_delta_paged_nested_and_renamed(erp):
+    top, child = f"CAT{uuid.uuid4().hex[:6].upper()}", f"SUB{uuid.uuid4().hex[:6].upper()}"
+    erp.admin.put_category(top, name="Apparel")
+    made = erp.admin.put_category(child, name="T-Shirts", parent_code=top)
+    assert (made["code"], made["name"], made["parent_code"]) == (child, "T-Shirts", top)
+    since = made["modified_at"]
+    assert erp.admin.put_category(child, name="T-Shirts")["modified_at"] == since  # no change, no new stamp
+    renamed = erp.admin.put_category(top, name="Clothing")
+    listed = {c["code"]: c for c in erp.api.page_all("/categories", limit=1)}
+    assert listed[top]["name"] == "Clothing" and listed[child]["parent_code"] == top
+    changed = erp.api.get("/categories", modified_since=renamed["modified_at"]).json()["items"]
+    assert [c["code"] for c in changed] == [top]
+    with pytest.raises(SandboxAdminError):
+        erp.admin.put_category(f"{top}-X", name="Lost", parent_code="NO-SUCH-CATEGORY")
+    assert erp.api.get("/categories", limit=0).status_code == 400
+
+
 def test_external_ref_is_not_unique_until_switched(erp):
     sku, ref = sellable_sku(erp), new_ref()
     first, second = (erp.api.post("/sales-orders", order_body(ref, sku)) for _ in range(2))
