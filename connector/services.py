@@ -11,6 +11,7 @@ from connector.logs import register_secrets
 from connector.reconcile import Reconciler
 from connector.settings import Settings
 from connector.sync.inventory import InventorySync
+from connector.sync.categories import CategorySync
 from connector.sync.customers import CustomerLinker
 from connector.sync.orders import OrderImporter
 from connector.sync.products import ProductSync
@@ -67,7 +68,11 @@ class Services:
 
     @cached_property
     def products(self) -> ProductSync:
-        return ProductSync(self.db, self.woo, self.erp, self.inventory)
+        return ProductSync(self.db, self.woo, self.erp, self.inventory, categories=self.categories)
+
+    @cached_property
+    def categories(self) -> CategorySync:
+        return CategorySync(self.db, self.woo)
 
     @cached_property
     def inventory(self) -> InventorySync:

@@ -56,6 +56,9 @@ class RestErp:
     def get_product(self, product_id: str) -> dict:
         return self._call("GET", f"/products/{product_id}")
 
+    def list_categories(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/categories", modified_since, cursor, limit)
+
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
         return self._page("/inventory", modified_since, cursor, limit)
 

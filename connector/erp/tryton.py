@@ -4,7 +4,8 @@ Mapping
 - Products: `product.product` with a `code`; the code is the SKU, ids are `P<id>`. A template with
   several products is a parent `T<id>` (SKU: the template's code, else `TEMPLATE-<id>`) and its
   products are variants with the product_attribute values as `attributes`. Name, list price
-  (`list_price_used`), categories come from the template; `is_active` is active and salable. A
+  (`list_price_used`), the category (`category_code`: the template's first category's code, else its name)
+  comes from the template; `is_active` is active and salable. A
   product's `modified_at` is the last change of the product or its template.
 - Stock: one row per product (goods with a code) and Tryton warehouse (`stock.location` of type
   warehouse, by its code; `warehouses` limits which). `on_hand` is Tryton's `quantity` in the
@@ -41,9 +42,10 @@ STOCK_BASES = ("forecast", "quantity")
 ALL = {"active_test": False}  # deactivated products must reach the shop as inactive
 PRODUCT_FIELDS = ("code", "active", "write_date", "create_date", "description", "list_price_used", "attributes",
                   "identifiers.type", "identifiers.code", "template.name", "template.code", "template.active", "template.salable",
-                  "template.products", "template.categories.name", "template.write_date",
+                  "template.products", "template.categories.name", "template.categories.code", "template.write_date",
                   "template.create_date")
-TEMPLATE_FIELDS = ("name", "code", "active", "salable", "list_price", "products", "categories.name")
+TEMPLATE_FIELDS = ("name", "code", "active", "salable", "list_price", "products", "categories.name",
+                   "categories.code")
 SALE_FIELDS = ("number", "reference", "state", "shipment_state", "party", "currency.code", "create_date",
                "untaxed_amount", "tax_amount", "total_amount", "lines.type", "lines.product.code",
                "lines.quantity", "lines.unit_price", "lines.description")
@@ -157,7 +159,7 @@ class TrytonErp:
     @staticmethod
     def _category(template: dict) -> str:
         categories = template.get("categories.") or []
-        return categories[0]["name"] if categories else ""
+        return (categories[0].get("code") or categories[0]["name"]) if categories else ""
 
     # -- stock -----------------------------------------------------------------------------------------
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
@@ -212,6 +214,18 @@ class TrytonErp:
         return self._cache["warehouses"]
 
     # -- shipments -------------------------------------------------------------------------------------
+    def list_categories(self, modified_since, cursor, limit=100) -> Page:
+        """`product.category` rows: the code is the category's `code`, else its name (as products carry it)."""
+        events, more = keyset.fetch(self.rpc, [Source("product.category", (), ("name", "code", "parent"))],
+                                    modified_since, cursor, limit)
+        parents = {r["id"]: r for r in self._read("product.category",
+                                                    sorted({e.row["parent"] for e in events if e.row.get("parent")}),
+                                                    ["name", "code"])}
+        items = [{"code": e.row.get("code") or e.row["name"], "name": e.row["name"],
+                  "parent_code": (parents[e.row["parent"]].get("code") or parents[e.row["parent"]]["name"])
+                  if e.row.get("parent") else None, "modified_at": timestamp(e.at)} for e in events]
+        return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
+
     def list_shipments(self, modified_since, cursor, limit=100) -> Page:
         sources = [Source("stock.shipment.out", (("state", "=", "done"),),
                           ("reference", "effective_date", "outgoing_moves"))]

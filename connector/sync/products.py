@@ -66,8 +66,9 @@ class _Item:
 
 
 class ProductSync:
-    def __init__(self, db: Database, woo, erp, inventory=None):
+    def __init__(self, db: Database, woo, erp, inventory=None, categories=None):
         self.db, self.woo, self.erp, self.inventory = db, woo, erp, inventory
+        self.categories = categories  # CategorySync: the shop category of a product's category_code
 
     def unseen(self, items: list[dict]) -> list[dict]:
         """The records of a poll page not already written at this `modified_at` (the overlap re-reads them)."""
@@ -200,12 +201,16 @@ class ProductSync:
         only; `raw_updates` (bodies with an id, not bound to a record) ride along in the same calls."""
         create_extras = create_extras or {}
         items: dict[str, _Item] = {}
+        shop_categories = self.categories.woo_ids(r.get("category_code") for r in records) \
+            if self.categories is not None and kind == PRODUCT else {}
         for r in records:
             try:
                 payload = mapping.map_product(r)
             except InvalidDataError as e:
                 self._quarantine(kind, r, str(e), report)
                 continue
+            if r.get("category_code") in shop_categories:  # a code the shop has no category for yet: left as is
+                payload["categories"] = [{"id": shop_categories[r["category_code"]]}]
             items[r["id"]] = _Item(r["id"], payload, mapping.payload_hash(payload))
         bindings = self._bindings(kind, list(items))
         records_by_id = {r["id"]: r for r in records}

@@ -157,6 +157,19 @@ class WooClient:
     def batch_variations(self, parent_id: int, create: list[dict] = (), update: list[dict] = ()) -> dict:
         return self._batch(f"products/{int(parent_id)}/variations/batch", create, update)
 
+    # -- product categories ------------------------------------------------------------------------
+    def categories_by_slug(self, slugs: list[str]) -> list[dict]:
+        if not slugs:
+            return []
+        return self.get("products/categories", slug=",".join(slugs), per_page=PAGE_LIMIT)
+
+    def list_categories(self, page: int = 1) -> tuple[list, int]:
+        body, response = self.call("GET", "products/categories", params={"per_page": PAGE_LIMIT, "page": page})
+        return body, int(response.headers.get("X-WP-TotalPages") or 1)
+
+    def batch_categories(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        return self._batch("products/categories/batch", create, update)
+
     def _batch(self, endpoint: str, create, update) -> dict:
         create, update = list(create), list(update)
         if len(create) + len(update) > BATCH_LIMIT:

@@ -166,6 +166,19 @@ def test_a_buyer_is_linked_by_email_then_kept_up_to_date_with_party_objects(erp,
     assert vat.problem and created["vat_id"] == "" and created["external_ref"] == "WC-CUST-89"
 
 
+def test_product_categories_are_listed_nested_and_delta_paged(erp):
+    demo = _all(erp.list_categories, limit=2)
+    assert demo and all(c["parent_code"] is None and c["code"] == c["name"] for c in demo)  # demo: names, no codes
+    top, = erp.rpc.model("product.category", "create", [{"name": "Outdoor", "code": "OUT"}])
+    erp.rpc.model("product.category", "create", [{"name": "Tents", "code": "OUT-TENTS", "parent": top}])
+    listed = {c["code"]: c for c in _all(erp.list_categories)}
+    assert listed["OUT-TENTS"]["parent_code"] == "OUT" and listed["OUT"]["name"] == "Outdoor"
+    watermark = max(c["modified_at"] for c in listed.values())
+    erp.rpc.model("product.category", "write", [top], {"name": "Outdoors"})
+    changed = [c for c in _all(erp.list_categories, since=watermark) if c["modified_at"] > watermark]
+    assert [(c["code"], c["name"]) for c in changed] == [("OUT", "Outdoors")]
+
+
 def test_an_order_becomes_one_numbered_confirmed_sale_with_its_charges(erp, admin):
     order = erp.create_sales_order(_order(erp, "WC-ORDER-100"))
     assert order["number"] and order["status"] == "confirmed" and order["external_ref"] == "WC-ORDER-100"
