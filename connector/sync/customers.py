@@ -30,9 +30,11 @@ class CustomerLinker:
         self.vat_meta_keys = tuple(vat_meta_keys) or mapping.DEFAULT_VAT_META_KEYS
         self.lease_seconds = lease_seconds
 
-    def for_order(self, order: dict) -> tuple[dict, mapping.VatCheck]:
-        """The order buyer's one ERP customer (found, linked, brought up to date, or created)."""
-        wanted, vat = mapping.customer_from_order(order, self.vat_meta_keys)
+    def for_order(self, order: dict, woo_customer: dict | None = None) -> tuple[dict, mapping.VatCheck]:
+        """The order buyer's one ERP customer (found, linked, brought up to date, or created). The VAT id
+        comes from the order's meta, else from the registered buyer's shop record (`woo_customer`)."""
+        wanted, vat = mapping.customer_from_order(order, self.vat_meta_keys,
+                                                  (woo_customer or {}).get("meta_data"))
         return self.ensure(wanted, create=True), vat
 
     def ensure(self, wanted: dict, *, create: bool) -> dict | None:

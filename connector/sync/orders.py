@@ -46,10 +46,11 @@ class OrderImporter:
         self.lease_seconds = lease_seconds
         self.customers = CustomerLinker(db, woo, erp, vat_meta_keys=vat_meta_keys, lease_seconds=lease_seconds)
         self._customer: dict | None = None  # the ERP customer this run found or created (saves a re-read)
+        self._woo_customer: dict | None = None  # the registered buyer's shop record, read once per run
 
     # -- entry point ---------------------------------------------------------------------------------
     def run(self, order_id: int) -> OrderReport:
-        self._customer = None
+        self._customer = self._woo_customer = None
         with leases.held(self.db, f"order:{order_id}", self.lease_seconds):
             row = self._row(order_id)
             order = self.woo.get_order(order_id)
@@ -116,7 +117,8 @@ class OrderImporter:
 
     def _ensure_customer(self, order: dict) -> str:
         """Find (by reference, else e-mail), link, update or create the buyer's one ERP customer."""
-        self._customer, _vat = self.customers.for_order(order)
+        woo_customer = self._shop_customer(order)
+        self._customer, _vat = self.customers.for_order(order, woo_customer)
         return self._customer["id"]
 
     def _find_or_create(self, order: dict, customer_id: str) -> bool:
@@ -166,13 +168,15 @@ class OrderImporter:
             notes = [n.get("note") for n in self.woo.order_notes(order_id)]
             if note not in notes:
                 self.woo.add_order_note(order_id, note)
-        vat = customer_mapping.customer_from_order(order, self.customers.vat_meta_keys)[1]
+        woo_customer = None if guest else self._shop_customer(order)
+        vat = customer_mapping.customer_from_order(order, self.customers.vat_meta_keys,
+                                                   (woo_customer or {}).get("meta_data"))[1]
         if vat.problem:
             notes = notes if notes is not None else [n.get("note") for n in self.woo.order_notes(order_id)]
             if vat.problem not in notes:
                 self.woo.add_order_note(order_id, vat.problem)
-        if not guest and customer_id:
-            self._link_shop_customer(int(order["customer_id"]), customer_id)
+        if woo_customer is not None and customer_id:  # the ERP customer number into its meta, once
+            self.customers.write_number_to_customer(woo_customer, self._erp_customer(customer_id))
         self._move(order_id, st.WRITTEN_BACK)
         return self._report(order_id, "written back")
 
@@ -181,15 +185,22 @@ class OrderImporter:
             return self._customer
         return self.erp.get_customer(customer_id)
 
-    def _link_shop_customer(self, woo_customer_id: int, customer_id: str) -> None:
-        """The ERP customer number into the registered shop customer's meta, once."""
-        try:
-            woo_customer = self.woo.get_customer(woo_customer_id)
-        except PermanentError as e:  # the shop account is gone: the order still imports
-            event(log, "shop customer not readable; ERP customer number not written to it", logging.WARNING,
-                  woo_customer_id=woo_customer_id, error=str(e))
-            return
-        self.customers.write_number_to_customer(woo_customer, self._erp_customer(customer_id))
+    def _shop_customer(self, order: dict) -> dict | None:
+        """The registered buyer's shop customer (its meta may hold the VAT id; ours gets the ERP number);
+        None for a guest or an account the shop no longer has (the order still imports)."""
+        cid = int(order.get("customer_id") or 0)
+        if cid <= 0:
+            return None
+        if self._woo_customer is None or self._woo_customer.get("id") != cid:
+            try:
+                self._woo_customer = self.woo.get_customer(cid)
+            except PermanentError as e:
+                if getattr(e, "status", None) not in (400, 404):
+                    raise
+                event(log, "shop customer not readable; its meta is not used", logging.WARNING,
+                      woo_customer_id=cid, error=str(e))
+                return None
+        return self._woo_customer
 
     def _cancel(self, row: OrderSync, order: dict) -> OrderReport:
         order_id = order["id"]

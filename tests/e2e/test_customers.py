@@ -40,10 +40,12 @@ def test_guest_then_registered_buyer_is_one_erp_customer_linked_both_ways(fleet)
     assert meta(woo.get_order(guest["id"]), "_erp_customer_number") == customer["number"]
 
     registered = checkout(fleet, customer_id=5151, email=" LINDA.link@Example.com ")
+    woo.update_customer(5151, {"meta_data": [{"key": "_billing_eu_vat_number", "value": "ATU13585627"}]})
     assert deliver(fleet.shim_url, registered).status_code == 200
     imported_once(fleet, registered["id"])
     (linked,) = customers_by_email(fleet, "linda.link@example.com")
     assert linked["id"] == customer["id"] and "WC-CUST-5151" in linked["external_refs"]
+    assert linked["vat_id"] == "ATU13585627"  # from the shop customer's meta, added on linking
     assert [c["id"] for c in erp_get(fleet, "/customers", external_ref="WC-CUST-5151")["items"]] == [customer["id"]]
     assert meta(woo.get_customer(5151), "_erp_customer_number") == customer["number"]
     assert erp_get(fleet, f"/sales-orders?external_ref=WC-ORDER-{registered['id']}")["items"][0]["customer_id"] \
@@ -60,7 +62,7 @@ def test_guest_then_registered_buyer_is_one_erp_customer_linked_both_ways(fleet)
     after = {r: calls(fleet, r) for r in before}
     assert after == {**before, "GET /api/v1/customers": before["GET /api/v1/customers"] + 1}
     assert requests.get(f"{fleet.woo_url}/_sandbox/stats", timeout=10).json()["requests"].get(
-        "PUT /wp-json/wc/v3/customers/<id>", 0) == shop_writes == 1
+        "PUT /wp-json/wc/v3/customers/<id>", 0) == shop_writes == 2  # the test's VAT edit, our number once
     assert meta(woo.get_order(again["id"]), "_erp_customer_number") is None  # registered: on the customer
 
 
