@@ -13,6 +13,7 @@ customer's meta for registered buyers, into the order's meta for guests (see Ord
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from connector import leases
@@ -41,6 +42,8 @@ class CustomerLinker:
         ref, email = wanted.get("external_ref"), wanted.get("email")
         # one lease per person: the e-mail covers a guest and a registered order of the same buyer alike
         name = f"customer:email:{email}" if email else f"customer:ref:{ref}"
+        if len(name) > 200:  # the lease table's name column; e-mail addresses may be up to 254 characters
+            name = "customer:sha256:" + hashlib.sha256(name.encode()).hexdigest()
         with leases.held(self.db, name, self.lease_seconds):
             found = self.erp.find_customers(external_ref=ref) if ref else []
             changes = {}
