@@ -31,6 +31,7 @@ from connector.woo.client import BATCH_LIMIT
 log = logging.getLogger("wooerp.products")
 PRODUCT, VARIATION = "product", "variation"
 PARENT_LEASE_SECONDS = 120
+GTIN_REFUSED = "product_invalid_global_unique_id"
 GONE_CODES = {"woocommerce_rest_product_invalid_id", "woocommerce_rest_product_variation_invalid_id",
               "woocommerce_rest_invalid_product_id"}
 
@@ -267,11 +268,13 @@ class ProductSync:
         else:
             answer = self.woo.batch_variations(parent_woo_id, create=create_bodies, update=update_bodies)
         report.write_calls += 1
-        relink, written_stock = [], []
+        relink, written_stock, gtin_refused = [], [], []
         for item, result in zip(creates, answer.get("create", [])):
             record = records_by_id[item.erp_id]
             error = result.get("error")
-            if not error:
+            if error and error.get("code") == GTIN_REFUSED and item.payload.get("global_unique_id"):
+                gtin_refused.append((item, None))
+            elif not error:
                 self._bind(kind, record, result["id"], parent_woo_id, item.digest)
                 written_stock.append((item, result["id"]))
                 report.created += 1
@@ -290,7 +293,9 @@ class ProductSync:
                     event(log, "product update refused", logging.WARNING, woo_id=_woo_id, error=error.get("code"))
                 continue
             record = records_by_id[item.erp_id]
-            if not error:
+            if error and error.get("code") == GTIN_REFUSED and item.payload.get("global_unique_id"):
+                gtin_refused.append((item, _woo_id))
+            elif not error:
                 self._bind(kind, record, result["id"], parent_woo_id, item.digest)
                 written_stock.append((item, result["id"]))
                 report.updated += 1
@@ -311,6 +316,14 @@ class ProductSync:
                     self._bind(kind, records_by_id[item.erp_id], woo_id, parent_woo_id, item.digest)
                     done.append((item, woo_id))
             self._remember_stock(done)
+        if gtin_refused:  # a GTIN the shop refuses (in use by another product, malformed) must not keep the
+            # product out of the shop: it goes without it (the EAN stays in the meta) until the ERP's EAN changes
+            for item, _woo_id in gtin_refused:
+                event(log, "WooCommerce refused the GTIN; product written without it", logging.WARNING,
+                      sku=item.payload.get("sku"), gtin=item.payload.get("global_unique_id"))
+            self._send(kind, parent_woo_id, [(_Item(i.erp_id, {k: v for k, v in i.payload.items()
+                                                               if k != "global_unique_id"}, i.digest, i.extra), w)
+                                             for i, w in gtin_refused], records_by_id, report)
 
     def _remember_stock(self, written: list[tuple[_Item, int]]) -> None:
         if self.inventory is not None:
