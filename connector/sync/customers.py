@@ -3,7 +3,8 @@
 Finding: a registered buyer by the `WC-CUST-<id>` reference (the fast path), else anyone by the trimmed,
 case-folded e-mail; a customer found by e-mail gets the reference added (`update_customer` with
 `add_external_ref`) so the next order takes the fast path. Only when neither finds one is a customer
-created, under a lease on the e-mail, so concurrent first orders of one person make one customer; a create
+created, under leases on the reference and the e-mail, so concurrent first orders of one person make one
+customer; a create
 that committed but failed to answer is found by the retry's lookup instead of being made twice.
 
 Keeping up: a found customer whose name, company, phone, VAT id or addresses differ from what the shop
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import ExitStack
 
 from connector import leases
 from connector.db import Database
@@ -40,11 +42,14 @@ class CustomerLinker:
 
     def ensure(self, wanted: dict, *, create: bool) -> dict | None:
         ref, email = wanted.get("external_ref"), wanted.get("email")
-        # one lease per person: the e-mail covers a guest and a registered order of the same buyer alike
-        name = f"customer:email:{email}" if email else f"customer:ref:{ref}"
-        if len(name) > 200:  # the lease table's name column; e-mail addresses may be up to 254 characters
-            name = "customer:sha256:" + hashlib.sha256(name.encode()).hexdigest()
-        with leases.held(self.db, name, self.lease_seconds):
+        # one lease per key the person may be found by, taken in a fixed order (the reference, then the
+        # e-mail): two orders of one account with different e-mails, and a guest and a registered order with
+        # one e-mail, never both look up and create
+        names = [n if len(n) <= 200 else "customer:sha256:" + hashlib.sha256(n.encode()).hexdigest()
+                 for n in ([f"customer:ref:{ref}"] if ref else []) + ([f"customer:email:{email}"] if email else [])]
+        with ExitStack() as held:
+            for name in names:  # the lease table's name column holds 200 characters; e-mails may be 254
+                held.enter_context(leases.held(self.db, name, self.lease_seconds))
             found = self.erp.find_customers(external_ref=ref) if ref else []
             changes = {}
             if not found and email:

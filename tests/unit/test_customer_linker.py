@@ -58,3 +58,17 @@ def test_an_update_for_someone_who_never_ordered_creates_nobody_and_long_emails_
     long_email = "x" * 240 + "@example.com"
     made, _ = linker.for_order(order(email=long_email))
     assert made["email"] == long_email and erp.writes == [("create", None)]
+
+
+def test_an_account_being_created_under_another_email_makes_the_second_order_wait(db):
+    import pytest
+
+    from connector import leases
+    from connector.errors import TransientError
+    linker = CustomerLinker(db, None, Erp())
+    with leases.held(db, "customer:ref:WC-CUST-5", 60):  # a first order of account 5, with another e-mail
+        with pytest.raises(TransientError):
+            linker.for_order(order(5, email="second@example.com"))
+    with leases.held(db, "customer:email:kim@example.com", 60):  # a guest order with the same e-mail
+        with pytest.raises(TransientError):
+            linker.for_order(order(6))
