@@ -7,6 +7,9 @@ sku → (id, price, stock). Prices are compared as the full resync compares them
 `regular_price`); web stock is the inventory formula over the ERP's live stock rows. ERP products the
 sync quarantines (no SKU, bad price) are not compared.
 
+Categories: a product (or variable parent) that is not in the shop category bound to its ERP
+`category_code` (extra categories set in the shop are fine; codes without a shop category are skipped).
+
 Orders: shop orders in an imported status, created before the grace period, whose meta has no ERP
 number; and external references held by more than one ERP order that is not cancelled.
 """
@@ -31,9 +34,11 @@ from connector.sync.resync import differing
 from connector.woo.client import PAGE_LIMIT
 
 KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_WITHOUT_ERP_NUMBER,
-         DUPLICATE_ERP_ORDERS) = ("missing_in_woo", "missing_in_erp", "price_mismatch", "stock_mismatch",
-                                  "order_without_erp_number", "duplicate_erp_orders")
-PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations")
+         DUPLICATE_ERP_ORDERS, CATEGORY_MISMATCH) = ("missing_in_woo", "missing_in_erp", "price_mismatch",
+                                                     "stock_mismatch", "order_without_erp_number",
+                                                     "duplicate_erp_orders", "category_mismatch")
+PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations",
+                  "categories")
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
 ORDER_FIELDS = ("id", "status", "date_created_gmt", "meta_data")
 ORDER_REF_PREFIX = order_ref(0)[:-1]  # "WC-ORDER-"
@@ -79,12 +84,14 @@ class _Erp(NamedTuple):
     erp_id: str
     price: str | None  # the mapped regular_price; None for a variable parent
     active: bool
+    category: str | None = None  # category_code of a product or parent (variants have no shop categories)
 
 
 class _Shop(NamedTuple):
     price: str
     stock: int | None  # None when the shop does not manage its stock
     label: str  # "simple product 640", "variation 815 of product 812", …
+    categories: tuple = ()  # (id, slug) of the product's shop categories
 
 
 def _text(value) -> str:
@@ -155,7 +162,8 @@ class Reconciler:
                     invalid.add(sku)
                 continue
             erp[wanted.get("sku") or sku] = _Erp(str(record.get("id")), wanted.get("regular_price"),
-                                                 bool(record.get("is_active", True)))
+                                                 bool(record.get("is_active", True)),
+                                                 None if record.get("parent_id") else record.get("category_code"))
         return erp, invalid - set(erp)
 
     def _erp_stock(self, report: Report) -> dict[str, int]:
@@ -204,7 +212,8 @@ class Reconciler:
             return
         managed = p.get("manage_stock") is True
         shop.setdefault(sku, _Shop(_text(p.get("regular_price")),
-                                   p.get("stock_quantity") if managed else None, label))
+                                   p.get("stock_quantity") if managed else None, label,
+                                   tuple((c.get("id"), c.get("slug")) for c in p.get("categories") or [])))
 
     def _compare_catalog(self, erp: dict[str, _Erp], invalid: set[str], stock: dict[str, int],
                          shop: dict[str, _Shop], report: Report) -> None:
@@ -222,9 +231,28 @@ class Reconciler:
             if item.price is not None and sku in stock and current.stock != stock[sku]:
                 drifted.append((sku, stock[sku], current))
         self._stock_mismatches(drifted, report)
+        self._category_mismatches(erp, shop, report)
         for sku, current in sorted(shop.items()):
             if sku not in erp and sku not in invalid:
                 report.add(MISSING_IN_ERP, sku, woo_value=current.price, detail=f"Woo {current.label}")
+
+    def _category_mismatches(self, erp: dict[str, _Erp], shop: dict[str, _Shop], report: Report) -> None:
+        """Products (and parents) that are not in the shop category bound to their ERP category code. Codes
+        the shop has no category for (never sent by the ERP's categories) and extra shop categories set by
+        hand are not reported."""
+        codes = {item.category for item in erp.values() if item.category}
+        with self.db.session() as s:
+            bound = dict(s.execute(select(EntityMapping.erp_id, EntityMapping.woo_id).where(
+                EntityMapping.entity_type == "category", EntityMapping.erp_id.in_(sorted(codes)))).all()) \
+                if codes else {}
+        for sku, item in sorted(erp.items()):
+            current = shop.get(sku)
+            if not item.category or current is None or bound.get(item.category) is None:
+                continue
+            if bound[item.category] not in {cid for cid, _ in current.categories}:
+                report.add(CATEGORY_MISMATCH, sku, erp_value=item.category,
+                           woo_value=",".join(slug or str(cid) for cid, slug in current.categories),
+                           detail=f"Woo {current.label}; expected shop category {bound[item.category]}")
 
     def _stock_mismatches(self, drifted: list[tuple[str, int, _Shop]], report: Report) -> None:
         """Each with what wooerp last wrote: equal to the ERP's value means the shop changed since (a

@@ -11,6 +11,8 @@ from connector.logs import register_secrets
 from connector.reconcile import Reconciler
 from connector.settings import Settings
 from connector.sync.inventory import InventorySync
+from connector.sync.categories import CategorySync
+from connector.sync.customers import CustomerLinker
 from connector.sync.orders import OrderImporter
 from connector.sync.products import ProductSync
 from connector.sync.resync import FullResync
@@ -51,7 +53,14 @@ class Services:
     def orders(self) -> OrderImporter:
         s = self.settings
         return OrderImporter(self.db, self.woo, self.erp, import_statuses=s.import_statuses,
-                             currencies=s.currencies, lease_seconds=s.order_lease_seconds)
+                             currencies=s.currencies, lease_seconds=s.order_lease_seconds,
+                             vat_meta_keys=s.vat_meta_keys)
+
+    @cached_property
+    def customers(self) -> CustomerLinker:
+        s = self.settings
+        return CustomerLinker(self.db, self.woo, self.erp, vat_meta_keys=s.vat_meta_keys,
+                              lease_seconds=s.order_lease_seconds)
 
     @cached_property
     def shipments(self) -> ShipmentSync:
@@ -59,7 +68,11 @@ class Services:
 
     @cached_property
     def products(self) -> ProductSync:
-        return ProductSync(self.db, self.woo, self.erp, self.inventory)
+        return ProductSync(self.db, self.woo, self.erp, self.inventory, categories=self.categories)
+
+    @cached_property
+    def categories(self) -> CategorySync:
+        return CategorySync(self.db, self.woo)
 
     @cached_property
     def inventory(self) -> InventorySync:

@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 from connector.errors import ConfigError
+from connector.mapping.customers import DEFAULT_VAT_META_KEYS
 
 SANDBOX_WOO_KEY = "ck_" + "5a" * 20
 SANDBOX_WOO_SECRET = "cs_" + "5b" * 20
@@ -93,6 +94,7 @@ class Settings:
     metrics_port: int
     metrics_address: str
     extra: dict = field(default_factory=dict)
+    vat_meta_keys: tuple[str, ...] = ()  # empty: connector.mapping.customers.DEFAULT_VAT_META_KEYS
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value of these settings (tokens, passwords, URL passwords): what logs must mask."""
@@ -202,7 +204,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_dir=os.path.abspath(r.raw("RECONCILE_DIR", os.path.join("var", "reconcile"))),
         import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold"),
         currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
-        webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored"),
+        webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored,"
+                                               "customer.updated"),
+        vat_meta_keys=r.csv("VAT_META_KEYS", ",".join(DEFAULT_VAT_META_KEYS)),
         webhook_max_body_bytes=int(r.number("WEBHOOK_MAX_BODY_BYTES", str(2 * 1024 * 1024), int, 1024)),
         webhook_body_timeout=r.number("WEBHOOK_BODY_TIMEOUT_SECONDS", "10", minimum=0.5),
         shim_url=r.url("SHIM_URL", "http://127.0.0.1:8000", ("http", "https")),

@@ -25,10 +25,13 @@ from shim import metrics
 log = logging.getLogger("wooerp.shim")
 
 
-def create_app(settings: Settings, publish=None) -> Flask:
-    """`publish(order_id, correlation_id) -> task id` hands a delivery to the workers."""
+def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask:
+    """`publish(order_id, correlation_id) -> task id` hands an order delivery to the workers,
+    `publish_customer(customer_id, correlation_id)` a `customer.*` one."""
     if publish is None:
         from workers.tasks.orders import publish_import as publish
+    if publish_customer is None:
+        from workers.tasks.orders import publish_customer
     services = Services(settings)
     db = services.db
     app = Flask("wooerp-shim")
@@ -70,7 +73,8 @@ def create_app(settings: Settings, publish=None) -> Flask:
             event(log, "webhook not accepted", logging.INFO if verdict.status < 400 else logging.WARNING,
                   status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
             return _answer(verdict.status, verdict.reason), metrics.refused(verdict.status)
-        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publish)
+        publisher = publish_customer if verdict.topic.startswith("customer.") else publish
+        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publisher)
         if not new:
             event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
                   payload_sha256=verdict.body_sha256)

@@ -37,7 +37,7 @@ def bootstrap(settings: Settings, demo: bool) -> None:
     _wait(settings.woo_url + "/wp-json/")
     enforce(services, process="bootstrap")  # exit status 2 when the shop or the ERP is not ours
     summary = ensure_webhooks(services.woo, settings.shim_url + "/webhooks/woocommerce",
-                              settings.woo_webhook_secret, ("order.created", "order.updated"))
+                              settings.woo_webhook_secret, ("order.created", "order.updated", "customer.updated"))
     event(log, "webhooks registered", **summary)
     if demo:
         failure = _demo_order(settings, services)

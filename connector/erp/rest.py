@@ -60,6 +60,9 @@ class RestErp:
     def get_product(self, product_id: str) -> dict:
         return self._call("GET", f"/products/{product_id}")
 
+    def list_categories(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/categories", modified_since, cursor, limit)
+
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
         return self._page("/inventory", modified_since, cursor, limit)
 
@@ -72,6 +75,12 @@ class RestErp:
 
     def create_customer(self, customer: dict) -> dict:
         return self._call("POST", "/customers", body=customer)
+
+    def get_customer(self, customer_id: str) -> dict:
+        return self._call("GET", f"/customers/{customer_id}")
+
+    def update_customer(self, customer_id: str, changes: dict) -> dict:
+        return self._call("PATCH", f"/customers/{customer_id}", body=changes)  # contract v1.1
 
     def find_sales_orders(self, external_ref: str) -> list[dict]:
         return self._call("GET", "/sales-orders", params={"external_ref": external_ref})["items"]

@@ -4,7 +4,8 @@ Mapping
 - Products: `product.product` with a `code`; the code is the SKU, ids are `P<id>`. A template with
   several products is a parent `T<id>` (SKU: the template's code, else `TEMPLATE-<id>`) and its
   products are variants with the product_attribute values as `attributes`. Name, list price
-  (`list_price_used`), categories come from the template; `is_active` is active and salable. A
+  (`list_price_used`), the category (`category_code`: the template's first category's code, else its name)
+  comes from the template; `is_active` is active and salable. A
   product's `modified_at` is the last change of the product or its template.
 - Stock: one row per product (goods with a code) and Tryton warehouse (`stock.location` of type
   warehouse, by its code; `warehouses` limits which). `on_hand` is Tryton's `quantity` in the
@@ -12,8 +13,10 @@ Mapping
   `forecast` (default) = max(0, quantity − forecast_quantity), what confirmed sales and other planned
   moves will take out beyond what planned receipts bring in; `quantity` = 0. `safety_stock` is 0 (Tryton
   has none without stock_supply). A row changes when a stock move or the product changes.
-- Customers: `party.party` `C<id>`, found by an identifier holding our reference (`WC-CUST-42`) or
-  by an e-mail contact mechanism; created with e-mail, phone, addresses and that identifier.
+- Customers: `party.party` `C<id>` (number: the party code), found by an identifier without type holding
+  one of our references (`WC-CUST-42`; a party may carry several) or by an e-mail contact mechanism
+  (case-insensitive); created with e-mail, phone, addresses, that identifier and the VAT id as an `eu_vat`
+  identifier. A business is named by its company, the person goes on its addresses (`party_name`).
 - Sales orders: `sale.sale` `S<id>` with the external reference in `reference`, product lines plus
   one line without product per shipping charge, fee and discount (so Tryton's untaxed total is the
   order's net; tax is not recomputed: it stays in the comment). Creating is three calls (create,
@@ -39,9 +42,10 @@ STOCK_BASES = ("forecast", "quantity")
 ALL = {"active_test": False}  # deactivated products must reach the shop as inactive
 PRODUCT_FIELDS = ("code", "active", "write_date", "create_date", "description", "list_price_used", "attributes",
                   "identifiers.type", "identifiers.code", "template.name", "template.code", "template.active", "template.salable",
-                  "template.products", "template.categories.name", "template.write_date",
+                  "template.products", "template.categories.name", "template.categories.code", "template.write_date",
                   "template.create_date")
-TEMPLATE_FIELDS = ("name", "code", "active", "salable", "list_price", "products", "categories.name")
+TEMPLATE_FIELDS = ("name", "code", "active", "salable", "list_price", "products", "categories.name",
+                   "categories.code")
 SALE_FIELDS = ("number", "reference", "state", "shipment_state", "party", "currency.code", "create_date",
                "untaxed_amount", "tax_amount", "total_amount", "lines.type", "lines.product.code",
                "lines.quantity", "lines.unit_price", "lines.description")
@@ -165,7 +169,7 @@ class TrytonErp:
     @staticmethod
     def _category(template: dict) -> str:
         categories = template.get("categories.") or []
-        return categories[0]["name"] if categories else ""
+        return (categories[0].get("code") or categories[0]["name"]) if categories else ""
 
     # -- stock -----------------------------------------------------------------------------------------
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
@@ -220,6 +224,18 @@ class TrytonErp:
         return self._cache["warehouses"]
 
     # -- shipments -------------------------------------------------------------------------------------
+    def list_categories(self, modified_since, cursor, limit=100) -> Page:
+        """`product.category` rows: the code is the category's `code`, else its name (as products carry it)."""
+        events, more = keyset.fetch(self.rpc, [Source("product.category", (), ("name", "code", "parent"))],
+                                    modified_since, cursor, limit)
+        parents = {r["id"]: r for r in self._read("product.category",
+                                                    sorted({e.row["parent"] for e in events if e.row.get("parent")}),
+                                                    ["name", "code"])}
+        items = [{"code": e.row.get("code") or e.row["name"], "name": e.row["name"],
+                  "parent_code": (parents[e.row["parent"]].get("code") or parents[e.row["parent"]]["name"])
+                  if e.row.get("parent") else None, "modified_at": timestamp(e.at)} for e in events]
+        return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
+
     def list_shipments(self, modified_since, cursor, limit=100) -> Page:
         sources = [Source("stock.shipment.out", (("state", "=", "done"),),
                           ("reference", "effective_date", "outgoing_moves"))]
@@ -255,25 +271,76 @@ class TrytonErp:
     # -- customers -------------------------------------------------------------------------------------
     def find_customers(self, *, external_ref=None, email=None) -> list[dict]:
         if external_ref:
-            domain = [("identifiers.code", "=", external_ref)]
-        else:
-            domain = [("contact_mechanisms", "where", [("type", "=", "email"), ("value", "=", email)])]
+            domain = [("identifiers", "where", [("type", "=", None), ("code", "=", external_ref)])]
+        else:  # trimmed and case-folded, as the reference ERP matches it (ilike: no wildcards of ours)
+            pattern = (email or "").strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            domain = [("contact_mechanisms", "where", [("type", "=", "email"), ("value", "ilike", pattern)])]
         ids = self.rpc.model("party.party", "search", domain, 0, None, [["id", "ASC"]])
         return self._customers(ids)
 
+    def get_customer(self, customer_id: str) -> dict:
+        found = self._customers([_code("C", customer_id)])
+        if not found:
+            raise PermanentError(f"Tryton has no party {customer_id}")
+        return found[0]
+
     def create_customer(self, customer: dict) -> dict:
-        name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) \
-            or customer.get("company") or customer.get("email") or "WooCommerce customer"
         mechanisms = [{"type": kind, "value": customer[key]} for kind, key in (("email", "email"), ("phone", "phone"))
                       if customer.get(key)]
-        values = {"name": name, "contact_mechanisms": [["create", mechanisms]]}
-        if customer.get("external_ref"):
-            values["identifiers"] = [["create", [{"type": None, "code": customer["external_ref"]}]]]
+        values = {"name": _party_name(customer), "contact_mechanisms": [["create", mechanisms]]}
+        identifiers = [{"type": None, "code": customer["external_ref"]}] if customer.get("external_ref") else []
+        identifiers += self._vat_identifier(customer.get("vat_id"))
+        if identifiers:
+            values["identifiers"] = [["create", identifiers]]
         party_id, = self.rpc.model("party.party", "create", [values])
         for address in (customer.get("billing_address"), customer.get("shipping_address")):
-            if address:
-                self._address(party_id, address)
+            if address and address.get("country"):
+                self._address(party_id, address, _person(customer))
         return self._customers([party_id])[0]
+
+    def update_customer(self, customer_id: str, changes: dict) -> dict:
+        """Our reference and the VAT id as party identifiers (added when missing), name (the company for a
+        business, else the person), phone as a contact mechanism, addresses as party addresses (found or
+        added; each sale names its own addresses). Repeating changes nothing."""
+        party_id = _code("C", customer_id)
+        current = self.rpc.model("party.party", "read", [party_id], [
+            "name", "identifiers.type", "identifiers.code", "contact_mechanisms.type",
+            "contact_mechanisms.value"])[0]
+        values: dict = {}
+        codes = {(i["type"], i["code"]) for i in current.get("identifiers.") or []}
+        identifiers = []
+        if changes.get("add_external_ref") and (None, changes["add_external_ref"]) not in codes:
+            identifiers.append({"type": None, "code": changes["add_external_ref"]})
+        identifiers += [i for i in self._vat_identifier(changes.get("vat_id")) if (i["type"], i["code"]) not in codes]
+        if identifiers:
+            values["identifiers"] = [["create", identifiers]]
+        if any(changes.get(k) for k in ("first_name", "last_name", "company")):
+            name = _party_name(changes)
+            if name != current["name"]:
+                values["name"] = name
+        phone = changes.get("phone")
+        phones = {c["value"] for c in current.get("contact_mechanisms.") or [] if c["type"] == "phone"}
+        if phone and phone not in phones:
+            values["contact_mechanisms"] = [["create", [{"type": "phone", "value": phone}]]]
+        if values:
+            self.rpc.model("party.party", "write", [party_id], values)
+        for key in ("billing_address", "shipping_address"):
+            address = changes.get(key)
+            if address and address.get("country"):
+                self._address(party_id, address, _person(changes))
+        return self._customers([party_id])[0]
+
+    def _vat_identifier(self, vat_id: str | None) -> list[dict]:
+        """An `eu_vat` identifier for a VAT id in valid form (Tryton checks the format itself and would refuse
+        a malformed one: that one stays with the order note the connector writes)."""
+        if not vat_id:
+            return []
+        from stdnum.eu import vat as eu_vat  # Tryton's own dependency: present wherever trytond is
+        try:
+            compact = eu_vat.compact(vat_id)
+        except ValueError:  # stdnum's errors are ValueErrors: an unknown country prefix, say
+            return []
+        return [{"type": "eu_vat", "code": compact}] if eu_vat.is_valid(compact) else []
 
     def _customers(self, ids: list[int]) -> list[dict]:
         if not ids:
@@ -283,13 +350,18 @@ class TrytonErp:
         out = []
         for row in rows:
             refs = [i["code"] for i in row.get("identifiers.") or [] if not i["type"]]
+            vat = [i["code"] for i in row.get("identifiers.") or [] if i["type"] == "eu_vat"]
             emails = [c["value"] for c in row.get("contact_mechanisms.") or [] if c["type"] == "email"]
+            phones = [c["value"] for c in row.get("contact_mechanisms.") or [] if c["type"] == "phone"]
             out.append({"id": f"C{row['id']}", "number": row["code"], "name": row["name"],
-                        "external_ref": refs[0] if refs else None, "email": emails[0] if emails else None})
+                        "external_ref": refs[0] if refs else None, "external_refs": refs,
+                        "email": emails[0] if emails else None, "phone": phones[-1] if phones else "",
+                        "vat_id": vat[-1] if vat else ""})
         return out
 
-    def _address(self, party_id: int, address: dict) -> int:
-        """The party's address with these fields, created when it has none."""
+    def _address(self, party_id: int, address: dict, person: str | None = None) -> int:
+        """The party's address with these fields, created when it has none. `person`: the name the address
+        is for (`party_name`), when the party is a company."""
         street = "\n".join(p for p in (address.get("line1"), address.get("line2")) if p) or None
         values = {"street_unstructured": street, "postal_code": address.get("postcode") or None,
                   "city": address.get("city") or None, "country": self._country(address.get("country"))}
@@ -297,6 +369,8 @@ class TrytonErp:
                                [("party", "=", party_id), *((k, "=", v) for k, v in values.items())], 0, 1, None)
         if found:
             return found[0]
+        if person:
+            values["party_name"] = person
         address_id, = self.rpc.model("party.address", "create", [{"party": party_id, **values}])
         return address_id
 
@@ -466,3 +540,13 @@ class TrytonErp:
             if self.sale_warehouse not in self._cache["all_warehouses"]:
                 raise PermanentError(f"tryton has no warehouse {self.sale_warehouse!r} (TRYTON_SALE_WAREHOUSE)")
         return self._cache["all_warehouses"]
+
+
+def _person(customer: dict) -> str:
+    return " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p)
+
+
+def _party_name(customer: dict) -> str:
+    """A business party is named by its company; a consumer by first and last name."""
+    return (customer.get("company") or "").strip() or _person(customer) or customer.get("email") \
+        or "WooCommerce customer"

@@ -17,7 +17,8 @@ from connector.errors import ConfigError, InvalidDataError
 from connector.mapping.transforms import TRANSFORMS
 
 DEFAULT_TABLE = Path(__file__).with_name("products.json")
-VARIATION_FIELDS = {"sku", "description", "regular_price", "weight", "status", "meta_data", "attributes"}
+VARIATION_FIELDS = {"sku", "description", "regular_price", "weight", "status", "meta_data", "attributes",
+                    "global_unique_id"}
 FORBIDDEN_TARGETS = {"sale_price", "date_on_sale_from", "date_on_sale_to", "date_on_sale_from_gmt",
                      "date_on_sale_to_gmt"}
 

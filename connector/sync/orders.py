@@ -15,9 +15,12 @@ from connector import leases
 from connector.db import Database, utcnow
 from connector.errors import InvalidDataError
 from connector.logs import event, get_correlation_id
+from connector.errors import PermanentError
+from connector.mapping import customers as customer_mapping
 from connector.mapping import orders as mapping
 from connector.models import OrderSync
 from connector.sync import order_state as st
+from connector.sync.customers import CustomerLinker
 
 log = logging.getLogger("wooerp.orders")
 ERP_ID_META, ERP_NUMBER_META = "_erp_order_id", "_erp_order_number"
@@ -36,14 +39,18 @@ class OrderReport:
 
 class OrderImporter:
     def __init__(self, db: Database, woo, erp, *, import_statuses: tuple[str, ...], currencies: tuple[str, ...],
-                 lease_seconds: float = 120):
+                 lease_seconds: float = 120, vat_meta_keys: tuple[str, ...] = ()):
         self.db, self.woo, self.erp = db, woo, erp
         self.import_statuses = import_statuses
         self.currencies = currencies
         self.lease_seconds = lease_seconds
+        self.customers = CustomerLinker(db, woo, erp, vat_meta_keys=vat_meta_keys, lease_seconds=lease_seconds)
+        self._customer: dict | None = None  # the ERP customer this run found or created (saves a re-read)
+        self._woo_customer: dict | None = None  # the registered buyer's shop record, read once per run
 
     # -- entry point ---------------------------------------------------------------------------------
     def run(self, order_id: int) -> OrderReport:
+        self._customer = self._woo_customer = None
         with leases.held(self.db, f"order:{order_id}", self.lease_seconds):
             row = self._row(order_id)
             order = self.woo.get_order(order_id)
@@ -131,14 +138,10 @@ class OrderImporter:
         mapping.validate(order, known_skus=known, currencies=self.currencies)
 
     def _ensure_customer(self, order: dict) -> str:
-        kind, key = mapping.customer_key(order)
-        with leases.held(self.db, f"customer:{kind}:{key}", self.lease_seconds):
-            found = self.erp.find_customers(**{kind: key})
-            if found:
-                return found[0]["id"]
-            created = self.erp.create_customer(mapping.map_customer(order))
-            event(log, "ERP customer created", customer_id=created["id"], kind=kind)
-            return created["id"]
+        """Find (by reference, else e-mail), link, update or create the buyer's one ERP customer."""
+        woo_customer = self._shop_customer(order)
+        self._customer, _vat = self.customers.for_order(order, woo_customer)
+        return self._customer["id"]
 
     def _find_or_create(self, order: dict, customer_id: str) -> bool:
         """Bind the order to its one ERP order, creating it if absent; False when the ERP holds several."""
@@ -167,19 +170,59 @@ class OrderImporter:
     def _write_back(self, order_id: int, order: dict) -> OrderReport:
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
-            erp_id, number, state = row.erp_order_id, row.erp_order_number, row.state
+            erp_id, number, state, customer_id = row.erp_order_id, row.erp_order_number, row.state, row.erp_customer_id
         if state == st.WRITTEN_BACK:
             return self._report(order_id, "already written back")
         meta = {m.get("key"): m.get("value") for m in order.get("meta_data") or []}
         note = f"Imported into the ERP as {number} ({erp_id})."
+        guest = customer_mapping.customer_ref(order.get("customer_id")) is None
+        updates = []
         if meta.get(ERP_NUMBER_META) != number:
-            self.woo.update_order(order_id, {"meta_data": [{"key": ERP_ID_META, "value": erp_id},
-                                                           {"key": ERP_NUMBER_META, "value": number}]})
+            updates += [{"key": ERP_ID_META, "value": erp_id}, {"key": ERP_NUMBER_META, "value": number}]
+        if guest and customer_id and not meta.get(customer_mapping.CUSTOMER_NUMBER_META):
+            updates.append({"key": customer_mapping.CUSTOMER_NUMBER_META, "value": self._erp_customer(customer_id)["number"]})
+        if updates:
+            self.woo.update_order(order_id, {"meta_data": updates})
+        notes = None
+        if meta.get(ERP_NUMBER_META) != number:
             self.woo.add_order_note(order_id, note)
-        elif not any(n.get("note") == note for n in self.woo.order_notes(order_id)):
-            self.woo.add_order_note(order_id, note)
+        else:
+            notes = [n.get("note") for n in self.woo.order_notes(order_id)]
+            if note not in notes:
+                self.woo.add_order_note(order_id, note)
+        woo_customer = None if guest else self._shop_customer(order)
+        vat = customer_mapping.customer_from_order(order, self.customers.vat_meta_keys,
+                                                   (woo_customer or {}).get("meta_data"))[1]
+        if vat.problem:
+            notes = notes if notes is not None else [n.get("note") for n in self.woo.order_notes(order_id)]
+            if vat.problem not in notes:
+                self.woo.add_order_note(order_id, vat.problem)
+        if woo_customer is not None and customer_id:  # the ERP customer number into its meta, once
+            self.customers.write_number_to_customer(woo_customer, self._erp_customer(customer_id))
         self._move(order_id, st.WRITTEN_BACK)
         return self._report(order_id, "written back")
+
+    def _erp_customer(self, customer_id: str) -> dict:
+        if self._customer is not None and self._customer.get("id") == customer_id:
+            return self._customer
+        return self.erp.get_customer(customer_id)
+
+    def _shop_customer(self, order: dict) -> dict | None:
+        """The registered buyer's shop customer (its meta may hold the VAT id; ours gets the ERP number);
+        None for a guest or an account the shop no longer has (the order still imports)."""
+        cid = int(order.get("customer_id") or 0)
+        if cid <= 0:
+            return None
+        if self._woo_customer is None or self._woo_customer.get("id") != cid:
+            try:
+                self._woo_customer = self.woo.get_customer(cid)
+            except PermanentError as e:
+                if getattr(e, "status", None) not in (400, 404):
+                    raise
+                event(log, "shop customer not readable; its meta is not used", logging.WARNING,
+                      woo_customer_id=cid, error=str(e))
+                return None
+        return self._woo_customer
 
     def _cancel(self, row: OrderSync, order: dict) -> OrderReport:
         order_id = order["id"]

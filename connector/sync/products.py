@@ -31,6 +31,7 @@ from connector.woo.client import BATCH_LIMIT
 log = logging.getLogger("wooerp.products")
 PRODUCT, VARIATION = "product", "variation"
 PARENT_LEASE_SECONDS = 120
+GTIN_REFUSED = "product_invalid_global_unique_id"
 GONE_CODES = {"woocommerce_rest_product_invalid_id", "woocommerce_rest_product_variation_invalid_id",
               "woocommerce_rest_invalid_product_id"}
 
@@ -66,8 +67,9 @@ class _Item:
 
 
 class ProductSync:
-    def __init__(self, db: Database, woo, erp, inventory=None):
+    def __init__(self, db: Database, woo, erp, inventory=None, categories=None):
         self.db, self.woo, self.erp, self.inventory = db, woo, erp, inventory
+        self.categories = categories  # CategorySync: the shop category of a product's category_code
 
     def unseen(self, items: list[dict]) -> list[dict]:
         """The records of a poll page not already written at this `modified_at` (the overlap re-reads them)."""
@@ -201,12 +203,16 @@ class ProductSync:
         only; `raw_updates` (bodies with an id, not bound to a record) ride along in the same calls."""
         create_extras = create_extras or {}
         items: dict[str, _Item] = {}
+        shop_categories = self.categories.woo_ids(r.get("category_code") for r in records) \
+            if self.categories is not None and kind == PRODUCT else {}
         for r in records:
             try:
                 payload = mapping.map_product(r)
             except InvalidDataError as e:
                 self._quarantine(kind, r, str(e), report)
                 continue
+            if r.get("category_code") in shop_categories:  # a code the shop has no category for yet: left as is
+                payload["categories"] = [{"id": shop_categories[r["category_code"]]}]
             items[r["id"]] = _Item(r["id"], payload, mapping.payload_hash(payload))
         bindings = self._bindings(kind, list(items))
         records_by_id = {r["id"]: r for r in records}
@@ -263,11 +269,13 @@ class ProductSync:
         else:
             answer = self.woo.batch_variations(parent_woo_id, create=create_bodies, update=update_bodies)
         report.write_calls += 1
-        relink, written_stock = [], []
+        relink, written_stock, gtin_refused = [], [], []
         for item, result in zip(creates, answer.get("create", [])):
             record = records_by_id[item.erp_id]
             error = result.get("error")
-            if not error:
+            if error and error.get("code") == GTIN_REFUSED and item.payload.get("global_unique_id"):
+                gtin_refused.append((item, None))
+            elif not error:
                 self._bind(kind, record, result["id"], parent_woo_id, item.digest)
                 written_stock.append((item, result["id"]))
                 report.created += 1
@@ -286,7 +294,9 @@ class ProductSync:
                     event(log, "product update refused", logging.WARNING, woo_id=_woo_id, error=error.get("code"))
                 continue
             record = records_by_id[item.erp_id]
-            if not error:
+            if error and error.get("code") == GTIN_REFUSED and item.payload.get("global_unique_id"):
+                gtin_refused.append((item, _woo_id))
+            elif not error:
                 self._bind(kind, record, result["id"], parent_woo_id, item.digest)
                 written_stock.append((item, result["id"]))
                 report.updated += 1
@@ -307,6 +317,14 @@ class ProductSync:
                     self._bind(kind, records_by_id[item.erp_id], woo_id, parent_woo_id, item.digest)
                     done.append((item, woo_id))
             self._remember_stock(done)
+        if gtin_refused:  # a GTIN the shop refuses (in use by another product, malformed) must not keep the
+            # product out of the shop: it goes without it (the EAN stays in the meta) until the ERP's EAN changes
+            for item, _woo_id in gtin_refused:
+                event(log, "WooCommerce refused the GTIN; product written without it", logging.WARNING,
+                      sku=item.payload.get("sku"), gtin=item.payload.get("global_unique_id"))
+            self._send(kind, parent_woo_id, [(_Item(i.erp_id, {k: v for k, v in i.payload.items()
+                                                               if k != "global_unique_id"}, i.digest, i.extra), w)
+                                             for i, w in gtin_refused], records_by_id, report)
 
     def _remember_stock(self, written: list[tuple[_Item, int]]) -> None:
         if self.inventory is not None:

@@ -2,7 +2,7 @@
 
 Delta polls only see ERP changes; a product edited by hand in WooCommerce (or a lost write) drifts
 unnoticed. This walks the whole ERP catalog, reads the shop's copy by SKU (≤ 100 per call), compares
-the fields the mapping owns and the web stock, and rewrites only what differs. Promotions
+the fields the mapping owns, the product's category and the web stock, and rewrites only what differs. Promotions
 (`sale_price`, sale dates) are not mapped, so they are never "repaired" away.
 """
 from __future__ import annotations
@@ -61,6 +61,8 @@ class FullResync:
         records = [r for r in records if str(r.get("sku") or "").strip()]
         shop = {p["sku"]: p for p in self.woo.products_by_sku([r["sku"] for r in records]) if p.get("sku")}
         redo: list[str] = []
+        categories = self.products.categories.woo_ids(r.get("category_code") for r in records) \
+            if self.products.categories is not None else {}
         for record in records:
             report.checked += 1
             try:
@@ -73,6 +75,9 @@ class FullResync:
                 redo.append(record["sku"])
                 continue
             differs = differing(wanted, current)
+            category = None if record.get("parent_id") else categories.get(record.get("category_code"))
+            if category is not None and category not in {c.get("id") for c in current.get("categories") or []}:
+                differs.append("categories")  # not in the shop category of its ERP category
             if differs:
                 report.repaired[record["sku"]] = differs
                 redo.append(record["sku"])

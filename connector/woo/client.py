@@ -108,6 +108,13 @@ class WooClient:
     def update_order(self, order_id: int, data: dict) -> dict:
         return self.call("PUT", f"orders/{int(order_id)}", data)[0]
 
+    # -- customers ---------------------------------------------------------------------------------
+    def get_customer(self, customer_id: int) -> dict:
+        return self.get(f"customers/{int(customer_id)}")
+
+    def update_customer(self, customer_id: int, data: dict) -> dict:
+        return self.call("PUT", f"customers/{int(customer_id)}", data)[0]
+
     def order_notes(self, order_id: int) -> list[dict]:
         return self.get(f"orders/{int(order_id)}/notes")
 
@@ -153,6 +160,19 @@ class WooClient:
 
     def batch_variations(self, parent_id: int, create: list[dict] = (), update: list[dict] = ()) -> dict:
         return self._batch(f"products/{int(parent_id)}/variations/batch", create, update)
+
+    # -- product categories ------------------------------------------------------------------------
+    def categories_by_slug(self, slugs: list[str]) -> list[dict]:
+        if not slugs:
+            return []
+        return self.get("products/categories", slug=",".join(slugs), per_page=PAGE_LIMIT)
+
+    def list_categories(self, page: int = 1) -> tuple[list, int]:
+        body, response = self.call("GET", "products/categories", params={"per_page": PAGE_LIMIT, "page": page})
+        return body, int(response.headers.get("X-WP-TotalPages") or 1)
+
+    def batch_categories(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        return self._batch("products/categories/batch", create, update)
 
     def _batch(self, endpoint: str, create, update) -> dict:
         create, update = list(create), list(update)

@@ -67,6 +67,14 @@ class ErpSandboxAdmin:
     def update_product(self, sku: str, **changes) -> dict:
         return self._call("PATCH", f"/products/{sku}", changes)
 
+    def put_category(self, code: str, name: str | None = None, parent_code: str | None = None, **more) -> dict:
+        """Create or change a category (`parent_code=None` on an existing one keeps its parent unless given
+        in `more` as `move_to_top=True`)."""
+        body = {k: v for k, v in (("name", name), ("parent_code", parent_code)) if v is not None}
+        if more.get("move_to_top"):
+            body["parent_code"] = None
+        return self._call("PUT", f"/categories/{code}", body)
+
     def set_stock(self, sku: str, warehouse: str, on_hand: int, reserved: int = 0,
                   safety_stock: int = 0) -> dict:
         """Set all three numbers of one stock row (and bump its modified_at)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from . import ADMIN_PREFIX, faults, store as stores, traffic
+from .categories import put_category
 from .errors import bad_request
 from .inventory import set_stock
 from .mutate import mutate
@@ -118,6 +119,13 @@ def change_product(sku):
     body, store = _body(), stores.current()
     with store.lock:
         return update_product(store, sku, body)
+
+
+@bp.put("/categories/<code>")
+def change_category(code):
+    body, store = _body(), stores.current()
+    with store.lock:
+        return put_category(store, code, body)
 
 
 @bp.put("/inventory")

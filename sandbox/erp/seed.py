@@ -38,6 +38,8 @@ def seed(store: Store, products: int, variants_per_parent: int = 0, warehouses=N
     specs = warehouse_specs(list(DEFAULT_WAREHOUSES) if warehouses is None else warehouses)
     store.clear_data(seed)
     store.warehouses = {w["code"]: w for w in specs}
+    for code in ("GENERAL", *CATEGORIES):
+        store.categories.put(code, {"code": code, "name": code.capitalize(), "parent_code": None})
     rng = random.Random(seed)
     groups = _group_sizes(rng, products, variants_per_parent)
     parents = sum(1 for size in groups if size)

@@ -49,7 +49,9 @@ class Store:
             self.customers = Collection("customers", after_stamp=after)
             self.orders = Collection("sales-orders", after_stamp=after)
             self.shipments = Collection("shipments", after_stamp=after)
-            self._collections = (self.products, self.inventory, self.customers, self.orders, self.shipments)
+            self.categories = Collection("categories", after_stamp=after)
+            self._collections = (self.products, self.inventory, self.customers, self.orders, self.shipments,
+                                 self.categories)
             self.warehouses: dict[str, dict] = {w["code"]: dict(w) for w in DEFAULT_WAREHOUSES}
             self.product_by_sku: dict[str, str] = {}
             self.sellable_ids: list[str] = []  # simple products and variants, in creation order

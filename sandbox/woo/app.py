@@ -13,7 +13,7 @@ import re
 
 from flask import Flask, g, has_request_context, request
 
-from sandbox.woo import auth, control, faults as faultmod, orders, products, system, webhooks
+from sandbox.woo import auth, categories, control, customers, faults as faultmod, orders, products, system, webhooks
 from sandbox.woo.catalog import render_product
 from sandbox.woo.defaults import credentials
 from sandbox.woo.delivery import Dispatcher
@@ -55,6 +55,10 @@ class Sandbox:
                 return self.orders.render(self.store.orders.items[rid])
             if resource == "product" and rid in self.store.products.items:
                 return render_product(self.store, self.store.products.items[rid])
+            if resource == "customer" and rid in self.store.customers:
+                return customers.render(self.store, self.store.customers[rid])
+        if resource == "customer":
+            return customers.invalid_id(404).body()
         post_type = "shop_order" if resource == "order" else "product"
         return ApiError(f"woocommerce_rest_{post_type}_invalid_id", "Invalid ID.", 404).body()
 
@@ -66,12 +70,15 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
     sb = Sandbox(key or default_key, secret or default_secret, home_url, utc_offset_minutes, delivery_delay_ms,
                  delivery_workers)
     sb.dispatcher.renderers = {"order": lambda rid: sb.payload("order", rid),
-                               "product": lambda rid: sb.payload("product", rid)}
+                               "product": lambda rid: sb.payload("product", rid),
+                               "customer": lambda rid: sb.payload("customer", rid)}
     app = Flask("sandbox.woo")
     app.url_map.strict_slashes = False
     app.extensions["woo_sandbox"] = sb
+    categories.register(app, sb)  # before products: `products/categories` is not a product id
     products.register(app, sb)
     orders.register(app, sb)
+    customers.register(app, sb)
     webhooks.register(app, sb)
     system.register(app, sb)
     control.register(app, sb)

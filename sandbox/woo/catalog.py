@@ -26,6 +26,7 @@ DEFAULTS = {
     "shipping_class": "", "reviews_allowed": True, "parent_id": 0, "purchase_note": "", "categories": None,
     "tags": (), "images": (), "attributes": (), "default_attributes": (), "variations": (), "menu_order": 0,
     "meta_data": (), "total_sales": 0, "external_url": "", "button_text": "", "options": {}, "image": None,
+    "global_unique_id": "",
 }
 UNCATEGORIZED = [{"id": 15, "name": "Uncategorized", "slug": "uncategorized"}]
 STOCK_STATUSES = ("instock", "outofstock", "onbackorder")
@@ -36,7 +37,7 @@ COMMON_SCHEMA = {
     "tax_status": ("taxable", "shipping", "none"), "tax_class": "string", "stock_quantity": "integer",
     "inventory_delta": "integer", "stock_status": STOCK_STATUSES, "backorders": ("no", "notify", "yes"),
     "low_stock_amount": "integer?", "weight": "string", "dimensions": "object", "shipping_class": "string",
-    "attributes": "array", "menu_order": "integer", "meta_data": "array",
+    "attributes": "array", "menu_order": "integer", "meta_data": "array", "global_unique_id": "string",
 }
 PRODUCT_SCHEMA = dict(COMMON_SCHEMA, **{
     "name": "string", "slug": "string", "type": ("simple", "grouped", "external", "variable"),
@@ -51,6 +52,17 @@ VARIATION_SCHEMA = dict(COMMON_SCHEMA, status=("draft", "pending", "private", "p
 SIMPLE_FIELDS = ("name", "description", "short_description", "featured", "catalog_visibility", "virtual",
                  "downloadable", "tax_status", "tax_class", "sold_individually", "weight", "shipping_class",
                  "reviews_allowed", "purchase_note", "menu_order", "external_url", "button_text", "status")
+
+
+def product_refs(store, refs) -> list[dict]:
+    """A product's `categories` as WooCommerce answers them: the terms' current name and slug; ids of terms
+    that do not exist are dropped (sandbox/woo/categories.py holds the terms)."""
+    out = []
+    for ref in refs or []:
+        term = store.categories.get(to_int(ref.get("id"))) if isinstance(ref, dict) else None
+        if term is not None:
+            out.append({"id": term["id"], "name": term["name"], "slug": term["slug"]})
+    return out
 
 
 def get(rec: dict, field: str):
@@ -142,6 +154,14 @@ def check_write(store, params: dict, is_variation: bool, current: dict | None, s
                 n += 1
             raise ApiError("product_invalid_sku", "Invalid or duplicated SKU.", 400,
                            resource_id=owner, unique_sku=f"{base}-{n}")
+    gtin = params.get("global_unique_id")
+    if isinstance(gtin, str) and gtin.strip():  # WooCommerce 9.2+: digits and hyphens, unique over products
+        owner = store.gtins.get(gtin.strip())
+        if not all(c.isdigit() or c == "-" for c in gtin.strip()) or (
+                owner is not None and owner != (current["id"] if current else 0)
+                and (store.products.items.get(owner) or {}).get("status") != "trash"):
+            raise ApiError("product_invalid_global_unique_id", "Invalid or duplicated GTIN, UPC, EAN or ISBN.",
+                           400, resource_id=owner or 0)
     return params
 
 
@@ -157,6 +177,13 @@ def apply_write(store, rec: dict, p: dict) -> None:
         rec["slug"] = store.unique_slug(sanitize_title(p["slug"]))
     if "sku" in p:
         store.set_sku(rec, p["sku"].strip())
+    if "global_unique_id" in p and isinstance(p["global_unique_id"], str):
+        old = get(rec, "global_unique_id")
+        if old and store.gtins.get(old) == rec["id"]:
+            del store.gtins[old]
+        rec["global_unique_id"] = p["global_unique_id"].strip()
+        if rec["global_unique_id"]:
+            store.gtins[rec["global_unique_id"]] = rec["id"]
     if "dimensions" in p:
         rec["dimensions"] = {k: str(p["dimensions"].get(k, get(rec, "dimensions")[k])) for k in DEFAULTS["dimensions"]}
     for field in ("categories", "tags", "images", "default_attributes"):
@@ -250,7 +277,8 @@ def _common(store, rec: dict) -> dict:
     status = stock_status(store, rec)
     backorders = get(owner, "backorders")
     return {
-        "sku": get(rec, "sku"), "price": price(store, rec), "regular_price": get(rec, "regular_price"),
+        "sku": get(rec, "sku"), "global_unique_id": get(rec, "global_unique_id"),
+        "price": price(store, rec), "regular_price": get(rec, "regular_price"),
         "sale_price": get(rec, "sale_price"),
         "date_on_sale_from": fmt_date(get(rec, "sale_from"), off),
         "date_on_sale_from_gmt": fmt_date(get(rec, "sale_from")),
@@ -300,7 +328,7 @@ def render_product(store, rec: dict) -> dict:
         "shipping_taxable": get(rec, "tax_status") in ("taxable", "shipping"),
         "reviews_allowed": get(rec, "reviews_allowed"), "average_rating": "0.00", "rating_count": 0,
         "related_ids": [], "upsell_ids": [], "cross_sell_ids": [], "parent_id": get(rec, "parent_id"),
-        "purchase_note": get(rec, "purchase_note"), "categories": list(get(rec, "categories") or UNCATEGORIZED),
+        "purchase_note": get(rec, "purchase_note"), "categories": product_refs(store, get(rec, "categories")) or list(UNCATEGORIZED),
         "tags": list(get(rec, "tags")), "images": list(get(rec, "images")),
         "attributes": _variation_attributes(store, rec) if is_variation else [dict(a) for a in get(rec, "attributes")],
         "default_attributes": list(get(rec, "default_attributes")), "variations": ids, "grouped_products": [],

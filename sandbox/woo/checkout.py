@@ -5,7 +5,8 @@ variation_id), refuses unknown SKUs, unpurchasable products and missing stock (4
 fills realistic billing/shipping data, flat-rate shipping (4.90 in DE, 9.90 elsewhere), the coupon
 (e.g. WINTER10 = 10 %), tax of the shipping country (19 % DE), `created_via:"checkout"`, and pays it
 via `payment_complete()` for `processing`/`completed`. Fires order.created and order.updated (the
-real checkout saves the order twice) and product.updated for each stock change.
+real checkout saves the order twice) and product.updated for each stock change. Optional: `company`
+(billing and shipping) and extra order `meta_data` (a VAT plugin's key, say).
 """
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def checkout(sb, spec: dict) -> dict:
         if cid and cid not in store.customers:  # "create an account" at checkout
             store.customers[cid] = dict(person, id=cid, email=email)
         city, postcode, street = CITIES.get(country, CITIES["DE"])
-        address = {"first_name": person["first_name"], "last_name": person["last_name"], "company": "",
+        address = {"first_name": person["first_name"], "last_name": person["last_name"],
+                   "company": str(spec.get("company", "")),
                    "address_1": street, "address_2": "", "city": city, "state": "", "postcode": postcode,
                    "country": country}
         params = {
@@ -83,7 +85,8 @@ def checkout(sb, spec: dict) -> dict:
             "coupon_lines": [{"code": spec["coupon"]}] if spec.get("coupon") else [],
             "customer_note": str(spec.get("customer_note", "")),
             "meta_data": [{"key": "is_vat_exempt", "value": "no"},
-                          {"key": "_wc_order_attribution_source_type", "value": "typein"}],
+                          {"key": "_wc_order_attribution_source_type", "value": "typein"},
+                          *(m for m in spec.get("meta_data") or [] if isinstance(m, dict))],
         }
         if status in ("processing", "completed"):
             params["set_paid"] = True

@@ -117,6 +117,11 @@ class Store:
             self.webhooks: dict[int, dict] = {}
             self.customers = {cid: dict(c, id=cid) for cid, c in CUSTOMERS.items()}
             self.seeded: dict[int, int] = {}
+            self.gtins: dict[str, int] = {}  # global_unique_id -> product id
+            self.categories: dict[int, dict] = {15: {"id": 15, "name": "Uncategorized", "slug": "uncategorized",
+                                                     "parent": 0, "description": "", "display": "default",
+                                                     "menu_order": 0}}
+            self.category_seq = 15  # term ids have their own sequence
             self._seq = {"post": 10, "meta": 1000, "item": 1, "comment": 1, "webhook": 0}
 
     def next_id(self, kind: str) -> int:

@@ -265,6 +265,46 @@ def test_customer_create_and_lookup(erp):
     assert bad.status_code == 422 and "billing_address.country" in bad.json()["error"]["fields"]
 
 
+def test_customer_patch_adds_references_and_fields_and_email_lookup_folds(erp):
+    email = f"Mixed.{uuid.uuid4().hex[:8]}@Example.COM"
+    customer = erp.api.post("/customers", {"email": email, "first_name": "Gus", "billing_address": ADDRESS}).json()
+    ref = f"WC-CUST-{uuid.uuid4().int % 10**6}"
+    patch = lambda body: erp.api.session.patch(f"{erp.url}{API}/customers/{customer['id']}", json=body, timeout=10)
+    for _ in range(2):  # adding the same reference twice keeps one
+        r = patch({"add_external_ref": ref})
+        assert r.status_code == 200 and r.json()["external_refs"] == [ref] and r.json()["external_ref"] == ref
+    other = ref + "-B"
+    assert patch({"add_external_ref": other, "company": "Gus GmbH", "vat_id": "DE136695976",
+                  "shipping_address": {**ADDRESS, "city": "Bonn"}}).json()["external_refs"] == [ref, other]
+    for lookup in ({"external_ref": ref}, {"external_ref": other}, {"email": f"  {email.upper()} "}):
+        assert [c["id"] for c in erp.api.get("/customers", **lookup).json()["items"]] == [customer["id"]]
+    got = erp.api.get(f"/customers/{customer['id']}").json()
+    assert (got["company"], got["vat_id"], got["shipping_address"]["city"], got["first_name"]) == (
+        "Gus GmbH", "DE136695976", "Bonn", "Gus")
+    bad = patch({"add_external_ref": "", "shipping_address": {**ADDRESS, "country": "Germany"}, "colour": "red"})
+    assert bad.status_code == 422
+    assert {"add_external_ref", "shipping_address.country", "colour"} <= set(bad.json()["error"]["fields"])
+    assert erp.api.session.patch(f"{erp.url}{API}/customers/C-999999", json={"company": "x"},
+                                 timeout=10).status_code == 404
+
+
+def test_categories_are_delta_paged_nested_and_renamed(erp):
+    top, child = f"CAT{uuid.uuid4().hex[:6].upper()}", f"SUB{uuid.uuid4().hex[:6].upper()}"
+    erp.admin.put_category(top, name="Apparel")
+    made = erp.admin.put_category(child, name="T-Shirts", parent_code=top)
+    assert (made["code"], made["name"], made["parent_code"]) == (child, "T-Shirts", top)
+    since = made["modified_at"]
+    assert erp.admin.put_category(child, name="T-Shirts")["modified_at"] == since  # no change, no new stamp
+    renamed = erp.admin.put_category(top, name="Clothing")
+    listed = {c["code"]: c for c in erp.api.page_all("/categories", limit=1)}
+    assert listed[top]["name"] == "Clothing" and listed[child]["parent_code"] == top
+    changed = erp.api.get("/categories", modified_since=renamed["modified_at"]).json()["items"]
+    assert [c["code"] for c in changed] == [top]
+    with pytest.raises(SandboxAdminError):
+        erp.admin.put_category(f"{top}-X", name="Lost", parent_code="NO-SUCH-CATEGORY")
+    assert erp.api.get("/categories", limit=0).status_code == 400
+
+
 def test_external_ref_is_not_unique_until_switched(erp):
     sku, ref = sellable_sku(erp), new_ref()
     first, second = (erp.api.post("/sales-orders", order_body(ref, sku)) for _ in range(2))

@@ -497,3 +497,66 @@ def test_starts_fast_and_stops_cleanly_on_sigterm(tmp_path):
         proc.kill_group(signal.SIGTERM)
         proc.popen.wait(5)
     assert proc.popen.returncode == 0
+
+
+def test_customers_read_update_meta_and_fire_customer_updated(woo, receiver):
+    hook = webhook(woo, receiver, "/wh/customer", "customer.updated")
+    assert hook["topic"] == "customer.updated"
+    before = ok(call(woo, "GET", "customers/2"))
+    assert before["role"] == "customer" and before["email"] == "anna.schaefer@example.de"
+    assert set(before["billing"]) >= {"company", "address_1", "country", "email", "phone"}
+    body = {"billing": {"company": "Schäfer GmbH", "city": "Köln", "country": "DE"},
+            "meta_data": [{"key": "_erp_customer_number", "value": "CUST-1"}]}
+    after = ok(call(woo, "PUT", "customers/2", json=body))
+    assert after["billing"]["company"] == "Schäfer GmbH" and after["billing"]["email"] == before["billing"]["email"]
+    ok(call(woo, "PUT", "customers/2", json={"meta_data": [{"key": "_erp_customer_number", "value": "CUST-2"}]}))
+    got = ok(call(woo, "GET", "customers/2"))
+    assert [m["value"] for m in got["meta_data"] if m["key"] == "_erp_customer_number"] == ["CUST-2"]
+    deliveries = receiver.wait("/wh/customer", 2)
+    assert {d["headers"]["x-wc-webhook-topic"] for d in deliveries} == {"customer.updated"}
+    assert {json.loads(d["body"])["id"] for d in deliveries} == {2}
+    err(call(woo, "GET", "customers/999999"), 404, "woocommerce_rest_invalid_id")
+    err(call(woo, "PUT", "customers/999999", json={"first_name": "x"}), 400, "woocommerce_rest_invalid_id")
+    assert [c["id"] for c in ok(call(woo, "GET", "customers", params={"email": "ANNA.schaefer@example.de"}))] == [2]
+
+
+def test_product_categories_nest_refuse_duplicates_batch_and_show_on_products(woo):
+    wc = client(woo)
+    top = ok(wc.post("products/categories", {"name": "Apparel", "slug": "cat-apparel"}), 201)
+    assert (top["parent"], top["slug"], top["count"]) == (0, "cat-apparel", 0)
+    child = ok(wc.post("products/categories", {"name": "T-Shirts", "parent": top["id"]}), 201)
+    assert child["parent"] == top["id"] and child["slug"] == "t-shirts"
+    again = err(wc.post("products/categories", {"name": "t-shirts", "parent": top["id"]}), 400, "term_exists")
+    assert again["data"]["resource_id"] == child["id"]
+    err(wc.post("products/categories", {"name": "Other", "slug": "cat-apparel"}), 400, "duplicate_term_slug")
+    err(wc.post("products/categories", {"slug": "nameless"}), 400, "rest_missing_callback_param")
+    err(wc.post("products/categories", {"name": "Orphan", "parent": 999999}), 400, "woocommerce_rest_term_invalid")
+    err(call(woo, "GET", "products/categories/999999"), 404, "woocommerce_rest_term_invalid")
+    err(call(woo, "DELETE", f"products/categories/{child['id']}"), 501, "woocommerce_rest_trash_not_supported")
+    answer = ok(wc.post("products/categories/batch", {
+        "create": [{"name": "Hoodies", "parent": top["id"], "slug": "cat-hoodies"}, {"name": ""}],
+        "update": [{"id": child["id"], "name": "Tees"}]}))
+    assert answer["create"][0]["slug"] == "cat-hoodies" and answer["create"][1]["error"]["code"] == \
+        "rest_missing_callback_param"
+    assert answer["update"][0]["name"] == "Tees" and answer["update"][0]["slug"] == "t-shirts"
+    found = ok(call(woo, "GET", "products/categories", params={"slug": "cat-apparel,cat-hoodies", "per_page": 100}))
+    assert sorted(c["slug"] for c in found) == ["cat-apparel", "cat-hoodies"]
+    tee = product(woo, "CAT-TEE-1", categories=[{"id": child["id"]}, {"id": 999999}])
+    assert tee["categories"] == [{"id": child["id"], "name": "Tees", "slug": "t-shirts"}]
+    ok(wc.put(f"products/categories/{child['id']}", {"name": "Shirts"}))
+    assert ok(call(woo, "GET", f"products/{tee['id']}"))["categories"][0]["name"] == "Shirts"
+    assert product(woo, "CAT-NONE-1")["categories"] == [{"id": 15, "name": "Uncategorized", "slug": "uncategorized"}]
+    ok(call(woo, "DELETE", f"products/categories/{top['id']}", params={"force": "true"}))
+    assert ok(call(woo, "GET", f"products/categories/{child['id']}"))["parent"] == 0
+
+
+def test_gtin_field_is_stored_unique_and_validated(woo):
+    first = product(woo, "GTIN-1", global_unique_id="4006381333931")
+    assert first["global_unique_id"] == "4006381333931"
+    dup = err(client(woo).post("products", {"name": "x", "sku": "GTIN-2", "global_unique_id": "4006381333931"}),
+              400, "product_invalid_global_unique_id")
+    assert dup["data"]["resource_id"] == first["id"]
+    err(client(woo).post("products", {"name": "x", "sku": "GTIN-3", "global_unique_id": "ABC"}), 400,
+        "product_invalid_global_unique_id")
+    ok(client(woo).put(f"products/{first['id']}", {"global_unique_id": "4006381333948"}))
+    assert product(woo, "GTIN-4", global_unique_id="4006381333931")["global_unique_id"] == "4006381333931"

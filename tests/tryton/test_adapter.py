@@ -13,6 +13,7 @@ import pytest
 from connector.erp.tryton import TrytonErp
 from connector.erp.tryton_rpc import TrytonRpc
 from connector.errors import InvalidDataError, PermanentError, TransientError
+from connector.sync.customers import CustomerLinker
 from connector.sync.orders import OrderImporter
 from tests.support.tryton import TrytonAdmin, start_tryton
 
@@ -136,6 +137,46 @@ def test_customers_are_found_by_reference_or_email(erp):
     assert [c["id"] for c in erp.find_customers(external_ref="WC-CUST-7")] == [created["id"]]
     assert [c["id"] for c in erp.find_customers(email="cust7@example.com")] == [created["id"]]
     assert erp.find_customers(external_ref="WC-CUST-8") == []
+
+
+def test_a_buyer_is_linked_by_email_then_kept_up_to_date_with_party_objects(erp, db):
+    """Tryton's own objects: references and the VAT id as party identifiers, a business named by its company,
+    addresses as party addresses; linking and updating twice writes nothing the second time."""
+    guest = erp.create_customer({"email": "Link.Me@Example.com", "first_name": "Lin", "last_name": "Kme",
+                                 "external_ref": None, "billing_address": ADDRESS})
+    billing = {"first_name": "Lin", "last_name": "Kme", "company": "Link AG", "email": " link.me@EXAMPLE.com ",
+               "address_1": "Elbchaussee 1", "city": "Hamburg", "postcode": "20095", "country": "DE"}
+    order = {"id": 88, "customer_id": 88, "billing": billing, "shipping": {},
+             "meta_data": [{"key": "_billing_vat_number", "value": "DE136695976"}]}
+    linker = CustomerLinker(db, None, erp)
+    linked, vat = linker.for_order(order)
+    assert linked["id"] == guest["id"] and vat.problem is None
+    assert [c["id"] for c in erp.find_customers(external_ref="WC-CUST-88")] == [guest["id"]]
+    party = erp.rpc.model("party.party", "read", [int(guest["id"][1:])],
+                          ["name", "identifiers.type", "identifiers.code", "addresses.city", "write_date"])[0]
+    assert party["name"] == "Link AG"
+    assert {(i["type"], i["code"]) for i in party["identifiers."]} == {(None, "WC-CUST-88"), ("eu_vat", "DE136695976")}
+    assert {a["city"] for a in party["addresses."]} == {"Berlin", "Hamburg"}
+    assert linker.for_order(order)[0]["id"] == guest["id"]
+    again = erp.rpc.model("party.party", "read", [int(guest["id"][1:])], ["write_date", "addresses"])[0]
+    assert again["write_date"] == party["write_date"] and len(again["addresses"]) == 2
+    malformed = dict(order, id=89, customer_id=89, meta_data=[{"key": "_billing_vat_number", "value": "DE12345"}],
+                     billing=dict(billing, email="other@example.com"))
+    created, vat = linker.for_order(malformed)  # Tryton refuses a malformed VAT id: the party is made without it
+    assert vat.problem and created["vat_id"] == "" and created["external_ref"] == "WC-CUST-89"
+
+
+def test_product_categories_are_listed_nested_and_delta_paged(erp):
+    demo = _all(erp.list_categories, limit=2)
+    assert demo and all(c["parent_code"] is None and c["code"] == c["name"] for c in demo)  # demo: names, no codes
+    top, = erp.rpc.model("product.category", "create", [{"name": "Outdoor", "code": "OUT"}])
+    erp.rpc.model("product.category", "create", [{"name": "Tents", "code": "OUT-TENTS", "parent": top}])
+    listed = {c["code"]: c for c in _all(erp.list_categories)}
+    assert listed["OUT-TENTS"]["parent_code"] == "OUT" and listed["OUT"]["name"] == "Outdoor"
+    watermark = max(c["modified_at"] for c in listed.values())
+    erp.rpc.model("product.category", "write", [top], {"name": "Outdoors"})
+    changed = [c for c in _all(erp.list_categories, since=watermark) if c["modified_at"] > watermark]
+    assert [(c["code"], c["name"]) for c in changed] == [("OUT", "Outdoors")]
 
 
 def test_an_order_becomes_one_numbered_confirmed_sale_with_its_charges(erp, admin):

@@ -1,4 +1,4 @@
-"""Tasks of the `catalog` queue: the product delta poll and the chunks it fans out."""
+"""Tasks of the `catalog` queue: the product delta poll (categories first) and the chunks it fans out."""
 from __future__ import annotations
 
 import logging
@@ -27,6 +27,8 @@ def poll_products(self) -> dict:
         except SyncError as e:
             event(log, "first stock load failed; products go first", logging.WARNING, error=str(e))
 
+    poll_categories(s)
+
     def dispatch(items: list[dict]) -> None:
         wanted = set(s.products.triage(items))
         for chunk in s.products.chunks([i for i in items if i.get("sku") in wanted]):
@@ -36,6 +38,19 @@ def poll_products(self) -> dict:
                      overlap_seconds=s.settings.poll_overlap_seconds,
                      lease_seconds=s.settings.stream_lease_seconds)
     return poll.run().as_dict()
+
+
+def poll_categories(s) -> dict | None:
+    """The ERP's changed categories into the shop, before the products that are assigned to them (one
+    cheap call when nothing changed). Best effort: a failure leaves products' categories for a later poll."""
+    poll = DeltaPoll(s.db, "categories", lambda since, cursor: s.erp.list_categories(since, cursor, PAGE_SIZE),
+                     lambda items: s.categories.apply(items), overlap_seconds=s.settings.poll_overlap_seconds,
+                     lease_seconds=s.settings.stream_lease_seconds)
+    try:
+        return poll.run().as_dict()
+    except SyncError as e:
+        event(log, "category poll failed; products go without new categories", logging.WARNING, error=str(e))
+        return None
 
 
 @app.task(name="wooerp.catalog.apply_products", bind=True)

@@ -1,4 +1,5 @@
-"""Tasks of the `orders` queue: import one order, relay the webhook outbox, poll for missed orders."""
+"""Tasks of the `orders` queue: import one order, bring one ERP customer up to date (`customer.*`
+deliveries), relay the webhook outbox, poll for missed orders."""
 from __future__ import annotations
 
 from connector import webhooks
@@ -27,13 +28,33 @@ def publish_import(order_id: int, correlation_id: str | None, collapse: bool = T
     return result.id
 
 
+@app.task(name="wooerp.orders.update_customer", bind=True)
+def update_customer(self, woo_customer_id: int) -> dict:
+    customer = self.services.customers.from_woo_customer(int(woo_customer_id))
+    return {"woo_customer_id": int(woo_customer_id), "erp_customer_id": customer and customer["id"]}
+
+
+def publish_customer(woo_customer_id: int, correlation_id: str | None) -> str:
+    """Queue a refresh of the ERP customer linked to shop customer `woo_customer_id`."""
+    return app.send_task("wooerp.orders.update_customer", args=[int(woo_customer_id)],
+                         headers={"wooerp_cid": correlation_id}, retry=False).id
+
+
+def publish_delivery(topic: str | None, resource_id: int, correlation_id: str | None, collapse: bool = True) -> str:
+    """Queue the task a delivery of `topic` asks for: customer topics refresh the customer, the rest import
+    the order."""
+    if (topic or "").startswith("customer."):
+        return publish_customer(resource_id, correlation_id)
+    return publish_import(resource_id, correlation_id, collapse=collapse)
+
+
 @app.task(name="wooerp.orders.relay_deliveries", bind=True)
 def relay_deliveries(self) -> dict:
     """Publish webhook deliveries the shim stored but could not hand to the broker."""
     db = self.services.db
     published = 0
     for d in webhooks.unpublished(db):
-        webhooks.mark_published(db, d.id, publish_import(d.resource_id, d.correlation_id, collapse=False))
+        webhooks.mark_published(db, d.id, publish_delivery(d.topic, d.resource_id, d.correlation_id, collapse=False))
         published += 1
     return {"published": published}
 

@@ -1,0 +1,160 @@
+"""ERP categories → nested WooCommerce product categories, and the shop ids products are assigned to.
+
+Each ERP category (`code`, `name`, `parent_code`) becomes one shop category with the slug derived from
+its code, so it is created once: an unbound category is first looked up by slug (one call per chunk)
+and adopted if the shop has it, and a create that WooCommerce answers with `term_exists` (the same name
+under the same parent) binds to the term it names. Parents are written before their children, in
+batches of at most 100; a renamed or moved category is updated when its payload hash changed, and an
+unchanged one costs nothing. A category whose parent is not known yet waits (TransientError) until the
+parent has been written, at most `PARENT_WAIT_ROUNDS` polls; then it is created at the top level.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from connector.db import Database, utcnow
+from connector.logs import event
+from connector.mapping.products import payload_hash
+from connector.models import EntityMapping
+from connector.woo.client import BATCH_LIMIT
+
+log = logging.getLogger("wooerp.categories")
+CATEGORY = "category"
+
+
+@dataclass
+class CategoryReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    linked: int = 0
+    failed: dict = field(default_factory=dict)
+    write_calls: int = 0
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def category_slug(code: str) -> str:
+    """The shop slug of an ERP category code (WordPress keeps lower-case ASCII, digits and hyphens)."""
+    text = unicodedata.normalize("NFKD", code).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "category"
+
+
+class CategorySync:
+    def __init__(self, db: Database, woo):
+        self.db, self.woo = db, woo
+
+    # -- ERP → shop ----------------------------------------------------------------------------------
+    def apply(self, categories: list[dict]) -> CategoryReport:
+        report = CategoryReport()
+        pending = {c["code"]: c for c in categories if c.get("code")}
+        bound = self.woo_ids([*pending, *(c.get("parent_code") for c in pending.values() if c.get("parent_code"))])
+        self._link_by_slug([code for code in pending if code not in bound], bound, report)
+        hashes = self._hashes(list(pending))
+        while pending:
+            ready = [c for c in pending.values() if not c.get("parent_code") or c["parent_code"] in bound]
+            orphans = not ready
+            if orphans:  # parents the ERP never sent (or that failed): top level rather than nowhere
+                event(log, "category parent unknown; placed at the top level", logging.WARNING,
+                      codes=",".join(sorted(pending)))
+                ready = list(pending.values())
+            for c in ready:
+                del pending[c["code"]]
+            self._write_round(ready, bound, hashes, report, top_level=orphans)
+        return report
+
+    def _payload(self, c: dict, bound: dict[str, int], top_level: bool) -> dict:
+        parent = 0 if top_level or not c.get("parent_code") else bound.get(c["parent_code"], 0)
+        return {"name": (c.get("name") or c["code"]).strip(), "slug": category_slug(c["code"]), "parent": parent}
+
+    def _write_round(self, ready: list[dict], bound: dict[str, int], hashes: dict[str, str | None],
+                     report: CategoryReport, top_level: bool) -> None:
+        creates, updates = [], []
+        for c in ready:
+            payload = self._payload(c, bound, top_level)
+            digest = payload_hash(payload)
+            if c["code"] in bound:
+                if hashes.get(c["code"]) == digest:
+                    report.unchanged += 1
+                else:
+                    updates.append((c, dict(payload, id=bound[c["code"]]), digest))
+            else:
+                creates.append((c, payload, digest))
+        work = [("create", item) for item in creates] + [("update", item) for item in updates]
+        for i in range(0, len(work), BATCH_LIMIT):
+            chunk = work[i:i + BATCH_LIMIT]
+            answer = self.woo.batch_categories(create=[p for op, (_, p, _) in chunk if op == "create"],
+                                               update=[p for op, (_, p, _) in chunk if op == "update"])
+            report.write_calls += 1
+            results = {"create": iter(answer.get("create") or []), "update": iter(answer.get("update") or [])}
+            for op, (c, payload, digest) in chunk:
+                result = next(results[op], {}) or {}
+                error = result.get("error")
+                if not error and result.get("id"):
+                    bound[c["code"]] = result["id"]
+                    self._bind(c["code"], result["id"], payload["parent"], digest)
+                    setattr(report, "created" if op == "create" else "updated",
+                            getattr(report, "created" if op == "create" else "updated") + 1)
+                elif error and error.get("code") == "term_exists" and (error.get("data") or {}).get("resource_id"):
+                    woo_id = int(error["data"]["resource_id"])  # made by an earlier attempt, or by hand
+                    bound[c["code"]] = woo_id
+                    self._bind(c["code"], woo_id, payload["parent"], None)
+                    report.linked += 1
+                else:
+                    reason = f"{(error or {}).get('code')}: {(error or {}).get('message')}"
+                    report.failed[c["code"]] = reason
+                    event(log, "WooCommerce refused a category", logging.WARNING, code=c["code"], reason=reason)
+
+    def _link_by_slug(self, codes: list[str], bound: dict[str, int], report: CategoryReport) -> None:
+        """Adopt shop categories that already carry our slug (a crash after a create, a hand-made one)."""
+        by_slug = {category_slug(code): code for code in codes}
+        slugs = sorted(by_slug)
+        for i in range(0, len(slugs), BATCH_LIMIT):
+            for term in self.woo.categories_by_slug(slugs[i:i + BATCH_LIMIT]):
+                code = by_slug.get(term.get("slug"))
+                if code and code not in bound:
+                    bound[code] = term["id"]
+                    self._bind(code, term["id"], term.get("parent") or 0, None)  # no hash: name/parent re-sent
+                    report.linked += 1
+
+    # -- bindings ------------------------------------------------------------------------------------
+    def woo_ids(self, codes) -> dict[str, int]:
+        """Shop category id per ERP category code, for the codes that are bound."""
+        codes = sorted({c for c in codes if c})
+        out: dict[str, int] = {}
+        for i in range(0, len(codes), 500):
+            with self.db.session() as s:
+                rows = s.execute(select(EntityMapping.erp_id, EntityMapping.woo_id).where(
+                    EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(codes[i:i + 500]),
+                    EntityMapping.woo_id.is_not(None)))
+                out.update({erp_id: woo_id for erp_id, woo_id in rows})
+        return out
+
+    def _hashes(self, codes: list[str]) -> dict[str, str | None]:
+        with self.db.session() as s:
+            rows = s.execute(select(EntityMapping.erp_id, EntityMapping.sync_hash).where(
+                EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(codes)))
+            return dict(rows.all())
+
+    def _bind(self, code: str, woo_id: int, parent_woo_id: int, digest: str | None) -> None:
+        for attempt in (1, 2):
+            try:
+                with self.db.session() as s:
+                    row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == CATEGORY,
+                                                               EntityMapping.erp_id == code))
+                    if row is None:
+                        row = EntityMapping(entity_type=CATEGORY, erp_id=code)
+                        s.add(row)
+                    row.woo_id, row.woo_parent_id, row.sync_hash = woo_id, parent_woo_id or None, digest
+                    row.last_synced_at = utcnow()
+                return
+            except IntegrityError:  # another poll bound it first: update that row
+                if attempt == 2:
+                    raise
