@@ -32,6 +32,7 @@ MEANING = {
     "stock_mismatch": "shop stock differs from the ERP web stock",
     "order_without_erp_number": "shop orders past the grace period with no ERP number",
     "duplicate_erp_orders": "external references held by several live ERP orders",
+    "gone_order_in_erp": "shop orders gone from WooCommerce whose ERP order is live",
 }
 
 

@@ -51,6 +51,13 @@ def signature_valid(raw_body: bytes, header: str | None, secret: str) -> bool:
     return header is not None and hmac.compare_digest(signature(raw_body, secret), header.strip())
 
 
+def rest_error(payload) -> bool:
+    """A WooCommerce REST error object, `{"code": "woocommerce_rest_…", "message": …, "data": {"status": 404}}`,
+    as a signed delivery carries it when the order was deleted before the shop built the payload."""
+    return (isinstance(payload, dict) and "id" not in payload and isinstance(payload.get("code"), str)
+            and "message" in payload and isinstance(payload.get("data"), (dict, type(None))))
+
+
 def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max_bytes: int) -> Verdict:
     """Decide what to do with one delivery, from its raw bytes and headers alone (no I/O)."""
     if len(raw_body) > max_bytes:
@@ -69,6 +76,9 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
         payload = json.loads(raw_body)
     except (ValueError, UnicodeDecodeError):
         return Verdict(400, "body is not valid JSON")
+    if rest_error(payload):  # the shop builds the body at send time; the resource was gone by then
+        return Verdict(202, f"ignored: the shop sent its REST error {payload.get('code')!r} "
+                            f"({str(payload.get('message'))[:120]}) instead of the {topic.split('.')[0]}")
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), int) or payload["id"] <= 0:
         return Verdict(400, "body has no positive integer 'id'")
     return Verdict(200, "accepted", topic=topic, resource_id=payload["id"],

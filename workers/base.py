@@ -39,6 +39,13 @@ class SyncTask(Task):
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    resource_format: str | None = None  # e.g. "order {0}": names what a dead letter of this task is about
+
+    def resource_of(self, args) -> str | None:
+        try:
+            return self.resource_format.format(*(args or [])) if self.resource_format else None
+        except (IndexError, KeyError, ValueError):
+            return None
 
     @property
     def services(self) -> Services:
@@ -106,7 +113,8 @@ class SyncTask(Task):
             task_id=task_id, attempt_key=str(self.request.retries), task_name=self.name, args=list(args or []),
             kwargs=dict(kwargs or {}), queue=delivery.get("routing_key"),
             correlation_id=self._header("wooerp_cid"), retries=self.request.retries,
-            exc_type=type(exc).__name__, exc_message=str(exc)[:2000], traceback=str(einfo)[-8000:])
+            exc_type=type(exc).__name__, exc_message=str(exc)[:2000], traceback=str(einfo)[-8000:],
+            resource=self.resource_of(args))
         letter_id, new = dead_letters.record(self.services.db, letter)
         event(log, "task dead-lettered", logging.ERROR, task=self.name, task_id=task_id, letter_id=letter_id,
               error=f"{type(exc).__name__}: {str(exc)[:300]}", new=new)

@@ -51,3 +51,16 @@ def test_two_orders_in_the_same_second_have_different_keys_but_a_duplicate_has_t
     kb = verdict(b, {**headers(b), **same_delivery_id}).change_key
     assert ka != kb
     assert ka == verdict(a, headers(a)).change_key
+
+
+def test_a_signed_rest_error_object_is_ignored_with_2xx_not_refused():
+    """Finding 6: the order was deleted before the shop built the payload; a 400 would count toward
+    WooCommerce disabling the webhook."""
+    body = json.dumps({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                       "data": {"status": 404}}).encode()
+    v = verdict(body, headers(body, topic="order.updated"))
+    assert 200 <= v.status < 300 and not v.accepted
+    assert "ignored" in v.reason and "woocommerce_rest_shop_order_invalid_id" in v.reason
+    unsigned = verdict(body, headers(body, topic="order.updated", sign=False))
+    assert unsigned.status == 401
+    assert verdict(b'{"code": 1}', headers(b'{"code": 1}')).status == 400
