@@ -86,6 +86,9 @@ def _resource(letter) -> str:
     if letter.resource:
         return letter.resource
     args = letter.args or []
+    if args and isinstance(args[0], list) and letter.task_name.endswith("products"):
+        skus = [str(s) for s in args[0]]
+        return "SKU " + ", ".join(skus[:3]) + (f" (+{len(skus) - 3})" if len(skus) > 3 else "")
     return ("args " + ", ".join(str(a) for a in args))[:60] if args else "-"
 
 

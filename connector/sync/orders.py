@@ -20,6 +20,7 @@ from connector.logs import event, get_correlation_id
 from connector.mapping import orders as mapping
 from connector.models import OrderSync
 from connector.sync import order_state as st
+from connector.sync import sku_lookup
 
 log = logging.getLogger("wooerp.orders")
 ERP_ID_META, ERP_NUMBER_META = "_erp_order_id", "_erp_order_number"
@@ -127,9 +128,7 @@ class OrderImporter:
 
     def _validate(self, order: dict) -> None:
         skus = sorted({li["sku"] for li in order.get("line_items") or [] if li.get("sku")})
-        known: set[str] = set()
-        for i in range(0, len(skus), 100):
-            known.update(p["sku"] for p in self.erp.products_by_sku(skus[i:i + 100]))
+        known = {p["sku"] for p in sku_lookup.erp_products(self.db, self.erp, skus)}
         mapping.validate(order, known_skus=known, currencies=self.currencies)
 
     def _ensure_customer(self, order: dict) -> str:

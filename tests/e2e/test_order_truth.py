@@ -99,3 +99,19 @@ def test_an_order_deleted_for_good_is_gone_and_its_rest_error_delivery_is_ignore
     assert answer.status_code == 202 and "ignored" in answer.json()["reason"]
     assert dead_letters.listing(Database(fleet.env["DATABASE_URL"]), status=None) == []
     assert erp_orders(fleet, f"WC-ORDER-{order['id']}") == []
+
+
+def test_an_erp_sku_containing_the_list_separator_reaches_the_shop(fleet):
+    """Finding 5: `?sku=A,B` is split by both APIs; the SKU is read back by its ERP id and found in the
+    shop on its own, so the product is written, next to its plain neighbours."""
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    for sku in ("A,B", "A", "PLAIN-1"):
+        erp.add_product(sku, name=f"Product {sku}", list_price="4.20")
+    fleet.start_worker()
+    fleet.start_beat()
+    woo = woo_client(fleet)
+    found = wait_until(lambda: [p for p in woo.products_by_sku(["A,B"])] or None, 60, 0.5, "A,B in the shop")
+    assert [(p["sku"], p["regular_price"]) for p in found] == [("A,B", "4.20")]
+    assert {p["sku"] for p in woo.products_by_sku(["A", "PLAIN-1"])} == {"A", "PLAIN-1"}
+    assert "0 order(s), 0 product(s)" in wooerp(fleet, "dead-letters", "list").stdout
+    assert dead_letters.listing(Database(fleet.env["DATABASE_URL"]), status=None) == []
