@@ -108,7 +108,9 @@ def shipping_source(order: dict) -> dict:
 
 def _address(woo: dict | None) -> dict:
     woo = woo or {}
-    return {erp: str(woo.get(field) or "").strip() for erp, field in ADDRESS_FIELDS.items()}
+    address = {erp: str(woo.get(field) or "").strip() for erp, field in ADDRESS_FIELDS.items()}
+    address["country"] = address["country"].upper()  # ISO 3166-1 alpha-2, as the ERP requires
+    return address
 
 
 def _timestamp(gmt: str | None) -> str | None:

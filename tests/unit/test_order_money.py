@@ -195,3 +195,40 @@ def test_a_whole_quantity_sent_as_float_is_that_whole_number():
     order = dict(BASE, line_items=[BASE["line_items"][0], dict(LINE, quantity=2.0)])
     om.validate(order, known_skus={"ROPE", "HOOK"}, currencies=("EUR",))
     assert om.map_order(order, "C-1")["lines"][1]["quantity"] == 2
+
+
+ADDRESS = {"first_name": "Ann", "address_1": "Street 1", "city": "Berlin", "postcode": "10115", "country": "DE"}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"billing": dict(ADDRESS, email="")}, "billing e-mail '' is missing"),
+    ({"billing": dict(ADDRESS, email="   ")}, "billing e-mail '   ' is missing"),
+    ({"billing": dict(ADDRESS, email="a@b.example", country="")}, "billing country '' is missing"),
+    ({"billing": dict(ADDRESS, email="a@b.example", country="Germany")}, "billing country 'Germany'"),
+    ({"shipping": {"first_name": "Bo", "address_1": "Road 2", "city": "Paris", "country": ""}},
+     "shipping address has no valid country"),
+])
+def test_what_the_erp_requires_is_validated_before_any_erp_write(change, words):
+    order = dict(dict(BASE, billing=dict(ADDRESS, email="a@b.example")), **change)
+    with pytest.raises(InvalidDataError) as e:
+        om.validate(order, known_skus={"ROPE", "HOOK"}, currencies=("EUR",))
+    assert words in str(e.value)
+
+
+@pytest.mark.parametrize("shipping", [
+    {}, None, {k: "" for k in ("first_name", "last_name", "company", "address_1", "city", "postcode", "country")},
+    {"first_name": "Ann", "last_name": "Bee", "address_1": " ", "country": ""},  # names alone are no address
+])
+def test_a_blank_shipping_address_is_absent_and_billing_is_used_by_customer_and_order(shipping):
+    order = dict(BASE, billing=dict(ADDRESS, email="A@B.example", country="de"), shipping=shipping)
+    om.validate(order, known_skus={"ROPE", "HOOK"}, currencies=("EUR",))
+    customer, erp = om.map_customer(order), om.map_order(order, "C-1")
+    assert customer["shipping_address"] == erp["shipping_address"] == erp["billing_address"]
+    assert erp["shipping_address"]["country"] == "DE" and customer["email"] == "a@b.example"
+
+
+def test_a_filled_shipping_address_is_used_by_customer_and_order():
+    order = dict(BASE, billing=dict(ADDRESS, email="a@b.example"),
+                 shipping={"address_1": "Rue 3", "city": "Paris", "postcode": "75001", "country": "FR"})
+    customer, erp = om.map_customer(order), om.map_order(order, "C-1")
+    assert customer["shipping_address"]["country"] == erp["shipping_address"]["country"] == "FR"
