@@ -45,6 +45,9 @@ def test_virtual_goods_ship_to_billing_and_an_order_without_email_waits_in_quara
     assert "billing e-mail '' is missing" in line
     assert erp_orders(fleet, f"WC-ORDER-{admin['id']}") == []
     assert dead_letters.listing(Database(fleet.env["DATABASE_URL"]), status=None) == []
+    fixed = woo.update_order(admin["id"], {"billing": {"email": "fixed@example.com"}})
+    assert deliver(fleet.shim_url, fixed, topic="order.updated").status_code == 200
+    imported_once(fleet, admin["id"])  # fixing the order in the shop is enough
 
 
 def test_an_order_refused_for_good_has_one_letter_while_polls_and_redeliveries_come_until_its_replay(fleet):
