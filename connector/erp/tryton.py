@@ -75,8 +75,9 @@ def exact_lines(line: dict) -> list[tuple[int, Decimal]]:
     total = Decimal(line["amount"])
     step = Decimal(1).scaleb(-PRICE_DIGITS)
     exact = total / quantity
-    if exact == exact.quantize(step):
-        return [(quantity, exact.quantize(step))]
+    if exact == exact.quantize(step):  # written as the shop would: 15.00, 8.395
+        cents = exact.quantize(Decimal("0.01"))
+        return [(quantity, cents if cents == exact else exact.normalize())]
     cents = int((total * 100).to_integral_value())
     base, extra = divmod(cents, quantity)
     low = Decimal(base) / 100
