@@ -32,10 +32,30 @@ class Letter:
     exc_type: str
     exc_message: str
     traceback: str | None
+    resource: str | None = None  # what the task was about: order_resource(id), "SKU …"
+
+
+def order_resource(order_id: int) -> str:
+    return f"order {int(order_id)}"
+
+
+def open_for(db: Database, resources: list[str]) -> dict[str, DeadLetter]:
+    """The open letter of each resource that has one (the oldest, should there be several)."""
+    if not resources:
+        return {}
+    with db.session() as s:
+        rows = s.scalars(select(DeadLetter).where(DeadLetter.resource.in_(resources), DeadLetter.status == OPEN)
+                         .order_by(DeadLetter.id.desc()))
+        return {row.resource: row for row in rows}
 
 
 def record(db: Database, letter: Letter) -> tuple[int, bool]:
-    """Store a letter; (id, True) if new, (id of the existing one, False) if it was already stored."""
+    """Store a letter; (id, True) if new, (id of the existing one, False) if it was already stored.
+    A resource (an order) has at most one open letter: a second failure of it returns the open one."""
+    if letter.resource:
+        held = open_for(db, [letter.resource]).get(letter.resource)
+        if held is not None:
+            return held.id, False
     try:
         with db.session() as s:
             row = DeadLetter(**letter.__dict__, status=OPEN, created_at=utcnow())

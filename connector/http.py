@@ -43,8 +43,8 @@ def check_response(system: str, response: requests.Response, *, invalid_statuses
     if status in RETRYABLE_STATUSES or status >= 500:
         raise TransientError(f"{where}: {excerpt}", status=status, excerpt=excerpt,
                              retry_after=retry_after_seconds(response.headers.get("Retry-After")))
-    if status in invalid_statuses:
-        raise InvalidDataError(f"{where}: {excerpt}", status=status, excerpt=excerpt)
+    if status in invalid_statuses:  # the whole answer: its field messages become the quarantine reason
+        raise InvalidDataError(f"{where}: {excerpt}", status=status, excerpt=response.text[:4000])
     raise PermanentError(f"{where}: {excerpt}", status=status, excerpt=excerpt)
 
 

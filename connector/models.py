@@ -100,7 +100,8 @@ class WebhookDelivery(Base):
 
 class DeadLetter(Base):
     __tablename__ = "dead_letter"
-    __table_args__ = (UniqueConstraint("task_id", "attempt_key", name="uq_dead_letter_task_attempt"),)
+    __table_args__ = (UniqueConstraint("task_id", "attempt_key", name="uq_dead_letter_task_attempt"),
+                      Index("ix_dead_letter_resource_status", "resource", "status"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[str] = mapped_column(String(64))
     attempt_key: Mapped[str] = mapped_column(String(64))
@@ -120,6 +121,7 @@ class DeadLetter(Base):
     replay_task_id: Mapped[str | None] = mapped_column(String(64))
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     announced_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the keeper showed it in Flower
+    resource: Mapped[str | None] = mapped_column(String(300))  # what failed: "order 4821", "SKU A,B"
 
 
 class Lease(Base):

@@ -34,9 +34,9 @@ from connector.sync.resync import differing
 from connector.woo.client import PAGE_LIMIT
 
 KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_WITHOUT_ERP_NUMBER,
-         DUPLICATE_ERP_ORDERS, CATEGORY_MISMATCH) = ("missing_in_woo", "missing_in_erp", "price_mismatch",
-                                                     "stock_mismatch", "order_without_erp_number",
-                                                     "duplicate_erp_orders", "category_mismatch")
+         DUPLICATE_ERP_ORDERS, CATEGORY_MISMATCH, GONE_ORDER_IN_ERP) = (
+    "missing_in_woo", "missing_in_erp", "price_mismatch", "stock_mismatch", "order_without_erp_number",
+    "duplicate_erp_orders", "category_mismatch", "gone_order_in_erp")
 PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations",
                   "categories")
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
@@ -115,6 +115,7 @@ class Reconciler:
         self._compare_catalog(erp, invalid, stock, shop, report)
         self._orders_without_number(report)
         self._duplicate_refs(report)
+        self._gone_orders(report)
         report.finished_at = self.clock()
         return report
 
@@ -321,6 +322,19 @@ class Reconciler:
             report.add(DUPLICATE_ERP_ORDERS, ref, ", ".join(f"{o['id']} {o.get('status')}" for o in orders), bound,
                        f"{len(live)} live ERP orders; " + (f"wooerp bound the shop order to {bound}" if bound
                                                           else "wooerp bound none of them"))
+
+    def _gone_orders(self, report: Report) -> None:
+        """Shop orders gone from WooCommerce (404) for which the ERP still holds a live order."""
+        from sqlalchemy import select
+        from connector.sync import order_state
+        with self.db.session() as s:
+            gone = list(s.scalars(select(OrderSync.woo_order_id).where(OrderSync.state == order_state.GONE)))
+        for order_id in gone:
+            live = [o for o in self._call(self.erp.find_sales_orders, order_ref(order_id))
+                    if o.get("status") != "cancelled"]
+            if live:
+                report.add(GONE_ORDER_IN_ERP, order_id, ", ".join(f"{o['id']} {o.get('status')}" for o in live), "",
+                           "the shop order is gone (404); cancel the ERP order by hand if it should not ship")
 
     def _bound_erp_order(self, ref: str) -> str:
         """The ERP order id wooerp recorded for the shop order behind `ref` ("" if none)."""

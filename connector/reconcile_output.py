@@ -33,6 +33,7 @@ MEANING = {
     "order_without_erp_number": "shop orders past the grace period with no ERP number",
     "duplicate_erp_orders": "external references held by several live ERP orders",
     "category_mismatch": "shop products not in the shop category of their ERP category",
+    "gone_order_in_erp": "shop orders gone from WooCommerce whose ERP order is live",
 }
 
 

@@ -74,6 +74,13 @@ def _stored_text_problem(name: str, value, limit: int) -> str | None:
     return None
 
 
+def rest_error(payload) -> bool:
+    """A WooCommerce REST error object, `{"code": "woocommerce_rest_…", "message": …, "data": {"status": 404}}`,
+    as a signed delivery carries it when the order was deleted before the shop built the payload."""
+    return (isinstance(payload, dict) and "id" not in payload and isinstance(payload.get("code"), str)
+            and "message" in payload and isinstance(payload.get("data"), (dict, type(None))))
+
+
 def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max_bytes: int) -> Verdict:
     """Decide what to do with one delivery, from its raw bytes and headers alone (no I/O)."""
     if len(raw_body) > max_bytes:
@@ -99,6 +106,9 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
         return Verdict(400, "body is not valid JSON")
     except RecursionError:
         return Verdict(400, "body is nested too deeply")
+    if rest_error(payload):  # the shop builds the body at send time; the resource was gone by then
+        return Verdict(202, f"ignored: the shop sent its REST error {payload.get('code')!r} "
+                            f"({str(payload.get('message'))[:120]}) instead of the {topic.split('.')[0]}")
     if not isinstance(payload, dict):
         return Verdict(400, "body is not a JSON object")
     resource_id = payload.get("id")

@@ -48,6 +48,13 @@ class SyncTask(Task):
     acks_late = True
     reject_on_worker_lost = True
     records_dead_letters = True  # the keeper's own display task does not
+    resource_format: str | None = None  # e.g. "order {0}": names what a dead letter of this task is about
+
+    def resource_of(self, args) -> str | None:
+        try:
+            return self.resource_format.format(*(args or [])) if self.resource_format else None
+        except (IndexError, KeyError, ValueError):
+            return None
 
     @property
     def services(self) -> Services:
@@ -120,7 +127,7 @@ class SyncTask(Task):
             args=list(self.request.args or []), kwargs=dict(self.request.kwargs or {}),
             queue=delivery.get("routing_key"), correlation_id=self._header("wooerp_cid"),
             retries=self.request.retries, exc_type=type(exc).__name__, exc_message=str(exc)[:2000],
-            traceback=tb[-8000:])
+            traceback=tb[-8000:], resource=self.resource_of(self.request.args))
 
     def _record(self, letter: dead_letters.Letter, exc: BaseException) -> None:
         letter_id, new = dead_letters.record(self.services.db, letter)

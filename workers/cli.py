@@ -113,32 +113,27 @@ def orders() -> None:
 
 
 @orders.command("list")
-@click.option("--state", default=None, help="Only orders in this state (e.g. quarantined).")
+@click.option("--state", default=None, help="Only orders in this state (e.g. quarantined, dead_letter, "
+                                             "written_back); without it, every order that is not done.")
 def orders_list(state: str | None) -> None:
-    from sqlalchemy import select
-    from connector.models import OrderSync
-    db = _services().db
-    with db.session() as s:
-        q = select(OrderSync).order_by(OrderSync.woo_order_id)
-        if state:
-            q = q.where(OrderSync.state == state)
-        rows = list(s.scalars(q))
+    from connector.sync.orders import not_done
+    rows = not_done(_services().db, state)
     click.echo(f"{'order':>8}  {'state':<13} {'erp order':<12} reason")
-    for r in rows:
-        click.echo(f"{r.woo_order_id:>8}  {r.state:<13} {r.erp_order_id or '-':<12} {r.reason or ''}")
+    for oid, row_state, erp_id, reason in rows:
+        click.echo(f"{oid:>8}  {row_state:<13} {erp_id or '-':<12} {reason}")
 
 
 @orders.command("retry")
 @click.argument("order_ids", nargs=-1, type=int, required=True)
 def orders_retry(order_ids: tuple[int, ...]) -> None:
-    """Re-run quarantined orders after their cause was fixed."""
+    """Re-run quarantined or dead-lettered orders after their cause was fixed."""
     from connector.sync.orders import reset_for_retry
     from workers.tasks.orders import publish_import
     db = _services().db
     failed = False
     for oid in order_ids:
         if not reset_for_retry(db, oid):
-            click.echo(f"order {oid}: not quarantined; nothing to retry", err=True)
+            click.echo(f"order {oid}: not quarantined and no open dead letter; nothing to retry", err=True)
             failed = True
             continue
         click.echo(f"order {oid}: queued as task {publish_import(oid, None, collapse=False)}")

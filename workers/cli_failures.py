@@ -70,10 +70,11 @@ def dl_list(show_all: bool) -> None:
     from connector import dead_letters, quarantine
     db = _db()
     rows = dead_letters.listing(db, status=None if show_all else dead_letters.OPEN)
-    click.echo(f"{'id':>5}  {'task':<32} {'queue':<10} {'attempts':>8} {'age':>8}  {'status':<10} "
+    click.echo(f"{'id':>5}  {'task':<32} {'resource':<16} {'queue':<10} {'attempts':>8} {'age':>8}  {'status':<10} "
                f"{'correlation id':<32}  error")
     for r in rows:
-        click.echo(f"{r.id:>5}  {r.task_name:<32} {r.queue or '-':<10} {r.retries + 1:>8} {_age(r.created_at):>8}  "
+        click.echo(f"{r.id:>5}  {r.task_name:<32} {_resource(r):<16} {r.queue or '-':<10} {r.retries + 1:>8} "
+                   f"{_age(r.created_at):>8}  "
                    f"{r.status:<10} {r.correlation_id or '-':<32}  {r.exc_type}: {r.exc_message[:80]}")
         if r.status != dead_letters.OPEN:
             click.echo(f"{'':>7}└ {r.resolved_at:%Y-%m-%d %H:%M:%S} UTC by {r.resolved_by or 'unknown'}: {r.resolution}")
@@ -87,6 +88,17 @@ def dl_list(show_all: bool) -> None:
         click.echo(f"  {h.kind:<8} {h.key:<24} {h.state:<12} {_age(h.since):>8}  {h.reason}")
 
 
+def _resource(letter) -> str:
+    """What a letter is about: its recorded resource, else the task's arguments (letters older than 0015)."""
+    if letter.resource:
+        return letter.resource
+    args = letter.args or []
+    if args and isinstance(args[0], list) and letter.task_name.endswith("products"):
+        skus = [str(s) for s in args[0]]
+        return "SKU " + ", ".join(skus[:3]) + (f" (+{len(skus) - 3})" if len(skus) > 3 else "")
+    return ("args " + ", ".join(str(a) for a in args))[:60] if args else "-"
+
+
 @dead_letters_group.command("show")
 @click.argument("letter_id", type=int)
 def dl_show(letter_id: int) -> None:
@@ -94,7 +106,7 @@ def dl_show(letter_id: int) -> None:
     r = dead_letters.get(_db(), letter_id)
     if r is None:
         raise click.ClickException(f"no dead letter {letter_id}")
-    for name in ("id", "status", "task_name", "task_id", "queue", "args", "kwargs", "correlation_id", "retries",
+    for name in ("id", "status", "task_name", "resource", "task_id", "queue", "args", "kwargs", "correlation_id", "retries",
                  "exc_type", "exc_message", "created_at", "announced_at", "resolved_at", "resolved_by", "resolution",
                  "replay_task_id"):
         click.echo(f"{name:>15}: {getattr(r, name)}")

@@ -55,6 +55,9 @@ class RestErp:
             raise PermanentError(f"products_by_sku takes at most {SKU_LOOKUP_LIMIT} SKUs, got {len(skus)}")
         if not skus:
             return []
+        unlisted = [s for s in skus if "," in s or s != s.strip()]
+        if unlisted:  # the ERP splits ?sku= on commas: such a SKU is read by id (connector.sync.sku_lookup)
+            raise PermanentError(f"products_by_sku cannot list SKUs {unlisted!r}: they contain the separator")
         return self._call("GET", "/products", params={"sku": ",".join(skus)})["items"]
 
     def get_product(self, product_id: str) -> dict:

@@ -38,6 +38,7 @@ from connector.erp.tryton_rpc import TrytonRpc
 from connector.errors import InvalidDataError, PermanentError
 
 SKU_LOOKUP_LIMIT = 100
+PRICE_DIGITS = 4  # trytond: product.price_digits = (None, config [product] price_decimal, default 4)
 STOCK_BASES = ("forecast", "quantity")
 ALL = {"active_test": False}  # deactivated products must reach the shop as inactive
 PRODUCT_FIELDS = ("code", "active", "write_date", "create_date", "description", "list_price_used", "attributes",
@@ -62,6 +63,37 @@ def _code(prefix: str, value: str) -> int:
 
 def _money(value) -> str | None:
     return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
+
+
+def exact_lines(line: dict) -> list[tuple[int, Decimal]]:
+    """(quantity, unit price) pairs that book exactly the line's amount in Tryton.
+
+    Tryton keeps `sale.line.unit_price` with PRICE_DIGITS decimals (trytond's `[product] price_decimal`,
+    default 4) and books round(quantity × unit_price, currency). When the line's amount divided by its
+    quantity fits those digits, that is one line (419.75 / 50 = 8.395). Otherwise the line is split into
+    two of the same product at cent prices that differ by 0.01: (q − k) × p + k × (p + 0.01) = amount, with
+    p = ⌊amount / q⌋ to the cent and k the remaining cents (10.00 / 3 → 2 × 3.33 + 1 × 3.34)."""
+    quantity, price = int(line["quantity"]), Decimal(line["unit_price"])
+    if line.get("amount") is None:
+        return [(quantity, price)]
+    total = Decimal(line["amount"])
+    step = Decimal(1).scaleb(-PRICE_DIGITS)
+    exact = total / quantity
+    if exact == exact.quantize(step):  # written as the shop would: 15.00, 8.395
+        cents = exact.quantize(Decimal("0.01"))
+        return [(quantity, cents if cents == exact else exact.normalize())]
+    cents = int((total * 100).to_integral_value())
+    base, extra = divmod(cents, quantity)
+    low = Decimal(base) / 100
+    return [(quantity - extra, low), (extra, low + Decimal("0.01"))]
+
+
+def _price(value) -> str | None:
+    """A unit price with its own digits (8.3950 → "8.395"), at least two decimals."""
+    if value is None:
+        return None
+    price = Decimal(value).normalize()
+    return str(price.quantize(Decimal("0.01"))) if price.as_tuple().exponent > -2 else str(price)
 
 
 class TrytonErp:
@@ -408,9 +440,10 @@ class TrytonErp:
         for line in order["lines"]:
             product = products[line["sku"]]
             template = product["template."]
-            lines.append({"type": "line", "product": product["id"], "quantity": float(line["quantity"]),
-                          "unit": template.get("sale_uom") or template["default_uom"],
-                          "unit_price": Decimal(line["unit_price"]), "description": line.get("description") or None})
+            for quantity, price in exact_lines(line):
+                lines.append({"type": "line", "product": product["id"], "quantity": float(quantity),
+                              "unit": template.get("sale_uom") or template["default_uom"],
+                              "unit_price": price, "description": line.get("description") or None})
         lines += [{"type": "line", "quantity": 1.0, "unit_price": Decimal(amount), "description": text}
                   for text, amount in self._charges(order)]
         values = {"party": party, "reference": order["external_ref"], "currency": self._currency_id(order["currency"]),
@@ -467,7 +500,7 @@ class TrytonErp:
             "status": self._status(row),
             "customer_id": f"C{row['party']}", "currency": (row.get("currency.") or {}).get("code"),
             "lines": [{"sku": (li.get("product.") or {}).get("code"), "quantity": int(round(li["quantity"])),
-                       "unit_price": _money(li["unit_price"]), "description": li["description"]}
+                       "unit_price": _price(li["unit_price"]), "description": li["description"]}
                       for li in row.get("lines.") or [] if li["type"] == "line" and li.get("product.")],
             "totals": {"net": _money(row["untaxed_amount"]), "tax": _money(row["tax_amount"]),
                        "gross": _money(row["total_amount"])},

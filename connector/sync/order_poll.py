@@ -1,7 +1,7 @@
 """The safety net for lost webhooks: list WooCommerce orders modified since the last poll (minus the
 overlap) in the given statuses, and hand every one not yet settled to `enqueue` (an imported order
 that was cancelled in the shop since is not settled: its ERP order must be cancelled too; quarantined
-and conflicting orders wait for a person). The watermark never passes an order that is not through.
+and conflicting orders, orders with an open dead letter and orders gone from the shop wait for a person). The watermark never passes an order that is not through.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import timedelta, timezone
 
 from sqlalchemy import select
 
+from connector import dead_letters
 from connector.db import Database, utcnow
 from connector.models import OrderSync, SyncCursor
 from connector.sync import order_state as st
@@ -34,10 +35,12 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
         ids = [o["id"] for o in orders]
         with db.session() as s:
             known = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(OrderSync.woo_order_id.in_(ids)))}
+        failed = dead_letters.open_for(db, [dead_letters.order_resource(i) for i in ids])
         for o in orders:
             row = known.get(o["id"])
-            settled = row is not None and (row.state in (st.CANCELLED, st.QUARANTINED, st.CONFLICT) or (
-                row.state == st.WRITTEN_BACK and o.get("status") != "cancelled"))
+            settled = dead_letters.order_resource(o["id"]) in failed or row is not None and (
+                row.state in (st.CANCELLED, st.QUARANTINED, st.CONFLICT, st.GONE) or (
+                    row.state == st.WRITTEN_BACK and o.get("status") != "cancelled"))
             modified = o.get("date_modified_gmt")
             if not settled:
                 enqueue(o["id"])

@@ -3,7 +3,10 @@
     received ──► validated ──► submitted ──► in_erp ──► written_back
         │  ▲         │             │            │            │
         ▼  │         ▼             ▼            └──► cancelled ◄┘
-      skipped    quarantined     conflict (ERP already holds several orders with our reference)
+      skipped    quarantined ◄──────┘ (the ERP refused it: 422)
+                                 conflict (ERP already holds several orders with our reference)
+
+    gone: WooCommerce no longer has the order (404); final, reachable from every state but cancelled.
 
     written_back ──► received: the shop's order lacks our ERP number (a restored or replaced shop reuses
     the id), so it is imported again through lookup-before-create.
@@ -12,21 +15,26 @@ from __future__ import annotations
 
 RECEIVED, SKIPPED, VALIDATED, QUARANTINED = "received", "skipped", "validated", "quarantined"
 SUBMITTED, IN_ERP, WRITTEN_BACK, CANCELLED, CONFLICT = "submitted", "in_erp", "written_back", "cancelled", "conflict"
+GONE = "gone"
 
 TRANSITIONS: dict[str, set[str]] = {
     RECEIVED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
     SKIPPED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
     QUARANTINED: {VALIDATED, QUARANTINED, CANCELLED},
     VALIDATED: {SUBMITTED, IN_ERP, CONFLICT, QUARANTINED},
-    SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED},
+    SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED, QUARANTINED},
     IN_ERP: {WRITTEN_BACK, CANCELLED},
     WRITTEN_BACK: {CANCELLED, RECEIVED},
     CONFLICT: {IN_ERP, CONFLICT},
     CANCELLED: set(),
+    GONE: set(),
 }
+for _state, _next in TRANSITIONS.items():
+    if _state not in (CANCELLED, GONE):
+        _next.add(GONE)
 IN_FLIGHT = {VALIDATED, SUBMITTED}
 IMPORTED = {IN_ERP, WRITTEN_BACK}
-DONE = {WRITTEN_BACK, CANCELLED}
+DONE = {WRITTEN_BACK, CANCELLED, GONE}
 
 
 class IllegalTransition(Exception):

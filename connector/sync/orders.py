@@ -7,19 +7,19 @@ its `WC-ORDER-<id>` reference instead of creating a second one.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
-
-from connector import leases
+from connector import dead_letters, leases
 from connector.db import Database, utcnow
-from connector.errors import InvalidDataError
+from connector.errors import InvalidDataError, PermanentError
 from connector.logs import event, get_correlation_id
-from connector.errors import PermanentError
 from connector.mapping import customers as customer_mapping
 from connector.mapping import orders as mapping
 from connector.models import OrderSync
 from connector.sync import order_state as st
+from connector.sync import sku_lookup
 from connector.sync.customers import CustomerLinker
 
 log = logging.getLogger("wooerp.orders")
@@ -53,7 +53,23 @@ class OrderImporter:
         self._customer = self._woo_customer = None
         with leases.held(self.db, f"order:{order_id}", self.lease_seconds):
             row = self._row(order_id)
-            order = self.woo.get_order(order_id)
+            letter = dead_letters.open_for(self.db, [dead_letters.order_resource(order_id)])
+            if letter:  # one open failure per order: wait for the replay (or discard) of that letter
+                letter_id = next(iter(letter.values())).id
+                return self._report(order_id, f"not run: dead letter {letter_id} is open; replay or discard it")
+            if row.state == st.GONE:
+                return self._report(order_id, "gone in WooCommerce")
+            try:
+                order = self.woo.get_order(order_id)
+            except PermanentError as e:
+                if e.status not in (404, 410):
+                    raise
+                self._move(order_id, st.GONE, reason=f"gone in WooCommerce ({e.status}); "
+                                                     + (f"ERP order {row.erp_order_id} exists" if row.erp_order_id
+                                                        else "never imported"))
+                event(log, "order gone in WooCommerce", logging.WARNING, order_id=order_id,
+                      erp_order_id=row.erp_order_id)
+                return self._report(order_id, "gone in WooCommerce")
             self._remember(order_id, order)
             if order.get("status") == "cancelled":
                 return self._cancel(row, order)
@@ -74,9 +90,15 @@ class OrderImporter:
                 return self._report(order_id, str(e))
             if row.state not in st.IN_FLIGHT:
                 self._move(order_id, st.VALIDATED, reason=None)
-            customer_id = self._ensure_customer(order)
-            if not self._find_or_create(order, customer_id):
-                return self._report(order_id, "flagged: several ERP orders carry this reference")
+            try:
+                customer_id = self._ensure_customer(order)
+                if not self._find_or_create(order, customer_id):
+                    return self._report(order_id, "flagged: several ERP orders carry this reference")
+            except InvalidDataError as e:  # the ERP's own validation (422): a data fix, not a replay, helps
+                reason = f"Order {order_id}: the ERP refused it: {erp_refusal(e)}"
+                self._move(order_id, st.QUARANTINED, reason=reason)
+                event(log, "order quarantined", logging.WARNING, order_id=order_id, reason=reason)
+                return self._report(order_id, reason)
             return self._write_back(order_id, order)
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -132,9 +154,7 @@ class OrderImporter:
 
     def _validate(self, order: dict) -> None:
         skus = sorted({li["sku"] for li in order.get("line_items") or [] if li.get("sku")})
-        known: set[str] = set()
-        for i in range(0, len(skus), 100):
-            known.update(p["sku"] for p in self.erp.products_by_sku(skus[i:i + 100]))
+        known = {p["sku"] for p in sku_lookup.erp_products(self.db, self.erp, skus)}
         mapping.validate(order, known_skus=known, currencies=self.currencies)
 
     def _ensure_customer(self, order: dict) -> str:
@@ -241,12 +261,61 @@ class OrderImporter:
             return OrderReport(order_id, row.state, row.erp_order_id, detail)
 
 
-def reset_for_retry(db: Database, order_id: int) -> bool:
-    """Let a quarantined order be tried again (after the cause was fixed). False if it is not quarantined."""
+def erp_refusal(error: InvalidDataError) -> str:
+    """The ERP's field messages ("shipping_address.country: required …") from a validation_failed answer."""
+    try:
+        body = json.loads(error.excerpt or "")
+        problem = body["error"]
+        fields = problem.get("fields") or {}
+        if fields:
+            return "; ".join(f"{k}: {v}" for k, v in fields.items())
+        return str(problem.get("message") or error)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return str(error)
+
+
+def reset_for_retry(db: Database, order_id: int, by: str | None = None) -> bool:
+    """Let a quarantined order, or one with an open dead letter, be tried again (after the cause was fixed):
+    the letter is closed as superseded by this retry. False if the order is neither."""
+    letters = dead_letters.open_for(db, [dead_letters.order_resource(order_id)])
+    for letter in letters.values():
+        dead_letters.discard(db, letter.id, f"superseded by a retry of order {order_id}", by=by)
     with db.session() as s:
         row = s.get(OrderSync, order_id)
-        if row is None or row.state != st.QUARANTINED:
+        if row is None or (row.state != st.QUARANTINED and not letters):
             return False
-        row.reason = None
+        if row.state == st.QUARANTINED:
+            row.reason = None
         row.updated_at = utcnow()
         return True
+
+
+PENDING = {st.RECEIVED: "waiting for its import", st.VALIDATED: "valid; its ERP order is being created",
+           st.SUBMITTED: "sent to the ERP; waiting for the answer or a retry",
+           st.IN_ERP: "in the ERP; the ERP number is being written back to the shop"}
+
+
+def not_done(db: Database, state: str | None = None) -> list[tuple[int, str, str | None, str]]:
+    """(order id, state, ERP order id, reason) for every order that is not done, or every order in `state`;
+    an order with an open dead letter shows state `dead_letter` and the letter's error."""
+    from sqlalchemy import select
+    with db.session() as s:
+        q = select(OrderSync).order_by(OrderSync.woo_order_id)
+        q = q.where(OrderSync.state == state) if state and state != "dead_letter" else \
+            q.where(OrderSync.state.not_in([st.WRITTEN_BACK, st.CANCELLED]))
+        rows = [(r.woo_order_id, r.state, r.erp_order_id, r.reason, r.attempts) for r in s.scalars(q)]
+    letters = dead_letters.open_for(db, [dead_letters.order_resource(r[0]) for r in rows])
+    out = []
+    for oid, row_state, erp_id, reason, attempts in rows:
+        letter = letters.get(dead_letters.order_resource(oid))
+        if letter is not None:
+            out.append((oid, "dead_letter", erp_id, f"dead letter {letter.id} ({row_state}): {letter.exc_type}: "
+                                                   f"{letter.exc_message[:200]}; replay it or `make retry-order`"))
+        elif state != "dead_letter":
+            text = reason or PENDING.get(row_state, "") or row_state
+            if row_state == st.GONE:
+                text = f"gone in WooCommerce: {reason or ''}".rstrip(": ")
+            elif not reason and row_state in PENDING:
+                text += f" (attempt {attempts})"
+            out.append((oid, row_state, erp_id, text))
+    return out

@@ -26,6 +26,7 @@ from connector.errors import InvalidDataError, TransientError
 from connector.logs import event
 from connector.mapping import products as mapping
 from connector.models import EntityMapping
+from connector.sync import sku_lookup
 from connector.woo.client import BATCH_LIMIT
 
 log = logging.getLogger("wooerp.products")
@@ -111,16 +112,29 @@ class ProductSync:
             chunks.append(current)
         return chunks
 
-    def apply(self, skus: list[str]) -> ProductReport:
+    def apply(self, skus: list[str], ids: dict[str, str] | None = None) -> ProductReport:
+        """Re-read `skus` from the ERP (`ids`: their ERP ids as the poll saw them, for SKUs that cannot be
+        listed) and write them; a SKU asked for and not returned is quarantined with the reason."""
         wanted = sorted(set(skus))
-        records = [r for i in range(0, len(wanted), 100) for r in self.erp.products_by_sku(wanted[i:i + 100])]
+        records = sku_lookup.erp_products(self.db, self.erp, wanted, ids)
+        lost = ProductReport()
+        for sku in sku_lookup.missing(wanted, records):
+            erp_id = (ids or {}).get(sku) or sku_lookup.known_ids(self.db, [sku]).get(sku)
+            reason = (f"ERP product {sku}: asked for by SKU and not returned by the ERP "
+                      f"({len(records)} of {len(wanted)} came back)")
+            if erp_id:
+                self._quarantine(PRODUCT, {"id": erp_id, "sku": sku}, reason, lost)
+            else:
+                event(log, "product not returned by the ERP", logging.WARNING, sku=sku, reason=reason)
         by_parent: dict[str, list[dict]] = defaultdict(list)
         tops = []
         for r in records:
             (by_parent[r["parent_id"]] if r.get("parent_id") else tops).append(r)
         parent_ids = set(by_parent) | {r["id"] for r in tops if r.get("is_parent")}
         with self._parents_held(sorted(parent_ids)) as renew:
-            return self._apply(tops, by_parent, renew)
+            report = self._apply(tops, by_parent, renew)
+        report.quarantined.update(lost.quarantined)
+        return report
 
     @contextmanager
     def _parents_held(self, parent_ids: list[str]):

@@ -12,6 +12,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -91,7 +92,7 @@ def fully_shipped(order: dict) -> bool:
     for item in order.get("line_items") or []:
         if not item.get("sku"):
             return False
-        ordered[item["sku"]] += int(item.get("quantity") or 0)
+        ordered[item["sku"]] += Decimal(str(item.get("quantity") or 0))  # the shop's number, never int()
     shipped: Counter = Counter()
     for value in shipments_in(order).values():
         for line in value.get("lines") or []:

@@ -123,12 +123,19 @@ class WooClient:
 
     # -- products ----------------------------------------------------------------------------------
     def products_by_sku(self, skus: list[str]) -> list[dict]:
-        """Products and variations holding any of `skus` (≤ 100 per call)."""
+        """Products and variations holding any of `skus` (≤ 100 per call). WooCommerce splits `?sku=` on
+        commas (and also matches the whole string), so a SKU with a comma is asked for on its own and only
+        its exact match is kept."""
         if not skus:
             return []
         if len(skus) > PAGE_LIMIT:
             raise PermanentError(f"products_by_sku takes at most {PAGE_LIMIT} SKUs, got {len(skus)}")
-        return self.get("products", sku=",".join(skus), per_page=PAGE_LIMIT)
+        plain = [s for s in skus if "," not in s and s == s.strip()]
+        found = self.get("products", sku=",".join(plain), per_page=PAGE_LIMIT) if plain else []
+        for sku in skus:
+            if sku not in plain:
+                found += [p for p in self.get("products", sku=sku, per_page=PAGE_LIMIT) if p.get("sku") == sku]
+        return found
 
     def products_by_id(self, ids: list[int]) -> list[dict]:
         """Products with any of `ids` (≤ 100 per call); ids missing from the shop are left out."""

@@ -2,12 +2,13 @@
 
 Unknown or non-sellable SKU, non-positive quantity, money that is not a decimal string, a missing
 country, an unknown currency, an unknown customer, and totals that do not add up:
-net = Σ(quantity × unit_price) − Σ discounts + shipping + Σ fees and gross = net + tax, each within
-0.01 × (lines + 1). Tax is taken as given.
+net = Σ line amounts − Σ discounts + shipping + Σ fees and gross = net + tax, each within
+0.01 × (lines + 1). A line's amount is quantity × unit_price rounded half-up to the cent (unit prices may
+have more than two decimals); a line may state it as `amount`, which must then match. Tax is taken as given.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from .addresses import CURRENCIES, check_address
 from .clock import parse_iso
@@ -65,11 +66,20 @@ def _lines(store: Store, lines, errors: dict) -> Decimal | None:
         price = _money(line, "unit_price", at, errors)
         if line.get("tax_rate") is not None:
             _money(line, "tax_rate", at, errors)
-        if price is None:
+        stated = _money(line, "amount", at, errors) if line.get("amount") is not None else None
+        if price is None or (line.get("amount") is not None and stated is None):
             valid = False
         elif valid:
-            total += quantity * price
+            amount = line_amount(quantity, price)
+            if stated is not None and stated != amount:
+                errors[f"{at}.amount"] = f"does not match quantity × unit_price = {amount}"
+            total += amount
     return total if valid else None
+
+
+def line_amount(quantity: int, unit_price: Decimal) -> Decimal:
+    """quantity × unit_price, rounded half-up to the cent: what the ERP books for a line."""
+    return (quantity * unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _extras(body: dict, errors: dict) -> Decimal | None:

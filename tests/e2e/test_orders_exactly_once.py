@@ -110,7 +110,8 @@ def test_unknown_sku_is_quarantined_then_imported_once_after_the_fix(fleet):
     db = _db(fleet)
     wait_until(lambda: _state(db, order["id"]) == "quarantined", 30, 0.2, "order quarantined")
     with db.session() as s:
-        assert s.get(OrderSync, order["id"]).reason == f"Order {order['id']}: SKU GHOST-1 is unknown in the ERP"
+        assert s.get(OrderSync, order["id"]).reason == \
+            f"Order {order['id']}: line 2 'Ghost': SKU GHOST-1 is unknown in the ERP"
     assert erp_orders(fleet, f"WC-ORDER-{order['id']}") == []
     ErpSandboxAdmin(fleet.erp_url).add_product("GHOST-1", name="Ghost", list_price="5.00")
     cli = subprocess.run([sys.executable, "-m", "workers.cli", "orders", "retry", str(order["id"])], cwd=ROOT,

@@ -191,6 +191,19 @@ def test_an_order_becomes_one_numbered_confirmed_sale_with_its_charges(erp, admi
         erp.cancel_sales_order(order["id"])
 
 
+def test_line_amounts_are_exact_with_trytons_price_digits(erp):
+    """8.395 × 50 is booked as 419.75 (one line, 4 price digits); 10.00 for 3 is split 2 × 3.33 + 1 × 3.34."""
+    order = dict(_order(erp, "WC-ORDER-110"), lines=[
+        {"sku": "MUG-RED", "quantity": 50, "unit_price": "8.395", "amount": "419.75", "description": "Wire"},
+        {"sku": "MUG-BLUE", "quantity": 3, "unit_price": "3.333", "amount": "10.00", "description": "Rope"}],
+        shipping={"method": "flat_rate", "amount": "0.00", "tax": "0.00"}, discounts=[],
+        totals={"net": "429.75", "tax": "0.00", "gross": "429.75"})
+    created = erp.create_sales_order(order)
+    assert created["totals"]["net"] == "429.75"
+    assert {(li["sku"], li["quantity"], li["unit_price"]) for li in created["lines"]} == {
+        ("MUG-RED", 50, "8.395"), ("MUG-BLUE", 2, "3.33"), ("MUG-BLUE", 1, "3.34")}
+
+
 def test_a_quotation_can_be_cancelled(server):
     erp = server.adapter(confirm_sales=False)
     order = erp.create_sales_order(_order(erp, "WC-ORDER-101"))

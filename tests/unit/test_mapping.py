@@ -53,8 +53,8 @@ ORDER = {
 def test_order_maps_to_an_erp_order_whose_totals_add_up():
     erp = om.map_order(ORDER, "C-1")
     assert erp["external_ref"] == "WC-ORDER-4821"
-    assert erp["lines"] == [{"sku": "TSHIRT-RED-M", "quantity": 2, "unit_price": "19.90", "tax_rate": "18.99",
-                             "description": "T-Shirt"}]
+    assert erp["lines"] == [{"sku": "TSHIRT-RED-M", "quantity": 2, "unit_price": "19.90", "amount": "39.80",
+                             "tax_rate": "18.99", "description": "T-Shirt"}]
     net = sum(Decimal(l["unit_price"]) * l["quantity"] for l in erp["lines"]) - Decimal("3.98") + Decimal("4.90")
     assert Decimal(erp["totals"]["net"]) == net
     assert Decimal(erp["totals"]["gross"]) == Decimal(erp["totals"]["net"]) + Decimal(erp["totals"]["tax"])
@@ -67,7 +67,7 @@ def test_guests_are_keyed_by_email_and_customers_by_reference():
 
 @pytest.mark.parametrize("change, words", [
     ({"line_items": [dict(ORDER["line_items"][0], sku="TSHIRT-X")]}, "SKU TSHIRT-X is unknown in the ERP"),
-    ({"shipping": {}, "billing": dict(ORDER["billing"], country="")}, "no shipping country"),
+    ({"shipping": {}, "billing": dict(ORDER["billing"], country="")}, "billing country '' is missing"),
     ({"payment_method": ""}, "no payment method"),
     ({"total": "99.00"}, "totals do not add up"),
     ({"currency": "XYZ"}, "currency XYZ is not supported"),

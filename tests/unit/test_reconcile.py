@@ -191,6 +191,18 @@ def test_a_reference_held_by_two_live_erp_orders_is_reported_once_confirmed(db):
     assert report.checked["erp_orders"] == 8
 
 
+def test_an_order_gone_from_the_shop_with_a_live_erp_order_is_reported(db):
+    orders = [{"id": "SO-1", "external_ref": "WC-ORDER-11", "status": "open"},
+              {"id": "SO-2", "external_ref": "WC-ORDER-12", "status": "cancelled"}]
+    with db.session() as s:
+        for oid in (11, 12, 13):
+            s.add(OrderSync(woo_order_id=oid, state="gone", reason="gone in WooCommerce (404)", attempts=1,
+                            created_at=utcnow(), updated_at=utcnow()))
+    report = reconcile(db, Erp(orders=orders), Shop())
+    [gone] = report.discrepancies
+    assert (gone.kind, gone.key, gone.erp_value) == ("gone_order_in_erp", "11", "SO-1 open")
+
+
 def test_a_transient_error_is_retried_in_place(db):
     erp = Erp([erp_product("A")], [row("A")])
     erp.fail_once = {"products", "inventory"}

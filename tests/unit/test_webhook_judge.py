@@ -90,3 +90,16 @@ def test_a_non_ascii_signature_is_a_401_not_an_error(bad):
     body = b'{"id": 1}'
     v = verdict(body, {**headers(body), "X-WC-Webhook-Signature": bad})
     assert v.status == 401
+
+
+def test_a_signed_rest_error_object_is_ignored_with_2xx_not_refused():
+    """Finding 6: the order was deleted before the shop built the payload; a 400 would count toward
+    WooCommerce disabling the webhook."""
+    body = json.dumps({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                       "data": {"status": 404}}).encode()
+    v = verdict(body, headers(body, topic="order.updated"))
+    assert 200 <= v.status < 300 and not v.accepted
+    assert "ignored" in v.reason and "woocommerce_rest_shop_order_invalid_id" in v.reason
+    unsigned = verdict(body, headers(body, topic="order.updated", sign=False))
+    assert unsigned.status == 401
+    assert verdict(b'{"code": 1}', headers(b'{"code": 1}')).status == 400

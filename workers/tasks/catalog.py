@@ -31,8 +31,9 @@ def poll_products(self) -> dict:
 
     def dispatch(items: list[dict]) -> None:
         wanted = set(s.products.triage(items))
+        ids = {i["sku"]: i["id"] for i in items if i.get("sku") in wanted}
         for chunk in s.products.chunks([i for i in items if i.get("sku") in wanted]):
-            apply_products.delay(chunk)
+            apply_products.delay(chunk, {sku: ids[sku] for sku in chunk})
 
     poll = DeltaPoll(s.db, "products", lambda since, cursor: s.erp.list_products(since, cursor, PAGE_SIZE), dispatch,
                      overlap_seconds=s.settings.poll_overlap_seconds,
@@ -54,8 +55,8 @@ def poll_categories(s) -> dict | None:
 
 
 @app.task(name="wooerp.catalog.apply_products", bind=True)
-def apply_products(self, skus: list[str]) -> dict:
-    report = self.services.products.apply(skus)  # carries the stock of what it writes
+def apply_products(self, skus: list[str], ids: dict[str, str] | None = None) -> dict:
+    report = self.services.products.apply(skus, ids)  # carries the stock of what it writes
     self.services.inventory.push(skus)  # stock rows that arrived while the products were written
     return report.as_dict()
 

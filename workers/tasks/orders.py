@@ -10,7 +10,7 @@ from workers import coalesce
 from workers.app import app
 
 
-@app.task(name="wooerp.orders.import_order", bind=True)
+@app.task(name="wooerp.orders.import_order", bind=True, resource_format="order {0}")
 def import_order(self, order_id: int) -> dict:
     coalesce.mark_started(app.wooerp_settings.broker_url, order_id)
     return self.services.orders.run(int(order_id)).as_dict()
