@@ -99,17 +99,25 @@ def customer_from_woo_customer(woo: dict, vat_keys=DEFAULT_VAT_META_KEYS) -> dic
                                                                    (woo.get("billing") or {}).get("email"))}
 
 
+def updatable_from_order(order: dict) -> tuple[str, ...]:
+    """The customer fields an order speaks for. An order without a shipping address of its own (virtual
+    goods: the mapping ships to billing) says nothing about the customer's shipping address."""
+    if order_mapping.shipping_is_blank(order):
+        return tuple(f for f in UPDATABLE if f != "shipping_address")
+    return UPDATABLE
+
+
 def _address(value) -> dict | None:
     if not value or not value.get("country"):
         return None
     return {k: value.get(k) or "" for k in order_mapping.ADDRESS_FIELDS}
 
 
-def stale_fields(erp_customer: dict, wanted: dict) -> dict:
-    """The fields of `wanted` that the ERP customer lacks or holds differently. Blank values never erase
-    what the ERP holds (an order without a VAT id or company says nothing about the customer's)."""
+def stale_fields(erp_customer: dict, wanted: dict, fields=UPDATABLE) -> dict:
+    """The fields of `wanted` (among `fields`) that the ERP customer lacks or holds differently. Blank values
+    never erase what the ERP holds (an order without a VAT id or company says nothing about the customer's)."""
     changes = {}
-    for key in UPDATABLE:
+    for key in fields:
         if key.endswith("_address"):
             new = _address(wanted.get(key))
             if new is not None and _address(erp_customer.get(key)) != new:

@@ -99,6 +99,11 @@ def _blank(address: dict | None) -> bool:
     return not any(str((address or {}).get(field) or "").strip() for field in ADDRESS_FIELDS.values())
 
 
+def shipping_is_blank(order: dict) -> bool:
+    """True when the order's own shipping address has no address field filled in."""
+    return _blank(order.get("shipping"))
+
+
 def shipping_source(order: dict) -> dict:
     """The Woo address goods go to: `shipping`, unless all its address fields are blank (virtual goods,
     admin orders), then `billing`. The customer and the order mapping both use this one rule."""

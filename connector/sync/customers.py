@@ -38,9 +38,9 @@ class CustomerLinker:
         comes from the order's meta, else from the registered buyer's shop record (`woo_customer`)."""
         wanted, vat = mapping.customer_from_order(order, self.vat_meta_keys,
                                                   (woo_customer or {}).get("meta_data"))
-        return self.ensure(wanted, create=True), vat
+        return self.ensure(wanted, create=True, fields=mapping.updatable_from_order(order)), vat
 
-    def ensure(self, wanted: dict, *, create: bool) -> dict | None:
+    def ensure(self, wanted: dict, *, create: bool, fields=mapping.UPDATABLE) -> dict | None:
         ref, email = wanted.get("external_ref"), wanted.get("email")
         # one lease per key the person may be found by, taken in a fixed order (the reference, then the
         # e-mail): two orders of one account with different e-mails, and a guest and a registered order with
@@ -63,7 +63,7 @@ class CustomerLinker:
                 event(log, "ERP customer created", customer_id=created["id"], registered=bool(ref))
                 return created
             customer = found[0]
-            changes.update(mapping.stale_fields(customer, wanted))
+            changes.update(mapping.stale_fields(customer, wanted, fields))
             if changes:
                 customer = self.erp.update_customer(customer["id"], changes)
                 event(log, "ERP customer updated", customer_id=customer["id"], fields=",".join(sorted(changes)))
@@ -75,7 +75,7 @@ class CustomerLinker:
         ERP customer: the first order creates it."""
         woo_customer = self.woo.get_customer(woo_customer_id)
         wanted = mapping.customer_from_woo_customer(woo_customer, self.vat_meta_keys)
-        customer = self.ensure(wanted, create=False)
+        customer = self.ensure(wanted, create=False, fields=mapping.updatable_from_order(woo_customer))
         if customer is not None:
             self.write_number_to_customer(woo_customer, customer)
         return customer

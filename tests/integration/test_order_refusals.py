@@ -29,6 +29,9 @@ class RefusingErp:
     def find_customers(self, **key):
         return [{"id": "C-1"}]
 
+    def update_customer(self, customer_id, changes):
+        return {"id": customer_id, **changes}
+
     def find_sales_orders(self, ref):
         return []
 

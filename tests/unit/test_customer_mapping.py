@@ -1,6 +1,6 @@
 """Who the buyer is in the ERP: lookup keys, the VAT id from plugin meta keys and its format check, and
 which fields of a found ERP customer are stale."""
-from connector.mapping.customers import (check_vat, customer_from_order, customer_from_woo_customer, meta_value,
+from connector.mapping.customers import (check_vat, updatable_from_order, customer_from_order, customer_from_woo_customer, meta_value,
                                          stale_fields)
 
 BILLING = {"first_name": "Ada", "last_name": "Lovelace", "company": " Analytical Ltd ", "address_1": "Main St 1",
@@ -45,20 +45,24 @@ def test_a_malformed_vat_id_is_passed_through_and_reported_for_its_country():
 
 
 def test_stale_fields_names_only_what_changed_and_never_erases():
-    wanted, _ = customer_from_order(order(customer_id=42))
+    plain = order(customer_id=42)
+    wanted, _ = customer_from_order(plain)
     erp = {"id": "C-1", "first_name": "Ada", "last_name": "Lovelace", "company": "Analytical Ltd",
            "phone": "+49 30 1", "vat_id": "DE136695976",
            "billing_address": {"line1": "Main St 1", "line2": "", "city": "Berlin", "postcode": "10115", "state": "",
                                "country": "DE"},
            "shipping_address": {"line1": "Main St 1", "line2": "", "city": "Berlin", "postcode": "10115",
                                 "state": "", "country": "DE"}}
-    assert stale_fields(erp, wanted) == {}  # an order without VAT id or shipping address erases nothing
+    # an order without VAT id or shipping address of its own erases nothing (its goods ship to billing, which
+    # says nothing about where the customer's other parcels go)
+    assert stale_fields(erp, wanted, updatable_from_order(plain)) == {}
     moved = order(customer_id=42, billing=dict(BILLING, city="Hamburg", postcode="20095"))
-    assert stale_fields(erp, customer_from_order(moved)[0]) == {
+    assert stale_fields(erp, customer_from_order(moved)[0])["shipping_address"]["city"] == "Hamburg"  # all fields
+    assert stale_fields(erp, customer_from_order(moved)[0], updatable_from_order(moved)) == {
         "billing_address": {"line1": "Main St 1", "line2": "", "city": "Hamburg", "postcode": "20095", "state": "",
                             "country": "DE"}}
     renamed = customer_from_order(order(billing=dict(BILLING, last_name="King")))[0]
-    assert stale_fields(erp, renamed) == {"first_name": "Ada", "last_name": "King", "company": "Analytical Ltd"}
+    assert stale_fields(erp, renamed, updatable_from_order(order(billing=dict(BILLING, last_name="King")))) == {"first_name": "Ada", "last_name": "King", "company": "Analytical Ltd"}
 
 
 def test_a_woo_customer_record_maps_like_an_order_buyer():
