@@ -7,6 +7,7 @@ order_sync       one row per Woo order: its state machine, lease, ERP ids and th
 webhook_delivery every accepted webhook delivery (the shim's outbox), deduplicated by change key
 dead_letter      tasks that failed for good, durable beyond Redis, with replay/discard audit
 lease            named expiring claims (one worker per order, per new customer, per stream)
+stock_hold       units per (Woo order, SKU) sold in the shop and not yet reserved by the ERP (connector/holds.py)
 """
 from __future__ import annotations
 
@@ -128,3 +129,14 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     owner: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StockHold(Base):
+    """Shop demand the ERP does not count yet: one row per order and SKU (see connector/holds.py)."""
+
+    __tablename__ = "stock_hold"
+    __table_args__ = (Index("ix_stock_hold_sku", "sku"),)
+    woo_order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

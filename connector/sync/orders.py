@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 
-from connector import leases
+from connector import holds, leases
 from connector.db import Database, utcnow
 from connector.errors import InvalidDataError
 from connector.logs import event, get_correlation_id
@@ -83,15 +83,23 @@ class OrderImporter:
             return row
 
     def _remember(self, order_id: int, order: dict) -> None:
+        """Note the order's Woo status, and keep its stock holds in step with it (connector/holds.py):
+        an order not yet in the ERP holds its lines while its status is imported, else holds nothing."""
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
+            if row.state not in st.IMPORTED:
+                if order.get("status") in self.import_statuses and row.state != st.CANCELLED:
+                    holds.hold(s, order_id, order)
+                else:
+                    holds.release(s, order_id)
             if row.woo_modified_gmt and row.state in st.IMPORTED and row.woo_modified_gmt != order.get("date_modified_gmt"):
                 event(log, "order changed in Woo after import; ERP order left as is", order_id=order_id,
                       woo_status=order.get("status"))
             row.woo_status = order.get("status")
             row.woo_modified_gmt = order.get("date_modified_gmt")
 
-    def _move(self, order_id: int, new: str, **fields) -> None:
+    def _move(self, order_id: int, new: str, also=None, **fields) -> None:
+        """Change the order's state; `also(session)` runs in the same transaction."""
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
             if row.state != new:
@@ -100,6 +108,8 @@ class OrderImporter:
             row.updated_at = utcnow()
             for k, v in fields.items():
                 setattr(row, k, v)
+            if also is not None:
+                also(s)
 
     def _validate(self, order: dict) -> None:
         skus = sorted({li["sku"] for li in order.get("line_items") or [] if li.get("sku")})
@@ -138,7 +148,10 @@ class OrderImporter:
             self._move(order_id, st.SUBMITTED, erp_customer_id=customer_id)
             erp_order = self.erp.create_sales_order(mapping.map_order(order, customer_id))
             event(log, "ERP order created", order_id=order_id, erp_order_id=erp_order["id"])
-        self._move(order_id, st.IN_ERP, erp_order_id=erp_order["id"], erp_order_number=erp_order.get("number"),
+        # the holds go over to the ERP's stock row in the transaction that records the order as in the ERP
+        reservation = self.erp.reservation(erp_order)
+        self._move(order_id, st.IN_ERP, also=lambda s: holds.hand_over(s, order_id, reservation),
+                   erp_order_id=erp_order["id"], erp_order_number=erp_order.get("number"),
                    erp_customer_id=customer_id, reason=None)
         return True
 
