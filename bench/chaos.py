@@ -2,7 +2,8 @@
 
 Brings up both sandboxes, the shim under gunicorn, two worker processes with concurrency 2, beat and a
 private Valkey with AOF. Loads a catalog with variants, then places ORDERS orders at the sandbox
-checkout (guests and registered customers, variations, coupons) while the shop delivers every webhook
+checkout (guests and registered customers, variations, coupons; one in 40 with a SKU the ERP lacks,
+so it is quarantined and its other lines stay held) while the shop delivers every webhook
 1–3 times, shuffled, with order.updated storms. Meanwhile it SIGKILLs workers, restarts Redis, injects ERP
 faults (503, commit-then-fail, 429 bursts with Retry-After, latency) and mutates ERP stock and prices.
 Then it checks: one ERP order per order (0 duplicates, 0 missing), written back, or quarantined/dead-
@@ -45,6 +46,7 @@ ERP_FAULTS = [
     {"method": "POST", "path": "/api/v1/sales-orders", "kind": "commit_then_fail", "status": 502, "rate": 0.05},
     {"method": "*", "path": "/api/v1/*", "kind": "latency", "ms": 50, "rate": 1.0},
 ]
+GHOST_SKU = "CHAOS-SHOP-ONLY"
 RATE_LIMIT_BURST = [{"method": "*", "path": "/api/v1/*", "kind": "rate_limit", "retry_after": 1, "rate": 0.5}]
 
 
@@ -125,6 +127,8 @@ class Chaos:
 
         def one(i: int) -> None:
             lines = [{"sku": s, "quantity": rng.randint(1, 3)} for s in rng.sample(skus, rng.randint(1, 3))]
+            if i % 40 == 7:  # a SKU the ERP lacks: quarantined, its other lines stay held to the end
+                lines.append({"sku": GHOST_SKU, "quantity": 1})
             extra = {"coupon": "WINTER10"} if i % 4 == 0 else {}
             customer = rng.randint(1, 40) if i % 3 == 0 else 0
             order = self.woo_admin.checkout(lines, customer_id=customer, email=f"buyer{i}@example.com", **extra)
@@ -270,6 +274,7 @@ class Chaos:
         problems: list[str] = []
         try:
             skus = self.load_catalog()
+            self.woo.batch_products(create=[{"sku": GHOST_SKU, "name": "Not in the ERP", "regular_price": "3.00"}])
             ensure_webhooks(self.woo, self.fleet.shim_url + "/webhooks/woocommerce", DEFAULT_SECRET,
                             ("order.created", "order.updated"))
             self.woo_admin.set_faults(delivery={"duplicates": 2, "shuffle": True, "updated_storm": 3})
