@@ -38,7 +38,7 @@ Limits: an ERP that names no warehouse → the SKU's first stored row; no `since
 but a poll page read before the import may overwrite it until the row's next change; a SKU with no
 stored row yet adjusts nothing (its first stored version is read after the reservation or by a poll in
 flight). An ERP that does not count the order yet (a Tryton quotation; the `quantity` stock basis until
-shipment) keeps the hold.
+shipment) keeps the hold; `recheck` (run with every order poll) asks the ERP again for such orders.
 """
 from __future__ import annotations
 
@@ -132,3 +132,25 @@ def totals(db: Database) -> dict:
 def release_order(db: Database, order_id: int) -> int:
     with db.session() as s:
         return release(s, order_id)
+
+
+def recheck(db: Database, erp, limit: int = 50) -> int:
+    """Hand over the holds of orders already in the ERP that the ERP did not count yet when they were
+    imported (a Tryton quotation confirmed later, a sale shipped under the `quantity` basis): one ERP
+    lookup per such order, at most `limit` per call. Returns the number of orders handed over."""
+    from connector.mapping.orders import order_ref
+    from connector.models import OrderSync
+    from connector.sync import order_state as st
+    with db.session() as s:
+        waiting = s.execute(select(OrderSync.woo_order_id, OrderSync.erp_order_id)
+                            .where(OrderSync.woo_order_id.in_(select(StockHold.woo_order_id).distinct()),
+                                   OrderSync.state.in_(st.IMPORTED)).order_by(OrderSync.woo_order_id)
+                            .limit(limit)).all()
+    handed = 0
+    for order_id, erp_order_id in waiting:
+        found = [o for o in erp.find_sales_orders(order_ref(order_id)) if o.get("id") == erp_order_id]
+        reservation = erp.reservation(found[0]) if found else None
+        if reservation is not None:
+            with db.session() as s:
+                handed += hand_over(s, order_id, reservation)
+    return handed

@@ -135,3 +135,32 @@ def test_any_interleaving_counts_the_order_exactly_once_after_hand_over(db, on_h
             inv.record([versions[step]])
         figure = inv.expected(["A"])["A"]
         assert figure == truth if handed else figure <= truth, (step, figure, truth)
+
+
+class Erp:
+    """An ERP that counts an order only once it is confirmed (like a Tryton quotation)."""
+
+    def __init__(self):
+        self.orders = {"WC-ORDER-9": [{"id": "S9", "status": "open"}]}
+
+    def find_sales_orders(self, ref):
+        return self.orders.get(ref, [])
+
+    def reservation(self, order):
+        return Reservation("MAIN", "2026-11-30T11:00:00.000Z") if order["status"] == "confirmed" else None
+
+
+def test_an_imported_order_the_erp_counts_later_is_handed_over_by_the_recheck(db):
+    from connector.db import utcnow
+    from connector.models import OrderSync
+    inv, erp = InventorySync(db, Shop(), WEB), Erp()
+    inv.record([stock_row("A", "MAIN", 10)])
+    hold(db, 9, ("A", 4))
+    with db.session() as s:
+        s.add(OrderSync(woo_order_id=9, state="written_back", erp_order_id="S9", attempts=1, created_at=utcnow(),
+                        updated_at=utcnow()))
+    assert holds.recheck(db, erp) == 0 and inv.expected(["A"]) == {"A": 6}  # a quotation: still held
+    erp.orders["WC-ORDER-9"][0]["status"] = "confirmed"
+    assert holds.recheck(db, erp) == 1
+    assert inv.expected(["A"]) == {"A": 6} and holds.totals(db)["units"] == 0
+    assert _levels(db, "A")["MAIN"] == (10, 4, "2026-11-30T11:00:00.000Z")
