@@ -34,6 +34,10 @@ longer overwrite the adjusted row, and the first version at or after `since` rep
 own numbers, which include the order. Both are single-statement row updates, so they serialize in the
 database (row lock in PostgreSQL, the write lock in SQLite) whatever the interleaving; a push reads holds
 and rows in one query each per chunk, after either commit, and sees the order exactly once.
+The one window that counts an order twice is before the import is recorded: the ERP has reserved (its
+create answered, or committed and failed to answer) and the poll stored that version, while the hold
+still stands until our commit or the retry that adopts the order. Twice is the safe side (the shop
+shows less, never more), and it ends with that commit.
 Limits: an ERP that names no warehouse → the SKU's first stored row; no `since` → the row is adjusted
 but a poll page read before the import may overwrite it until the row's next change; a SKU with no
 stored row yet adjusts nothing (its first stored version is read after the reservation or by a poll in
