@@ -164,3 +164,50 @@ def test_an_imported_order_the_erp_counts_later_is_handed_over_by_the_recheck(db
     assert holds.recheck(db, erp) == 1
     assert inv.expected(["A"]) == {"A": 6} and holds.totals(db)["units"] == 0
     assert _levels(db, "A")["MAIN"] == (10, 4, "2026-11-30T11:00:00.000Z")
+
+
+def test_discarding_the_dead_letter_of_an_order_import_releases_its_holds(db):
+    from connector import dead_letters
+    from connector.db import utcnow
+    from connector.models import DeadLetter
+    hold(db, 21, ("A", 2))
+    hold(db, 22, ("A", 3))
+    with db.session() as s:
+        for n, (task, order_id) in enumerate((("wooerp.orders.import_order", 21), ("wooerp.catalog.apply", 22))):
+            s.add(DeadLetter(id=n + 1, task_id=f"t{n}", attempt_key="1", task_name=task, args=[order_id], kwargs={},
+                             exc_type="PermanentError", exc_message="erp -> 400", status="open", created_at=utcnow()))
+    assert dead_letters.discard(db, 1, "order deleted in the shop")
+    assert dead_letters.discard(db, 2, "not an order")
+    assert holds.held_with_orders(db) == {"A": (3, 1)}  # only the discarded order import let go
+
+
+class OneOrderShop:
+    def __init__(self, order):
+        self.order = order
+
+    def get_order(self, order_id):
+        return dict(self.order, id=order_id)
+
+
+class NoSkuErp:
+    def products_by_sku(self, skus):
+        return []  # every SKU unknown: the order is quarantined
+
+
+def test_the_importer_holds_quarantined_orders_and_releases_on_status_change_and_cancel(db):
+    from connector.sync.orders import OrderImporter
+    shop = OneOrderShop({"status": "processing", "line_items": [{"sku": "A", "quantity": 2, "name": "a"},
+                                                                {"sku": "B", "quantity": 1, "name": "b"}]})
+    importer = OrderImporter(db, shop, NoSkuErp(), import_statuses=("processing", "on-hold"), currencies=("EUR",))
+    assert importer.run(31).state == "quarantined"
+    assert holds.held_with_orders(db) == {"A": (2, 1), "B": (1, 1)}
+    shop.order = dict(shop.order, line_items=[{"sku": "A", "quantity": 4, "name": "a"}])  # amended in the shop
+    importer.run(31)
+    assert holds.held_with_orders(db) == {"A": (4, 1)}
+    pending = OrderImporter(db, OneOrderShop(dict(shop.order, status="pending")), NoSkuErp(),
+                            import_statuses=("processing", "on-hold"), currencies=("EUR",))
+    assert pending.run(32).state == "skipped"  # payment pending: not an accepted order, holds nothing
+    assert holds.totals(db) == {"orders": 1, "units": 4}
+    shop.order = dict(shop.order, status="cancelled")
+    assert importer.run(31).state == "cancelled"
+    assert holds.totals(db) == {"orders": 0, "units": 0}
