@@ -2,12 +2,15 @@
 
 Brings up both sandboxes, the shim under gunicorn, two worker processes with concurrency 2, beat and a
 private Valkey with AOF. Loads a catalog with variants, then places ORDERS orders at the sandbox
-checkout (guests and registered customers, variations, coupons) while the shop delivers every webhook
+checkout (guests and registered customers, variations, coupons; one in 40 with a SKU the ERP lacks,
+so it is quarantined and its other lines stay held) while the shop delivers every webhook
 1–3 times, shuffled, with order.updated storms. Meanwhile it SIGKILLs workers, restarts Redis, injects ERP
 faults (503, commit-then-fail, 429 bursts with Retry-After, latency) and mutates ERP stock and prices.
 Then it checks: one ERP order per order (0 duplicates, 0 missing), written back, or quarantined/dead-
 lettered with a reason; replays the dead letters with faults cleared and checks again; and after a full
-resync the shop's prices and stock equal the ERP's. Exit status 1 on any violation.
+resync the shop's prices equal the ERP's and, for every SKU, the shop's stock equals the ERP's live web
+stock less the units held for orders not yet in the ERP (connector/holds.py), with 0 units oversold.
+Exit status 1 on any violation.
 Usage: python -m bench.chaos [--orders 2000] [--kills-every 5] [--latency-csv FILE]
 """
 from __future__ import annotations
@@ -43,6 +46,7 @@ ERP_FAULTS = [
     {"method": "POST", "path": "/api/v1/sales-orders", "kind": "commit_then_fail", "status": 502, "rate": 0.05},
     {"method": "*", "path": "/api/v1/*", "kind": "latency", "ms": 50, "rate": 1.0},
 ]
+GHOST_SKU = "CHAOS-SHOP-ONLY"
 RATE_LIMIT_BURST = [{"method": "*", "path": "/api/v1/*", "kind": "rate_limit", "retry_after": 1, "rate": 0.5}]
 
 
@@ -123,6 +127,8 @@ class Chaos:
 
         def one(i: int) -> None:
             lines = [{"sku": s, "quantity": rng.randint(1, 3)} for s in rng.sample(skus, rng.randint(1, 3))]
+            if i % 40 == 7:  # a SKU the ERP lacks: quarantined, its other lines stay held to the end
+                lines.append({"sku": GHOST_SKU, "quantity": 1})
             extra = {"coupon": "WINTER10"} if i % 4 == 0 else {}
             customer = rng.randint(1, 40) if i % 3 == 0 else 0
             order = self.woo_admin.checkout(lines, customer_id=customer, email=f"buyer{i}@example.com", **extra)
@@ -204,7 +210,42 @@ class Chaos:
             problems.append(f"{stage}: imported but not written back: {not_written[:10]}")
         return problems
 
+    def erp_web_stock(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple]]:
+        """Live ERP web stock per SKU (max(0, Σ web warehouses on_hand − reserved − safety)) and its rows."""
+        from connector.settings import load
+        web = load(self.fleet.env).web_warehouses
+        rows, cursor = {}, None
+        while True:
+            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = requests.get(f"{self.fleet.erp_url}/api/v1/inventory", params=params, timeout=30,
+                                headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"}).json()
+            rows.update({(r["sku"], r["warehouse"]): (r["on_hand"], r["reserved"], r["safety_stock"])
+                         for r in page["items"]})
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        totals: dict[str, int] = {}
+        for (sku, warehouse), (on_hand, reserved, safety) in rows.items():
+            totals[sku] = totals.get(sku, 0) + (on_hand - reserved - safety if warehouse in web else 0)
+        return {sku: max(0, t) for sku, t in totals.items()}, rows
+
+    def stock_polled(self, timeout: float = 120) -> None:
+        """Wait until the inventory poll has stored every live ERP stock row (it runs every 5 s)."""
+        from connector.models import InventoryLevel
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            _, live = self.erp_web_stock()
+            with self.db.session() as s:
+                stored = {(lv.sku, lv.warehouse): (lv.on_hand, lv.reserved, lv.safety_stock)
+                          for lv in s.scalars(select(InventoryLevel))}
+            if all(stored.get(key) == value for key, value in live.items()):
+                return
+            time.sleep(2)
+        self.say("the inventory poll did not catch up with the ERP in time")
+
     def check_catalog(self, skus: list[str]) -> list[str]:
+        from connector import holds
+        self.stock_polled()
         subprocess.run([sys.executable, "-m", "workers.cli", "sync", "full"], cwd=ROOT, env=self.fleet.env,
                        capture_output=True, text=True, timeout=600, check=True)
         erp = {}
@@ -212,23 +253,28 @@ class Chaos:
             r = requests.get(f"{self.fleet.erp_url}/api/v1/products", params={"sku": ",".join(skus[i:i + 100])},
                              headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"}, timeout=30)
             erp.update({p["sku"]: p for p in r.json()["items"]})
-        from connector.services import Services
-        from connector.settings import load
-        expected = Services(load(self.fleet.env)).inventory.expected(skus)
-        wrong = []
+        available, _ = self.erp_web_stock()
+        held = {sku: units for sku, (units, _orders) in holds.held_with_orders(self.db).items()}
+        wrong, oversold = [], 0
         for i in range(0, len(skus), 100):
             for p in self.woo.products_by_sku(skus[i:i + 100]):
                 want_price = f"{float(erp[p['sku']]['list_price']):.2f}"
-                if p["regular_price"] != want_price or p["stock_quantity"] != expected.get(p["sku"]):
+                want_stock = max(0, available.get(p["sku"], 0) - held.get(p["sku"], 0))
+                if p["regular_price"] != want_price or p["stock_quantity"] != want_stock:
                     wrong.append(p["sku"])
-        self.say(f"catalog after full resync: {len(skus)} SKUs, {len(wrong)} differ from the ERP")
-        return [f"catalog differs for {wrong[:10]}"] if wrong else []
+                oversold += max(0, (p["stock_quantity"] or 0) - want_stock)
+        self.say(f"catalog after full resync: {len(skus)} SKUs, {len(wrong)} differ from the ERP "
+                 f"(stock = ERP available − held; {sum(held.values())} units held for "
+                 f"{holds.totals(self.db)['orders']} orders), {oversold} units oversold")
+        problems = [f"catalog differs for {wrong[:10]}"] if wrong else []
+        return problems + ([f"{oversold} units oversold"] if oversold else [])
 
     def run(self) -> int:
         self.up()
         problems: list[str] = []
         try:
             skus = self.load_catalog()
+            self.woo.batch_products(create=[{"sku": GHOST_SKU, "name": "Not in the ERP", "regular_price": "3.00"}])
             ensure_webhooks(self.woo, self.fleet.shim_url + "/webhooks/woocommerce", DEFAULT_SECRET,
                             ("order.created", "order.updated"))
             self.woo_admin.set_faults(delivery={"duplicates": 2, "shuffle": True, "updated_storm": 3})

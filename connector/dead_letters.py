@@ -16,6 +16,7 @@ from connector.db import Database, utcnow
 from connector.models import DeadLetter
 
 OPEN, REPLAYED, DISCARDED = "open", "replayed", "discarded"
+IMPORT_ORDER_TASK = "wooerp.orders.import_order"
 UNDECODABLE = "undecodable:"  # attempt-key prefix of messages whose body could not be read: nothing to replay
 
 
@@ -123,6 +124,9 @@ def discard(db: Database, letter_id: int, reason: str, by: str | None = None) ->
         if row is None or row.status != OPEN:
             return False
         row.status, row.resolved_at, row.resolution, row.resolved_by = DISCARDED, utcnow(), f"discarded: {reason}", by
+        if row.task_name == IMPORT_ORDER_TASK and row.args and str(row.args[0]).isdigit():
+            from connector import holds  # the order is given up: its stock holds go (connector/holds.py)
+            holds.release(s, int(row.args[0]))
         return True
 
 

@@ -8,6 +8,7 @@ webhook_delivery every accepted webhook delivery (the shim's outbox), deduplicat
 dead_letter      tasks that failed for good, durable beyond Redis, with replay/discard audit
 lease            named expiring claims (one worker per order, per new customer, per stream)
 system_binding   the identity of the shop and of the ERP tenant this state belongs to (connector.identity)
+stock_hold       units per (Woo order, SKU) sold in the shop and not yet reserved by the ERP (connector/holds.py)
 """
 from __future__ import annotations
 
@@ -142,3 +143,14 @@ class SystemBinding(Base):
     bound_at: Mapped[datetime] = mapped_column(DateTime)
     bound_by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StockHold(Base):
+    """Shop demand the ERP does not count yet: one row per order and SKU (see connector/holds.py)."""
+
+    __tablename__ = "stock_hold"
+    __table_args__ = (Index("ix_stock_hold_sku", "sku"),)
+    woo_order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

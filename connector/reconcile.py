@@ -4,7 +4,8 @@ Catalog: every ERP product and stock row (keyset pages) against every shop produ
 products are paged (100 a page); variations are looked up by the ERP's SKUs (≤ 100 per call), and only a
 variable product holding variations not found that way has its variations listed. Each side keeps only
 sku → (id, price, stock). Prices are compared as the full resync compares them (the mapped
-`regular_price`); web stock is the inventory formula over the ERP's live stock rows. ERP products the
+`regular_price`); web stock is the inventory formula over the ERP's live stock rows, less the units held
+for shop orders not yet in the ERP (connector/holds.py: such a sale is no discrepancy). ERP products the
 sync quarantines (no SKU, bad price) are not compared.
 
 Categories: a product (or variable parent) that is not in the shop category bound to its ERP
@@ -23,6 +24,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from sqlalchemy import select
 
+from connector import holds
 from connector.db import Database
 from connector.errors import InvalidDataError, TransientError
 from connector.mapping import products as mapping
@@ -219,6 +221,7 @@ class Reconciler:
     def _compare_catalog(self, erp: dict[str, _Erp], invalid: set[str], stock: dict[str, int],
                          shop: dict[str, _Shop], report: Report) -> None:
         drifted: list[tuple[str, int, _Shop]] = []
+        held = holds.held_with_orders(self.db)  # few rows: orders not yet in the ERP
         for sku, item in sorted(erp.items()):
             current = shop.get(sku)
             if current is None:
@@ -229,9 +232,9 @@ class Reconciler:
             if item.price is not None and differing({"regular_price": item.price},
                                                     {"regular_price": current.price}, ("regular_price",)):
                 report.add(PRICE_MISMATCH, sku, item.price, current.price, f"Woo {current.label}")
-            if item.price is not None and sku in stock and current.stock != stock[sku]:
+            if item.price is not None and sku in stock and current.stock != max(0, stock[sku] - held.get(sku, (0, 0))[0]):
                 drifted.append((sku, stock[sku], current))
-        self._stock_mismatches(drifted, report)
+        self._stock_mismatches(drifted, held, report)
         self._category_mismatches(erp, shop, report)
         for sku, current in sorted(shop.items()):
             if sku not in erp and sku not in invalid:
@@ -255,19 +258,25 @@ class Reconciler:
                            woo_value=",".join(slug or str(cid) for cid, slug in current.categories),
                            detail=f"Woo {current.label}; expected shop category {bound[item.category]}")
 
-    def _stock_mismatches(self, drifted: list[tuple[str, int, _Shop]], report: Report) -> None:
-        """Each with what wooerp last wrote: equal to the ERP's value means the shop changed since (a
-        sale or a hand edit); another value means the inventory sync has not caught up."""
+    def _stock_mismatches(self, drifted: list[tuple[str, int, _Shop]], held: dict, report: Report) -> None:
+        """Shop stock that is not the ERP's web stock less what is held for shop orders not yet in the ERP,
+        each with what wooerp last wrote: equal to the expected value means the shop changed since (a
+        hand edit, a sale not yet seen); another value means the inventory sync has not caught up."""
+        drifted = [(sku, max(0, erp_stock - held.get(sku, (0, 0))[0]), current, erp_stock)
+                   for sku, erp_stock, current in drifted]
         written: dict[str, EntityMapping] = {}
         with self.db.session() as s:
             for i in range(0, len(drifted), 500):
-                chunk = [sku for sku, _, _ in drifted[i:i + 500]]
+                chunk = [d[0] for d in drifted[i:i + 500]]
                 written.update((m.erp_id, m) for m in s.scalars(select(EntityMapping).where(
                     EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk))))
-        for sku, expected, current in drifted:
+        for sku, expected, current, erp_stock in drifted:
             last = written.get(sku)
             note = (f"wooerp last wrote {last.sync_hash} at {last.last_synced_at:%Y-%m-%d %H:%M} UTC"
                     if last is not None and last.last_synced_at else "never written by wooerp")
+            if sku in held:
+                units, orders = held[sku]
+                note += f"; ERP web stock {erp_stock}, {units} held for {orders} orders not yet in the ERP"
             report.add(STOCK_MISMATCH, sku, expected, "not managed" if current.stock is None else current.stock,
                        f"Woo {current.label}; {note}")
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from connector import dead_letters
+from connector import dead_letters, holds
 from connector.db import Database, utcnow
 from connector.errors import SyncError
 from connector.models import EntityMapping, OrderSync, SyncCursor
@@ -36,6 +36,7 @@ def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, in
     return {
         "mapped": mapped,
         "orders": orders,
+        "stock_held": holds.totals(db),  # sold in the shop, not yet reserved by the ERP
         "quarantined": {"orders": orders.get("quarantined", 0) + orders.get("conflict", 0), **quarantined},
         "dead_letters": {"open": len(letters),
                          "recent": [{"id": d.id, "task": d.task_name, "error": f"{d.exc_type}: {d.exc_message[:120]}",

@@ -152,6 +152,8 @@ def status(as_json: bool) -> None:
         return
     click.echo(f"mapped      {', '.join(f'{k} {v}' for k, v in sorted(r['mapped'].items())) or 'nothing yet'}")
     click.echo(f"orders      {', '.join(f'{k} {v}' for k, v in sorted(r['orders'].items())) or 'none yet'}")
+    held = r["stock_held"]
+    click.echo(f"stock held  {held['units']} units for {held['orders']} orders not yet reserved in the ERP")
     click.echo(f"quarantine  {', '.join(f'{k} {v}' for k, v in sorted(r['quarantined'].items()))}")
     click.echo(f"dead letters {r['dead_letters']['open']} open")
     for d in r["dead_letters"]["recent"]:
@@ -183,7 +185,7 @@ def sync_full() -> None:
     for sku in report.missing:
         click.echo(f"created  {sku}: was missing in the shop")
     for sku, qty in sorted(report.stock_repaired.items()):
-        click.echo(f"stock    {sku}: shop had {qty['shop']}, ERP says {qty['erp']}")
+        click.echo(f"stock    {sku}: shop had {qty['shop']}, ERP says {qty['erp']} (after holds)")
     click.echo(f"{report.checked} products checked, {len(report.repaired)} repaired, {len(report.missing)} created, "
                f"{len(report.stock_repaired)} stock levels repaired")
 

@@ -12,6 +12,18 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """How an ERP order shows in the ERP's stock rows (see connector/holds.py).
+
+    `warehouse`: the stock row's warehouse code the order reserves in (None: not known).
+    `since`: an ERP timestamp such that every version of that stock row with `modified_at >= since`
+    already counts the order, and every version from before the order has `modified_at < since`
+    (None: not known)."""
+    warehouse: str | None
+    since: str | None
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[dict]
     next_cursor: str | None
@@ -62,3 +74,8 @@ class ErpAdapter(Protocol):
         ...
 
     def cancel_sales_order(self, order_id: str) -> dict: ...
+
+    def reservation(self, order: dict) -> Reservation | None:
+        """Whether this ERP's stock rows count `order` (an answer of create/find/finish) as reserved
+        now: the Reservation if so, None if not yet (the connector then keeps holding its quantities)."""
+        ...

@@ -2,6 +2,12 @@
 
 Remote limits: lists are keyset-paged with limit 1..500, `?sku=` takes at most 100 SKUs, `external_ref`
 is not unique unless the ERP is configured so, and a POST may commit and still fail to answer.
+
+Reservations (erp-api.md v1.1): the reference ERP reserves an order's quantities when it creates it,
+in the warehouse the order answer names (`warehouse`), and its `created_at` is the reservation's
+moment: stock rows read with `modified_at >= created_at` count it. So an order counts as reserved
+from the moment it exists (open, confirmed, partially shipped: what is left is reserved; shipped:
+out of on_hand). A cancelled order reserves nothing.
 """
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import Any
 
 import requests
 
-from connector.erp.protocol import Page
+from connector.erp.protocol import Page, Reservation
 from connector.errors import PermanentError
 from connector.http import exchange
 from connector.woo.client import pooled_session
@@ -99,3 +105,8 @@ class RestErp:
 
     def cancel_sales_order(self, order_id: str) -> dict:
         return self._call("POST", f"/sales-orders/{order_id}/cancel", body={})
+
+    def reservation(self, order: dict) -> Reservation | None:
+        if order.get("status") in ("draft", "cancelled"):
+            return None
+        return Reservation(order.get("warehouse"), order.get("created_at"))

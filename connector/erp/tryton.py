@@ -23,6 +23,11 @@ Mapping
   quote, which numbers the sale, and confirm, which makes the shipment): an order whose creation
   stopped half-way (a Tryton draft, or a quotation when sales are confirmed) is reported with status
   `draft` and completed by `finish_sales_order`. Cancelling works until the sale's shipment exists.
+- Reservations (when Tryton counts an order in its stock rows): with the `forecast` basis a sale
+  counts once it is confirmed (confirming creates its planned outgoing moves, which the forecast
+  quantity subtracts; a quotation or draft plans nothing); with the `quantity` basis only once it is
+  shipped (done moves lower `quantity`). The moment is the sale's last write (the confirm or the
+  shipment), in the sale's warehouse. Until then the connector keeps holding the order's quantities.
 - Shipments: `stock.shipment.out` in state done, `SH<id>`, bound to their sale through the moves'
   origin; tracking number = the shipment's `reference`, `shipped_at` = its effective date.
 """
@@ -32,7 +37,7 @@ import math
 from decimal import Decimal
 
 from connector.erp import tryton_keyset as keyset
-from connector.erp.protocol import Page
+from connector.erp.protocol import Page, Reservation
 from connector.erp.tryton_keyset import Source, last_change, timestamp
 from connector.erp.tryton_rpc import TrytonRpc
 from connector.errors import InvalidDataError, PermanentError
@@ -49,7 +54,7 @@ TEMPLATE_FIELDS = ("name", "code", "active", "salable", "list_price", "products"
                    "categories.code")
 SALE_FIELDS = ("number", "reference", "state", "shipment_state", "party", "currency.code", "create_date",
                "untaxed_amount", "tax_amount", "total_amount", "lines.type", "lines.product.code",
-               "lines.quantity", "lines.unit_price", "lines.description")
+               "lines.quantity", "lines.unit_price", "lines.description", "warehouse.code", "write_date")
 SALE_STATES = {"draft": "draft", "quotation": "open", "confirmed": "confirmed", "done": "shipped",
                "cancelled": "cancelled"}
 PROCESSING_STATES = {"partially shipped": "partially_shipped", "sent": "shipped"}
@@ -480,6 +485,12 @@ class TrytonErp:
             self.rpc.model("sale.sale", "cancel", [sale_id])
         return self._sale(sale_id)
 
+    def reservation(self, order: dict) -> Reservation | None:
+        counted = ("confirmed", "partially_shipped", "shipped") if self.stock_basis == "forecast" else ("shipped",)
+        if order.get("status") not in counted:
+            return None
+        return Reservation(order.get("warehouse"), order.get("last_change"))
+
     def _state(self, sale_id: int) -> str:
         rows = self._read("sale.sale", [sale_id], ["state"])
         if not rows:
@@ -505,6 +516,8 @@ class TrytonErp:
             "totals": {"net": _money(row["untaxed_amount"]), "tax": _money(row["tax_amount"]),
                        "gross": _money(row["total_amount"])},
             "created_at": timestamp(row["create_date"]),
+            "warehouse": (row.get("warehouse.") or {}).get("code"),
+            "last_change": timestamp(row.get("write_date") or row["create_date"]),
         } for row in self._read("sale.sale", ids, SALE_FIELDS)]
 
     def _status(self, row: dict) -> str:

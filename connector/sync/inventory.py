@@ -1,30 +1,36 @@
-"""Web stock from ERP warehouse rows: max(0, Σ over web warehouses of (on_hand − reserved − safety_stock)).
+"""Web stock from ERP warehouse rows, less what the shop sold and the ERP has not reserved yet:
+max(0, Σ over web warehouses of (on_hand − reserved − safety_stock) − held), held from connector/holds.py.
 
 `record` keeps the last seen row per (sku, warehouse) in our database, so a change in one warehouse
-recomputes the SKU from all its rows without asking the ERP again. `push` writes the computed stock to
-WooCommerce in batches (variations under their parent), only where it differs from what was last written.
+recomputes the SKU from all its rows without asking the ERP again; a row is only ever replaced by a
+version at least as new (one conditional UPDATE, see connector/holds.py for why). `push` writes the
+computed stock to WooCommerce in batches (variations under their parent), only where it differs from
+what was last written. Every stock figure (`expected`, `to_write`) reads the holds of its SKUs with
+one query on the hold table's sku index.
 """
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from connector import holds
 from connector.db import Database, utcnow
 from connector.errors import InvalidDataError
 from connector.logs import event
 from connector.models import EntityMapping, InventoryLevel
-from connector.sync.delta import parse_ts
+from connector.sync.delta import format_ts, parse_ts
 from connector.woo.client import BATCH_LIMIT
 
 log = logging.getLogger("wooerp.inventory")
 STOCK = "stock"
 
 
-def web_stock(rows: list[InventoryLevel], warehouses: tuple[str, ...]) -> int:
-    return max(0, sum(r.on_hand - r.reserved - r.safety_stock for r in rows if r.warehouse in warehouses))
+def web_stock(rows: list[InventoryLevel], warehouses: tuple[str, ...], held: int = 0) -> int:
+    """max(0, Σ over web warehouses of (on_hand − reserved − safety_stock) − held)."""
+    return max(0, sum(r.on_hand - r.reserved - r.safety_stock for r in rows if r.warehouse in warehouses) - held)
 
 
 def _quantity(row: dict, name: str) -> int:
@@ -56,15 +62,17 @@ class InventorySync:
                     rejected[key] = str(e)
                     event(log, "stock row quarantined", logging.WARNING, row=key, reason=str(e))
                     continue
+                modified = format_ts(parse_ts(row["modified_at"]))
                 level = stored.get((row["sku"], row["warehouse"]))
                 if level is None:
                     level = stored[(row["sku"], row["warehouse"])] = InventoryLevel(
-                        sku=row["sku"], warehouse=row["warehouse"], modified_at=row["modified_at"], **values)
+                        sku=row["sku"], warehouse=row["warehouse"], modified_at=modified, **values)
                     s.add(level)
-                elif parse_ts(row["modified_at"]) >= parse_ts(level.modified_at):
-                    for k, v in values.items():
-                        setattr(level, k, v)
-                    level.modified_at = row["modified_at"]
+                elif modified >= level.modified_at:
+                    # conditional: a hand-over (connector/holds.py) may have moved the row on meanwhile
+                    s.execute(update(InventoryLevel).where(
+                        InventoryLevel.sku == row["sku"], InventoryLevel.warehouse == row["warehouse"],
+                        InventoryLevel.modified_at <= modified).values(modified_at=modified, **values))
                 touched.add(row["sku"])
         return sorted(touched), rejected
 
@@ -74,7 +82,8 @@ class InventorySync:
         with self.db.session() as s:
             for lv in s.scalars(select(InventoryLevel).where(InventoryLevel.sku.in_(skus))):
                 levels[lv.sku].append(lv)
-        return {sku: web_stock(rows, self.warehouses) for sku, rows in levels.items()}
+            held = holds.held(s, list(levels))
+        return {sku: web_stock(rows, self.warehouses, held.get(sku, 0)) for sku, rows in levels.items()}
 
     def to_write(self, targets: dict[str, int]) -> dict[str, int]:
         """Web stock for the SKUs of `targets` ({sku: woo id}) that differs from what was last written
@@ -87,9 +96,10 @@ class InventorySync:
                 levels[lv.sku].append(lv)
             written = {m.erp_id: m for m in s.scalars(select(EntityMapping).where(
                 EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(list(levels))))}
+            held = holds.held(s, list(levels))
         wanted = {}
         for sku, rows in levels.items():
-            qty, last = web_stock(rows, self.warehouses), written.get(sku)
+            qty, last = web_stock(rows, self.warehouses, held.get(sku, 0)), written.get(sku)
             if last is None or last.sync_hash != str(qty) or last.woo_id != targets[sku]:
                 wanted[sku] = qty
         return wanted

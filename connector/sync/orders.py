@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from connector import dead_letters, leases
+from connector import dead_letters, holds, leases
 from connector.db import Database, utcnow
 from connector.errors import InvalidDataError, PermanentError
 from connector.logs import event, get_correlation_id
@@ -64,9 +64,10 @@ class OrderImporter:
             except PermanentError as e:
                 if e.status not in (404, 410):
                     raise
-                self._move(order_id, st.GONE, reason=f"gone in WooCommerce ({e.status}); "
-                                                     + (f"ERP order {row.erp_order_id} exists" if row.erp_order_id
-                                                        else "never imported"))
+                # a sale the shop no longer has holds no stock
+                erp_side = f"ERP order {row.erp_order_id} exists" if row.erp_order_id else "never imported"
+                self._move(order_id, st.GONE, also=lambda s: holds.release(s, order_id),
+                           reason=f"gone in WooCommerce ({e.status}); {erp_side}")
                 event(log, "order gone in WooCommerce", logging.WARNING, order_id=order_id,
                       erp_order_id=row.erp_order_id)
                 return self._report(order_id, "gone in WooCommerce")
@@ -114,8 +115,15 @@ class OrderImporter:
             return row
 
     def _remember(self, order_id: int, order: dict) -> None:
+        """Note the order's Woo status, and keep its stock holds in step with it (connector/holds.py):
+        an order not yet in the ERP holds its lines while its status is imported, else holds nothing."""
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
+            if row.state not in st.IMPORTED:
+                if order.get("status") in self.import_statuses and row.state != st.CANCELLED:
+                    holds.hold(s, order_id, order)
+                else:
+                    holds.release(s, order_id)
             if row.woo_modified_gmt and row.state in st.IMPORTED and row.woo_modified_gmt != order.get("date_modified_gmt"):
                 event(log, "order changed in Woo after import; ERP order left as is", order_id=order_id,
                       woo_status=order.get("status"))
@@ -142,7 +150,8 @@ class OrderImporter:
             row.reason = None
             return row
 
-    def _move(self, order_id: int, new: str, **fields) -> None:
+    def _move(self, order_id: int, new: str, also=None, **fields) -> None:
+        """Change the order's state; `also(session)` runs in the same transaction."""
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
             if row.state != new:
@@ -151,6 +160,8 @@ class OrderImporter:
             row.updated_at = utcnow()
             for k, v in fields.items():
                 setattr(row, k, v)
+            if also is not None:
+                also(s)
 
     def _validate(self, order: dict) -> None:
         skus = sorted({li["sku"] for li in order.get("line_items") or [] if li.get("sku")})
@@ -183,7 +194,10 @@ class OrderImporter:
             self._move(order_id, st.SUBMITTED, erp_customer_id=customer_id)
             erp_order = self.erp.create_sales_order(mapping.map_order(order, customer_id))
             event(log, "ERP order created", order_id=order_id, erp_order_id=erp_order["id"])
-        self._move(order_id, st.IN_ERP, erp_order_id=erp_order["id"], erp_order_number=erp_order.get("number"),
+        # the holds go over to the ERP's stock row in the transaction that records the order as in the ERP
+        reservation = self.erp.reservation(erp_order)
+        self._move(order_id, st.IN_ERP, also=lambda s: holds.hand_over(s, order_id, reservation),
+                   erp_order_id=erp_order["id"], erp_order_number=erp_order.get("number"),
                    erp_customer_id=customer_id, reason=None)
         return True
 

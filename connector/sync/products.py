@@ -270,9 +270,8 @@ class ProductSync:
         """Web stock to send along: for bound SKUs where it differs from the shop's, for new ones if known."""
         if self.inventory is None:
             return {}
-        wanted = self.inventory.to_write(bound)
-        wanted.update(self.inventory.to_write({sku: -1 for sku in new}))  # no woo id yet: always differs
-        return wanted
+        # one call, so one read of rows, last writes and holds per chunk; no woo id yet (-1): always differs
+        return self.inventory.to_write({**bound, **{sku: -1 for sku in new}})
 
     def _send(self, kind, parent_woo_id, window: list[tuple[_Item, int | None]], records_by_id, report) -> None:
         creates = [item for item, woo_id in window if woo_id is None]

@@ -2,7 +2,9 @@
 
 `external_ref` is not unique by default (two POSTs make two orders; idempotency is the connector's
 job); with config `enforce_unique_external_ref` a repeat answers 409. Statuses: open, confirmed,
-partially_shipped, shipped, cancelled. Orders do not touch stock.
+partially_shipped, shipped, cancelled. An order reserves its quantities in its warehouse (named
+in the body as `warehouse`, else chosen; the answer says which) and a cancel releases what is still
+reserved (sandbox/erp/reservations.py).
 """
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ from flask import Blueprint, request
 
 from . import API_PREFIX
 from .addresses import clean_address
-from .clock import now_iso
+from .clock import to_iso
 from .errors import ApiError, bad_request, not_found, validation_failed
 from .order_rules import order_errors
 from .paging import page_params
+from . import reservations
 from .store import Store, current
 
 OPTIONAL_KEYS = ("customer_id", "order_date", "shipping", "payment", "note")
@@ -51,6 +54,9 @@ def create_order():
     store = current()
     with store.lock:
         errors = order_errors(store, body)
+        named = body.get("warehouse")
+        if named is not None and named not in store.warehouses:
+            errors["warehouse"] = f"unknown warehouse {named!r}"
         if errors:
             raise validation_failed(errors)
         ref = body["external_ref"]
@@ -58,7 +64,9 @@ def create_order():
             raise ApiError(409, f"a sales order with external_ref {ref} exists: "
                                 f"{', '.join(store.orders_by_ref[ref])}")
         number = store.next_number("sales_order")
-        created_at = now_iso()
+        stamp = reservations.reservation_stamp(store)
+        created_at = to_iso(stamp)
+        warehouse = reservations.choose_warehouse(store, body["lines"], named)
         order = {"id": f"SO-{number:06d}",
                  "number": f"SO-{datetime.now(timezone.utc).year}-{number:06d}",
                  "status": "open", "created_at": created_at, "external_ref": ref,
@@ -68,7 +76,8 @@ def create_order():
                  "shipping_address": clean_address(body.get("shipping_address")),
                  "lines": body["lines"],
                  **{k: body.get(k) or [] for k in LIST_KEYS},
-                 "totals": body["totals"]}
+                 "totals": body["totals"], "warehouse": warehouse}
+        reservations.reserve(store, warehouse, reservations.quantities(order["lines"]), stamp)
         store.orders.put(order["id"], order)
         store.orders_by_ref.setdefault(ref, []).append(order["id"])
         return store.orders.view(order["id"]), 201
@@ -81,6 +90,9 @@ def cancel_order(id):
         order = _order(store, id)
         if order["status"] in ("partially_shipped", "shipped"):
             raise ApiError(409, f"sales order {id} is {order['status']}, it cannot be cancelled")
+        if order["status"] != "cancelled":
+            from .shipments import remaining  # shipments imports this module
+            reservations.release(store, order_warehouse(store, order), remaining(store, order))
         return set_status(store, order, "cancelled")
 
 
@@ -97,6 +109,11 @@ def set_status(store: Store, order: dict, status: str) -> dict:
         order["status"] = status
         store.orders.touch(order["id"])
     return store.orders.view(order["id"])
+
+
+def order_warehouse(store: Store, order: dict) -> str:
+    """The warehouse an order reserves in (orders stored before reservations existed: the first)."""
+    return order.get("warehouse") or next(iter(store.warehouses))
 
 
 def _order(store: Store, order_id: str) -> dict:

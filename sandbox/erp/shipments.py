@@ -1,7 +1,8 @@
 """Shipments: `GET /shipments` (paged) and the shipping rule behind `/_sandbox` ship and mutate.
 
 A shipment covers some or all of an order's remaining quantities; partial deliveries are several
-shipments of one order, which moves the order to partially_shipped, then shipped.
+shipments of one order, which moves the order to partially_shipped, then shipped. A shipment takes its
+quantities out of `on_hand` and `reserved` of the order's warehouse.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from flask import Blueprint, request
 from . import API_PREFIX
 from .clock import now_iso
 from .errors import ApiError, not_found, validation_failed
-from .orders import set_status
+from .orders import order_warehouse, set_status
+from . import reservations
 from .paging import page_params
 from .store import Store, current
 
@@ -55,6 +57,7 @@ def ship(store: Store, order_id: str, lines: list | None = None, carrier: str = 
                 "lines": [{"sku": sku, "quantity": qty} for sku, qty in wanted.items()]}
     store.shipments.put(shipment["id"], shipment)
     store.shipped.setdefault(order_id, Counter()).update(wanted)
+    reservations.ship_out(store, order_warehouse(store, order), wanted)
     set_status(store, order, "partially_shipped" if remaining(store, order) else "shipped")
     return store.shipments.view(shipment["id"])
 

@@ -381,6 +381,48 @@ def test_cancel(erp):
     assert erp.api.get(f"/sales-orders/{order['id']}").json()["status"] == "cancelled"
 
 
+def stock_rows(erp, sku: str) -> dict[str, dict]:
+    return {r["warehouse"]: r for r in erp.api.page_all("/inventory", limit=500) if r["sku"] == sku}
+
+
+def test_orders_reserve_cancel_releases_and_shipments_take_stock_out(erp):
+    """erp-api.md v1.1: create reserves in the order's warehouse, cancel releases what is still
+    reserved, a shipment takes its quantities out of on_hand and reserved; each bumps modified_at."""
+    sku = sellable_sku(erp)
+    erp.admin.set_stock(sku, "MAIN", on_hand=1, reserved=0)      # not enough for 2: STORE2 is chosen
+    erp.admin.set_stock(sku, "STORE2", on_hand=30, reserved=4)
+    before = stock_rows(erp, sku)
+    order = erp.api.post("/sales-orders", order_body(new_ref(), sku)).json()
+    assert order["warehouse"] == "STORE2"
+    after = stock_rows(erp, sku)
+    assert (after["STORE2"]["on_hand"], after["STORE2"]["reserved"]) == (30, 6)
+    assert after["STORE2"]["modified_at"] > before["STORE2"]["modified_at"]
+    assert after["STORE2"]["modified_at"] >= order["created_at"] > before["STORE2"]["modified_at"]
+    assert after["MAIN"] == before["MAIN"]
+    erp.admin.ship_order(order["id"], [{"sku": sku, "quantity": 1}])
+    shipped = stock_rows(erp, sku)["STORE2"]
+    assert (shipped["on_hand"], shipped["reserved"]) == (29, 5) and shipped["modified_at"] > after["STORE2"]["modified_at"]
+    named = erp.api.post("/sales-orders", order_body(new_ref(), sku, warehouse="MAIN")).json()
+    assert named["warehouse"] == "MAIN" and stock_rows(erp, sku)["MAIN"]["reserved"] == 2  # over-reserving is allowed
+    assert erp.api.post(f"/sales-orders/{named['id']}/cancel").json()["status"] == "cancelled"
+    released = stock_rows(erp, sku)["MAIN"]
+    assert (released["on_hand"], released["reserved"]) == (1, 0)
+    assert erp.api.post(f"/sales-orders/{named['id']}/cancel").status_code == 200  # again: releases nothing more
+    assert stock_rows(erp, sku)["MAIN"]["modified_at"] == released["modified_at"]
+    bad = erp.api.post("/sales-orders", order_body(new_ref(), sku, warehouse="NOWHERE"))
+    assert bad.status_code == 422 and "warehouse" in bad.json()["error"]["fields"]
+
+
+def test_mutate_ship_takes_stock_out(erp):
+    sku = sellable_sku(erp)
+    erp.admin.set_stock(sku, "MAIN", on_hand=10, reserved=0)
+    order = erp.api.post("/sales-orders", order_body(new_ref(), sku, warehouse="MAIN")).json()
+    erp.admin.mutate("ship", 10)
+    assert erp.api.get(f"/sales-orders/{order['id']}").json()["status"] == "shipped"
+    row = stock_rows(erp, sku)["MAIN"]
+    assert (row["on_hand"], row["reserved"]) == (8, 0)
+
+
 # ---------------------------------------------------------------- faults
 
 def test_error_fault_with_count_applies_to_the_next_n_requests(erp):

@@ -93,19 +93,18 @@ def test_a_synced_catalog_is_clean_and_every_kind_of_drift_is_reported(fleet_fac
     keys = {(r["kind"], r["key"]) for r in rows}
     assert keys == {("missing_in_woo", "RECON-NEW"), ("missing_in_erp", "SHOP-ONLY"),
                     ("missing_in_erp", "SHOP-VAR"), ("price_mismatch", repriced),
-                    ("stock_mismatch", sold), ("stock_mismatch", restocked),
+                    ("stock_mismatch", restocked),
                     ("order_without_erp_number", str(waiting["id"])),
                     ("duplicate_erp_orders", order_ref(imported["id"]))}, found.stdout
     by_key = {(r["kind"], r["key"]): r for r in rows}
     assert by_key[("price_mismatch", repriced)]["woo_value"] == "1.11"
-    stock_sold = by_key[("stock_mismatch", sold)]
-    assert int(stock_sold["woo_value"]) == int(stock_sold["erp_value"]) - 2  # two sales the ERP has not seen
-    assert "wooerp last wrote" in stock_sold["detail"]
+    # two sales of `sold`: the ERP reserved the imported one and its duplicate, so the shop agrees with it
+    assert "wooerp last wrote" in by_key[("stock_mismatch", restocked)]["detail"]
     assert "has not seen it" in by_key[("order_without_erp_number", str(waiting["id"]))]["detail"]
     assert row.erp_order_id in by_key[("duplicate_erp_orders", order_ref(imported["id"]))]["woo_value"]
     assert "@" not in out.read_text()  # no customer e-mail in the report
 
-    for line in ("missing_in_woo                  1", "stock_mismatch                  2",
+    for line in ("missing_in_woo                  1", "stock_mismatch                  1",
                  "duplicate_erp_orders            1", f"CSV: {out}"):
         assert line in found.stdout, found.stdout
     stored = redis.Redis.from_url(fleet.env["REDIS_URL"]).get(LAST_KEY)
@@ -113,6 +112,6 @@ def test_a_synced_catalog_is_clean_and_every_kind_of_drift_is_reported(fleet_fac
     registry = CollectorRegistry()
     registry.register(ReconcileCollector(fleet.env["REDIS_URL"], str(tmp_path / "reports")))
     metrics = generate_latest(registry).decode()
-    assert 'wooerp_reconcile_discrepancies{kind="stock_mismatch"} 2.0' in metrics
+    assert 'wooerp_reconcile_discrepancies{kind="stock_mismatch"} 1.0' in metrics
     assert "wooerp_reconcile_last_run_timestamp_seconds" in metrics
     s.db.engine.dispose()

@@ -117,12 +117,16 @@ def test_stock_rows_per_warehouse_and_confirmed_sales_count_as_reserved(erp, ser
     assert rows["CAP-GREY", "MAIN"]["reserved"] == rows["CAP-GREY", "MAIN"]["safety_stock"] == 0
     watermark = max(r["modified_at"] for r in rows.values())
 
-    erp.create_sales_order(_order(erp, "WC-ORDER-STOCK", skus=("CAP-GREY",)))
+    sale = erp.create_sales_order(_order(erp, "WC-ORDER-STOCK", skus=("CAP-GREY",)))
     changed = {(r["sku"], r["warehouse"]): r for r in _all(erp.list_inventory, since=watermark)
                if r["modified_at"] > watermark}  # `since` is inclusive: rows at the watermark come again
     assert {s for s, _ in changed} == {"CAP-GREY"}
     assert (changed["CAP-GREY", "MAIN"]["on_hand"], changed["CAP-GREY", "MAIN"]["reserved"]) == (25, 2)
+    # the confirmed sale counts as reserved in its warehouse, from a moment the reserving row is not before
+    reservation = erp.reservation(sale)
+    assert reservation.warehouse == "MAIN" and watermark < reservation.since <= changed["CAP-GREY", "MAIN"]["modified_at"]
     plain = server.adapter(stock_basis="quantity", warehouses=("MAIN",))
+    assert plain.reservation(sale) is None  # on hand falls only when it ships
     only_main = [r for r in _all(plain.list_inventory, since=watermark) if r["modified_at"] > watermark]
     assert [(r["warehouse"], r["on_hand"], r["reserved"]) for r in only_main] == [("MAIN", 25, 0)]
     with pytest.raises(PermanentError):

@@ -128,6 +128,20 @@ def test_a_catalog_in_step_with_variations_found_by_sku_is_clean_without_listing
     assert report.checked["erp_products"] == 4 and report.checked["woo_products"] == 4
 
 
+def test_sales_held_for_orders_not_in_the_erp_are_no_stock_mismatch(db):
+    from connector import holds
+    erp = Erp([erp_product("SOLD"), erp_product("DRIFT")], [row("SOLD", on_hand=9), row("DRIFT", on_hand=9)])
+    shop = Shop([woo_product(1, "SOLD", stock=4), woo_product(2, "DRIFT", stock=9)])
+    with db.session() as s:
+        holds.hold(s, 101, {"line_items": [{"sku": "SOLD", "quantity": 3}, {"sku": "DRIFT", "quantity": 1}]})
+        holds.hold(s, 102, {"line_items": [{"sku": "SOLD", "quantity": 2}]})
+    report = reconcile(db, erp, shop)
+    assert found(report) == {("stock_mismatch", "DRIFT")}  # SOLD: 9 − 5 held = 4, as the shop shows
+    [drift] = report.discrepancies
+    assert (drift.erp_value, drift.woo_value) == ("8", "9")
+    assert "ERP web stock 9, 1 held for 1 orders not yet in the ERP" in drift.detail
+
+
 def test_every_catalog_kind_is_reported_with_both_values(db):
     erp = Erp([erp_product("ERP-ONLY", "3.00"), erp_product("PRICE", "20.00"), erp_product("STOCK"),
                erp_product("UNMANAGED"), erp_product("PARENT", None, is_parent=True),

@@ -2,7 +2,7 @@
 deliveries), relay the webhook outbox, poll for missed orders."""
 from __future__ import annotations
 
-from connector import webhooks
+from connector import holds, webhooks
 from connector.logs import get_correlation_id
 from connector.sync.order_poll import poll_orders as poll_orders_use_case
 from connector.sync.webhook_setup import check_webhooks
@@ -67,4 +67,5 @@ def poll_orders(self) -> dict:
                                   enqueue=lambda oid: publish_import(
                                       oid, get_correlation_id(), stale_after=2 * s.settings.order_poll_seconds))
     hooks = check_webhooks(s.woo, s.settings.shim_url + "/webhooks/woocommerce", s.settings.woo_webhook_secret)
-    return {"queued": queued, "webhooks": hooks}
+    handed_over = holds.recheck(s.db, s.erp)  # imported orders the ERP had not counted as reserved yet
+    return {"queued": queued, "webhooks": hooks, "holds_handed_over": handed_over}
