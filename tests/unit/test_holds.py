@@ -211,3 +211,14 @@ def test_the_importer_holds_quarantined_orders_and_releases_on_status_change_and
     shop.order = dict(shop.order, status="cancelled")
     assert importer.run(31).state == "cancelled"
     assert holds.totals(db) == {"orders": 0, "units": 0}
+
+
+def test_an_order_holds_what_its_lines_ask_read_as_the_order_mapping_reads_quantities():
+    from connector.holds import demand
+    order = {"line_items": [
+        {"sku": "ROPE", "quantity": 1.5},      # quarantined for it, but 2 units left the shelf
+        {"sku": "CUP", "quantity": 2.0},       # a whole number sent as a float
+        {"sku": "CUP", "quantity": "3"},
+        {"sku": "PEN", "quantity": 0}, {"sku": "INK", "quantity": -1}, {"sku": "TAG", "quantity": "two"},
+        {"sku": "BOOL", "quantity": True}, {"sku": "", "quantity": 4}]}
+    assert demand(order) == {"ROPE": 2, "CUP": 5}
