@@ -144,11 +144,14 @@ def recorded(db: Database) -> dict[str, dict]:
                          "reason": r.reason} for r in s.scalars(select(SystemBinding))}
 
 
-def enforce(services, wait_seconds: float = 60.0, process: str = "") -> None:
+def enforce(services, wait_seconds: float | None = None, process: str = "") -> None:
     """At a process's start: refuse (exit status 2, one line on stderr) when the shop or the ERP changed.
 
-    Waits up to `wait_seconds` for both to answer (they may start at the same time as we do); when they
-    still do not, the process starts with a warning (it cannot tell, and every call would fail anyway)."""
+    Waits up to `wait_seconds` (default: IDENTITY_WAIT_SECONDS) for both to answer (they may start at the
+    same time as we do); when they still do not, the process starts with a warning (it cannot tell, and
+    every call would fail anyway)."""
+    if wait_seconds is None:
+        wait_seconds = services.settings.identity_wait_seconds
     deadline = time.monotonic() + wait_seconds
     while True:
         try:

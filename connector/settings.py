@@ -74,6 +74,7 @@ class Settings:
     webhook_topics: tuple[str, ...]
     webhook_max_body_bytes: int
     webhook_body_timeout: float
+    identity_wait_seconds: float
     shim_url: str
     visibility_timeout: int
     max_retries: int
@@ -209,6 +210,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         vat_meta_keys=r.csv("VAT_META_KEYS", ",".join(DEFAULT_VAT_META_KEYS)),
         webhook_max_body_bytes=int(r.number("WEBHOOK_MAX_BODY_BYTES", str(2 * 1024 * 1024), int, 1024)),
         webhook_body_timeout=r.number("WEBHOOK_BODY_TIMEOUT_SECONDS", "10", minimum=0.5),
+        identity_wait_seconds=r.number("IDENTITY_WAIT_SECONDS", "60"),
         shim_url=r.url("SHIM_URL", "http://127.0.0.1:8000", ("http", "https")),
         visibility_timeout=int(r.number("VISIBILITY_TIMEOUT_SECONDS", "3600", int, 10)),
         max_retries=int(r.number("TASK_MAX_RETRIES", "8", int, 0)),

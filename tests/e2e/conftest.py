@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 import requests
 
 from connector.settings import SANDBOX_ERP_TOKEN, SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET
@@ -10,6 +11,10 @@ from tests.support.fleet import launch
 
 @pytest.fixture
 def fleet_factory(redis_url, database_url, db, logs_dir, request):
+    # each test starts on an empty broker, as on an empty database (`db`): a message an earlier test left
+    # queued or unacknowledged would otherwise be run by this test's workers against this test's sandboxes.
+    # The database number is this test process's own (tests/conftest.py), so nothing else is flushed.
+    redis.Redis.from_url(redis_url).flushdb()
     fleets = []
 
     def make(broker_url: str | None = None, **settings):

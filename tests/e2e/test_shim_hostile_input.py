@@ -31,7 +31,8 @@ TOPICS = ["order.created", "order.updated", "order.deleted", "product.updated", 
 def shim(redis_url, database_url, logs_dir):
     port = free_port()
     env = child_env(REDIS_URL=redis_url, DATABASE_URL=database_url, WOO_WEBHOOK_SECRET=SECRET,
-                    WEBHOOK_MAX_BODY_BYTES="65536", LOG_LEVEL="WARNING")
+                    WEBHOOK_MAX_BODY_BYTES="65536", LOG_LEVEL="WARNING",
+                    IDENTITY_WAIT_SECONDS="0")  # no shop or ERP here: the shim's identity check does not wait
     proc = Proc("shim-hostile", [str(BIN / "gunicorn"), "--config", "python:shim.gunicorn_conf", "--workers", "2",
                                  "--bind", f"127.0.0.1:{port}", "shim.wsgi:app"],
                 env, logs_dir / "shim-hostile.log").start()
@@ -158,7 +159,7 @@ def test_slow_clients_do_not_starve_valid_deliveries(shim):
 def test_a_body_that_does_not_arrive_in_time_gets_408_and_frees_its_thread(redis_url, database_url, logs_dir):
     port = free_port()
     env = child_env(REDIS_URL=redis_url, DATABASE_URL=database_url, WOO_WEBHOOK_SECRET=SECRET,
-                    WEBHOOK_BODY_TIMEOUT_SECONDS="1", LOG_LEVEL="WARNING")
+                    WEBHOOK_BODY_TIMEOUT_SECONDS="1", LOG_LEVEL="WARNING", IDENTITY_WAIT_SECONDS="0")
     proc = Proc("shim-deadline", [str(BIN / "gunicorn"), "--config", "python:shim.gunicorn_conf", "--workers", "1",
                                   "--threads", "2", "--bind", f"127.0.0.1:{port}", "shim.wsgi:app"],
                 env, logs_dir / "shim-deadline.log").start()

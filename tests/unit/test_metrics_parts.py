@@ -76,6 +76,7 @@ def test_shim_results_and_topics_are_bounded():
 
 def test_gunicorn_hooks_give_each_shim_instance_a_fresh_directory_and_remove_it(monkeypatch, tmp_path):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # inherited from somewhere: not reused
+    monkeypatch.setenv("IDENTITY_WAIT_SECONDS", "0")  # no shop or ERP answers here: the identity check goes on
     (tmp_path / "counter_1.db").write_bytes(b"old")
     gunicorn_conf.on_starting(server=None)
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
