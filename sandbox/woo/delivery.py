@@ -39,8 +39,10 @@ SHUFFLE_SPACING = 0.025
 
 
 class Dispatcher:
-    def __init__(self, store, faults, stats, workers: int = 8):
+    def __init__(self, store, faults, stats, workers: int = 8, profile=None):
+        from sandbox.woo.profile import Profile
         self.store, self.faults, self.stats = store, faults, stats
+        self.profile = profile or Profile()
         self.renderers: dict[str, Callable[[int], dict]] = {}  # resource → payload builder, set by app
         self._salt = secrets.token_bytes(16)
         self._cv = threading.Condition()
@@ -161,6 +163,8 @@ class Dispatcher:
         with self.store.lock:
             wh = self.store.webhooks.get(wid)
             if wh is None:
+                if self.profile["ghost_webhooks"]:
+                    self._ghost()
                 return
             url, secret, topic = wh["delivery_url"], wh["secret"], f"{job['resource']}.{job['event']}"
             body = php_json(self.payload(job["resource"], job["event"], rid)).encode()
@@ -190,6 +194,16 @@ class Dispatcher:
         if ping:
             self.ping(wid)
 
+    def _ghost(self) -> None:
+        """A real WooCommerce saves the webhook after sending; saving one that was deleted meanwhile
+        creates a new, empty, disabled one (§11). Call with the store lock held."""
+        wid = self.store.next_id("webhook")
+        now = self.store.now()
+        self.store.webhooks[wid] = {"id": wid, "name": "", "status": "disabled", "topic": "", "delivery_url": "",
+                                    "secret": "", "created": now, "modified": now, "failure_count": 0,
+                                    "pending_delivery": False, "api_version": "wp_api_v3"}
+        self.faults.count("ghost_webhook")
+
     def ping(self, wid: int) -> None:
         """deliver_ping(): synchronous, exactly 200 clears `pending_delivery`."""
         with self.store.lock:
@@ -205,9 +219,12 @@ class Dispatcher:
                 self.store.webhooks[wid]["pending_delivery"] = False
             self._record(wid, "ping", None, code, error, None, started, ping=True)
 
-    @staticmethod
-    def _post(url: str, body: bytes, headers: dict, timeout: float, redirects: bool):
+    def _post(self, url: str, body: bytes, headers: dict, timeout: float, redirects: bool):
         started = time.time()
+        refused = self.profile.refusal(url)
+        if refused is not None:  # wp_safe_remote_post(): a WP_Error, nothing leaves the shop
+            self.faults.count("delivery_refused")
+            return None, f"http_request_failed: A valid URL was not provided ({refused})", started
         try:
             r = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=redirects)
             return r.status_code, None, started
