@@ -118,7 +118,8 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
         if key is None:
             action, message = DENIED[_action(request.method, request.url_rule.rule)]
             return error_response(ApiError(f"woocommerce_rest_cannot_{action}", message, 401))
-        g.woo_slot = sb.profile.begin(_batch_items() if request.url_rule.rule.endswith("/batch") else 0)
+        g.woo_slot = sb.profile.begin(_batch_items() if request.url_rule.rule.endswith("/batch")
+                                      else int(request.method in ("POST", "PUT", "PATCH", "DELETE")))
         return None
 
     @app.teardown_request

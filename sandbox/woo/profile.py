@@ -24,8 +24,9 @@ Switches:
   the API but count as failures (so it ends up disabled).
 - `ghost_webhooks` — a delivery still queued for a deleted webhook re-creates an empty, disabled webhook.
 - `tax` — charge the tax rates of `store.TAX_RATES` (a new store charges none).
-- `latency_ms`, `batch_item_ms`, `php_workers` — every API request waits `latency_ms`, a batch
-  `batch_item_ms` more per item; at most `php_workers` requests are served at once (0 = unlimited).
+- `latency_ms`, `batch_item_ms`, `php_workers` — every API request waits `latency_ms`, a write
+  `batch_item_ms` more per item written (a batch: per item in it; a single write: one item); at most
+  `php_workers` requests are served at once (0 = unlimited).
 - `wc82_answers` — wrong Basic-auth secret without `WWW-Authenticate`, notes of an unknown order →
   `woocommerce_rest_shop_order_invalid_id`, API note author `WooCommerce`, a deleted webhook reads as 400.
 """
