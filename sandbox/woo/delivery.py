@@ -10,7 +10,10 @@ redirects not followed. 200–302 = success (failure_count reset), anything else
 failure_count > 5 disables the webhook, else failure_count += 1. Already queued deliveries go out
 even if the webhook was paused meanwhile. Every delivery saves the webhook, so a webhook whose ping
 never got exactly 200 is pinged again (form body `webhook_id=N`, unsigned, no X-WC headers).
-Delivery faults from `faults.py` (delay, duplicates, shuffle, update storm, coalescing, loss) apply here.
+Delivery faults from `faults.py` (delay, duplicates, shuffle, update storm, coalescing, loss) apply here;
+the shop profile (`profile.py`) sets the scheduler's own delay and coalescing, refuses delivery URLs
+WordPress would not send to (the attempt fails like a network error) and re-creates a deleted webhook as
+an empty disabled one when a delivery for it was still queued (§11).
 """
 from __future__ import annotations
 
