@@ -140,10 +140,13 @@ class Dispatcher:
                 log.exception("webhook delivery %s failed", job)
 
     def clear(self) -> None:
+        """Drop queued deliveries and the delivery log (webhook ids start again after a reset)."""
         with self._cv:
             self._heap.clear()
             self._pending.clear()
             self._shuffle.clear()
+        with self.store.lock:
+            self._log.clear()
 
     def stop(self) -> None:
         with self._cv:
