@@ -37,8 +37,8 @@ def test_a_real_shop_late_coalesced_refused_and_draft_orders_are_each_imported_o
     log = wait_until(lambda: sent(admin, refused["id"], start), 10, 0.2, "the refused deliveries in the shop's log")
     assert all(d["status"] is None and "A valid URL was not provided" in d["error"] for d in log)
 
-    # a site filter allows local addresses; deliveries now come ten seconds late
-    admin.profile(allow_loopback=True, allowed_ports=None, delivery_delay_ms=10_000)
+    # a site filter allows local addresses; deliveries now come fifteen seconds late
+    admin.profile(allow_loopback=True, allowed_ports=None, delivery_delay_ms=15_000)
     start = time.time()
     early = checkout(fleet, email="early@example.com")
     imported_once(fleet, early["id"], timeout=30)  # by the poll, long before the webhook
