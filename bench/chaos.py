@@ -3,8 +3,9 @@
 Brings up both sandboxes, the shim under gunicorn, two worker processes with concurrency 2, beat and a
 private Valkey with AOF. Loads a catalog with variants, then places ORDERS orders at the sandbox
 checkout (guests and registered customers, variations, coupons; one in 40 with a SKU the ERP lacks,
-so it is quarantined and its other lines stay held) while the shop delivers every webhook
-1–3 times, shuffled, with order.updated storms. Meanwhile it SIGKILLs workers, restarts Redis, injects ERP
+so it is quarantined and its other lines stay held) while the shop, behaving like a real WooCommerce 8.2
+(profile `real`: checkout drafts paid in a second save, silent meta-only updates, no tax, deliveries a
+second late), delivers every webhook 1–3 times, shuffled, with order.updated storms. Meanwhile it SIGKILLs workers, restarts Redis, injects ERP
 faults (503, commit-then-fail, 429 bursts with Retry-After, latency) and mutates ERP stock and prices.
 Then it checks: one ERP order per order (0 duplicates, 0 missing), written back, or quarantined/dead-
 lettered with a reason; replays the dead letters with faults cleared and checks again; and after a full
@@ -277,7 +278,13 @@ class Chaos:
             self.woo.batch_products(create=[{"sku": GHOST_SKU, "name": "Not in the ERP", "regular_price": "3.00"}])
             ensure_webhooks(self.woo, self.fleet.shim_url + "/webhooks/woocommerce", DEFAULT_SECRET,
                             ("order.created", "order.updated"))
-            self.woo_admin.set_faults(delivery={"duplicates": 2, "shuffle": True, "updated_storm": 3})
+            # a shop that behaves like a real one (checkout drafts paid in a second save, silent meta-only
+            # updates, no tax, deliveries a second late), and hostile on top: every delivery 1–3 times,
+            # shuffled, with storms (coalescing off, or it would fold the copies back into one)
+            self.woo_admin.profile("real", allow_loopback=True, allowed_ports=None, delivery_delay_ms=1000,
+                                   latency_ms=0)
+            self.woo_admin.set_faults(delivery={"duplicates": 2, "shuffle": True, "updated_storm": 3,
+                                                "coalesce": False})
             self.erp.set_faults(ERP_FAULTS)
             sab = threading.Thread(target=self.saboteur, daemon=True)
             sab.start()

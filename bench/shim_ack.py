@@ -65,7 +65,7 @@ def run(n: int, concurrency: int) -> dict:
                         tmp / f"{name}.log").start()
             try:
                 wait_http(f"http://127.0.0.1:{port}/healthz" if name == "shim" else f"http://127.0.0.1:{port}/",
-                          proc=proc)
+                          proc=proc, timeout=90)  # a busy machine starts gunicorn slowly
                 bodies = [php_json({"id": 10_000_000 + i + (0 if name == "shim" else n), "status": "processing"})
                           for i in range(n)]
                 drive(f"http://127.0.0.1:{port}/webhooks/woocommerce", bodies[:50], concurrency)  # warm-up

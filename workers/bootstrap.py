@@ -11,9 +11,10 @@ import requests
 from connector import logs
 from connector.identity import enforce
 from connector.logs import event
-from connector.settings import Settings
+from connector.settings import SANDBOX_WOO_KEY, Settings
 from connector.services import Services
 from connector.sync.webhook_setup import ensure_webhooks
+from connector.woo.delivery_address import refusal
 
 log = logging.getLogger("wooerp.bootstrap")
 
@@ -36,6 +37,7 @@ def bootstrap(settings: Settings, demo: bool) -> None:
     _wait(settings.shim_url + "/healthz")
     _wait(settings.woo_url + "/wp-json/")
     enforce(services, process="bootstrap")  # exit status 2 when the shop or the ERP is not ours
+    warn_if_undeliverable(settings)
     summary = ensure_webhooks(services.woo, settings.shim_url + "/webhooks/woocommerce",
                               settings.woo_webhook_secret, ("order.created", "order.updated", "customer.updated"))
     event(log, "webhooks registered", **summary)
@@ -46,6 +48,21 @@ def bootstrap(settings: Settings, demo: bool) -> None:
                   flush=True)
             return
     print(banner(settings, dict(os.environ)), flush=True)
+
+
+def warn_if_undeliverable(settings: Settings) -> str | None:
+    """One warning line when a real WooCommerce would refuse to deliver to SHIM_URL (it would still create
+    the webhooks as active and say nothing). The bundled sandbox shop allows local addresses, as a site
+    filter would, so it gets no warning. Returns the warning."""
+    if settings.woo_consumer_key == SANDBOX_WOO_KEY:
+        return None
+    why = refusal(settings.shim_url + "/webhooks/woocommerce", settings.woo_url)
+    if why is None:
+        return None
+    text = (f"WooCommerce will not deliver webhooks to SHIM_URL {settings.shim_url}: {why}; orders will arrive "
+            f"by the poll alone. Put the shim behind a public HTTPS address on port 443 (see deploy/README.md)")
+    event(log, text, logging.WARNING, shim_url=settings.shim_url)
+    return text
 
 
 def _hide_password(url: str) -> str:

@@ -119,7 +119,11 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
     if "redis" in found:
         procs.append(("redis", f"{py} -m workers.cli redis --port {found['redis'].port} --dir {VAR / 'valkey'}"))
     if "woo" in found:
-        procs.append(("woo", f"{py} -m sandbox.woo --port {found['woo'].port} --state {VAR / 'woo-sandbox.state'}"))
+        # a real shop's behaviour (deliveries a few seconds late, coalesced, no tax, …; sandbox/woo/profile.py),
+        # with local delivery addresses allowed as a site filter would: the shim listens on 127.0.0.1
+        profile = shlex.quote(env.get("WOO_SANDBOX_PROFILE") or "real")
+        procs.append(("woo", f"{py} -m sandbox.woo --port {found['woo'].port} --profile {profile} --allow-loopback "
+                             f"--state {VAR / 'woo-sandbox.state'}"))
     if "tryton" in found:  # a real trytond with demo data (built once, about a minute)
         procs.append(("tryton", f"{py} -m sandbox.tryton --port {found['tryton'].port} --dir {VAR / 'tryton'}"))
     if "erp" in found:

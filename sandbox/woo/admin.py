@@ -52,3 +52,13 @@ class WooSandboxAdmin:
 
     def create_key(self, permissions: str = "read_write") -> dict:
         return self._call("POST", "/keys", {"permissions": permissions})
+
+    def profile(self, preset: str | None = None, **switches) -> dict:
+        """How real the shop behaves (`sandbox/woo/profile.py`): a preset and/or single switches; returns all."""
+        if preset is None and not switches:
+            return self._call("GET", "/profile")
+        return self._call("PUT", "/profile", dict(switches, **({"preset": preset} if preset else {})))
+
+    def pay(self, order_id: int) -> dict:
+        """The shopper pays a checkout draft (placed with `checkout(..., pay=False)` under `checkout_draft`)."""
+        return self._call("POST", f"/pay/{order_id}")

@@ -18,6 +18,7 @@ from sandbox.woo.catalog import render_product
 from sandbox.woo.defaults import credentials
 from sandbox.woo.delivery import Dispatcher
 from sandbox.woo.faults import Faults
+from sandbox.woo.profile import Profile
 from sandbox.woo.rest import ApiError, error_response, json_response, not_found_route, php_json
 from sandbox.woo.stats import Stats
 from sandbox.woo.store import Store
@@ -34,15 +35,24 @@ DENIED = {"list": ("view", "Sorry, you cannot list resources."),
 class Sandbox:
     """Everything one simulated store owns; `app.extensions["woo_sandbox"]`."""
 
-    def __init__(self, key: str, secret: str, home_url: str, utc_offset_minutes: int, delivery_delay_ms: int,
+    def __init__(self, key: str, secret: str, home_url: str, utc_offset_minutes: int, profile: Profile,
                  delivery_workers: int):
         self.store = Store(home_url, utc_offset_minutes)
         self.keys = auth.KeyRing()
         self.keys.add(key, secret)
-        self.faults = Faults(delivery_delay_ms)
+        self.profile = profile
+        self.faults = Faults(profile["delivery_delay_ms"])
         self.stats = Stats()
-        self.dispatcher = Dispatcher(self.store, self.faults, self.stats, delivery_workers)
+        self.dispatcher = Dispatcher(self.store, self.faults, self.stats, delivery_workers, profile)
         self.orders = orders.Orders(self)
+        profile.on_change = self._apply_profile
+        self._apply_profile(profile.snapshot())
+
+    def _apply_profile(self, v: dict) -> None:
+        """Push the profile's switches into the parts that read them on their hot path."""
+        self.faults.set_base(delay_ms=v["delivery_delay_ms"], coalesce=v["coalesce"])
+        self.store.taxes_enabled = v["tax"]
+        self.keys.www_authenticate = not v["wc82_answers"]
 
     def emit(self, resource: str, event: str, rid: int) -> None:
         seen = g.setdefault("woo_seen", set()) if has_request_context() else None
@@ -64,11 +74,15 @@ class Sandbox:
 
 
 def create_app(key: str | None = None, secret: str | None = None, *, home_url: str = "http://127.0.0.1",
-               utc_offset_minutes: int = 60, delivery_delay_ms: int = 50, delivery_workers: int = 8) -> Flask:
-    """A fresh simulated store. `home_url` is the site URL used in `_links` and X-WC-Webhook-Source."""
+               utc_offset_minutes: int = 60, delivery_delay_ms: int | None = None, delivery_workers: int = 8,
+               profile: str = "fast", **switches) -> Flask:
+    """A fresh simulated store. `home_url` is the site URL used in `_links` and X-WC-Webhook-Source;
+    `profile` a preset of `sandbox.woo.profile` and `switches` its single switches (they win)."""
     default_key, default_secret = credentials()
-    sb = Sandbox(key or default_key, secret or default_secret, home_url, utc_offset_minutes, delivery_delay_ms,
-                 delivery_workers)
+    if delivery_delay_ms is not None:
+        switches["delivery_delay_ms"] = delivery_delay_ms
+    sb = Sandbox(key or default_key, secret or default_secret, home_url, utc_offset_minutes,
+                 Profile(profile, **switches), delivery_workers)
     sb.dispatcher.renderers = {"order": lambda rid: sb.payload("order", rid),
                                "product": lambda rid: sb.payload("product", rid),
                                "customer": lambda rid: sb.payload("customer", rid)}
@@ -104,7 +118,13 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
         if key is None:
             action, message = DENIED[_action(request.method, request.url_rule.rule)]
             return error_response(ApiError(f"woocommerce_rest_cannot_{action}", message, 401))
+        g.woo_slot = sb.profile.begin(_batch_items() if request.url_rule.rule.endswith("/batch")
+                                      else int(request.method in ("POST", "PUT", "PATCH", "DELETE")))
         return None
+
+    @app.teardown_request
+    def release(_exc):
+        sb.profile.end(g.pop("woo_slot", None))
 
     @app.route("/wp-json/", methods=["GET"], endpoint="index.site")
     def site_index():
@@ -147,6 +167,13 @@ def _routes(app: Flask) -> dict:
             route = CONVERTER.sub(r"(?P<\1>[\\d]+)", rule.rule[len("/wp-json"):])
             routes.setdefault(route, set()).update(rule.methods - {"HEAD", "OPTIONS"})
     return {k: {"namespace": "wc/v3", "methods": sorted(v)} for k, v in sorted(routes.items())}
+
+
+def _batch_items() -> int:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return 0
+    return min(sum(len(body[k]) for k in ("create", "update", "delete") if isinstance(body.get(k), list)), 100)
 
 
 def _only_fields(data, fields: list[str]):

@@ -38,6 +38,7 @@ class KeyRing:
     """Consumer keys with their secret, permission level and used OAuth nonces."""
 
     def __init__(self):
+        self.www_authenticate = True
         self._lock = threading.Lock()
         self._keys: dict[str, dict] = {}
 
@@ -86,7 +87,8 @@ def _basic(ring: KeyRing) -> dict | None:
     if rec is None:
         return None
     if not hmac.compare_digest(rec["secret"].encode(), secret.encode()):
-        raise _auth_error("Consumer secret is invalid.", **{"WWW-Authenticate": REALM})
+        # the docs show a Basic realm here; a real WooCommerce 8.2 sent none (§11, profile `wc82_answers`)
+        raise _auth_error("Consumer secret is invalid.", **({"WWW-Authenticate": REALM} if ring.www_authenticate else {}))
     return rec
 
 

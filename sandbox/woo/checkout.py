@@ -7,12 +7,18 @@ fills realistic billing/shipping data, flat-rate shipping (4.90 in DE, 9.90 else
 via `payment_complete()` for `processing`/`completed`. Fires order.created and order.updated (the
 real checkout saves the order twice) and product.updated for each stock change. Optional: `company`
 (billing and shipping) and extra order `meta_data` (a VAT plugin's key, say).
+
+With the profile's `checkout_draft` (a real 8.2 block checkout, §11) the order is first saved as a
+`checkout-draft` (order.created only), then paid as a separate save (order.updated); `"pay": false`
+leaves it a draft until `POST /_sandbox/pay/<id>` (the shopper paying later).
 """
 from __future__ import annotations
 
 import hashlib
 import random
 import secrets
+
+from flask import g, has_request_context
 
 from sandbox.woo import catalog
 from sandbox.woo.rest import ApiError, to_int
@@ -98,4 +104,25 @@ def checkout(sb, spec: dict) -> dict:
         extra = {"created_via": "checkout", "customer_ip_address": f"203.0.113.{rng.randrange(1, 255)}",
                  "customer_user_agent": BROWSER,
                  "cart_hash": hashlib.md5(repr(items).encode()).hexdigest()}
-        return sb.orders.create(params, extra=extra)
+        if not (sb.profile["checkout_draft"] and status in ("processing", "completed")):
+            return sb.orders.create(params, extra=extra)
+        payment = {k: params.pop(k) for k in ("set_paid", "transaction_id", "status") if k in params}
+        extra["draft_payment"] = payment
+        draft = sb.orders.create(dict(params, status="checkout-draft"), extra=extra, updated=False)
+        if spec.get("pay", True) is False:
+            return draft
+        return pay(sb, draft["id"])
+
+
+def pay(sb, order_id: int) -> dict:
+    """The shopper completes a checkout draft: a new save of the order (its own order.updated)."""
+    store = sb.store
+    with store.lock:
+        rec = store.orders.items.get(order_id)
+        if rec is None or rec["status"] != "checkout-draft":
+            raise _bad("sandbox_not_a_draft", f"Order {order_id} is not a checkout draft.")
+        payment = rec.pop("draft_payment", None) or {"set_paid": True}
+        rec["status"] = "pending"  # placing the order turns the draft into a pending order, then it is paid
+        if has_request_context():
+            g.woo_seen = set()  # in a real shop the payment is another request
+        return sb.orders.update(rec, payment)

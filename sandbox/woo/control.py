@@ -1,11 +1,12 @@
-"""`/_sandbox/*` control routes (no auth, never faulted): faults, stats, reset, seed, checkout,
+"""`/_sandbox/*` control routes (no auth, never faulted): faults, profile (how real the shop behaves,
+`profile.py`), stats, reset, seed, checkout and paying a checkout draft,
 delivery log, restore from trash (admin "Restore" → `*.restored` webhooks, §7.1) and extra API keys
 with a chosen permission level (§1.1)."""
 from __future__ import annotations
 
 from flask import request
 
-from sandbox.woo.checkout import checkout
+from sandbox.woo.checkout import checkout, pay
 from sandbox.woo.rest import ApiError, body_params, json_response, to_int
 from sandbox.woo.seed import seed_products
 
@@ -57,6 +58,21 @@ def register(app, sb) -> None:
     @app.route(BASE + "/checkout", methods=["POST"], endpoint="sandbox.checkout")
     def place_order():
         return json_response(checkout(sb, body_params()), 201)
+
+    @app.route(BASE + "/pay/<int:id>", methods=["POST"], endpoint="sandbox.pay")
+    def pay_draft(id):
+        return json_response(pay(sb, id))
+
+    @app.route(BASE + "/profile", methods=["GET"], endpoint="sandbox.profile_get")
+    def profile_get():
+        return json_response(sb.profile.snapshot())
+
+    @app.route(BASE + "/profile", methods=["PUT", "POST"], endpoint="sandbox.profile_put")
+    def profile_put():
+        try:
+            return json_response(sb.profile.configure(body_params()))
+        except (ValueError, TypeError) as e:
+            raise ApiError("sandbox_invalid_profile", str(e), 400) from None
 
     @app.route(BASE + "/deliveries", methods=["GET"], endpoint="sandbox.deliveries")
     def deliveries():

@@ -10,7 +10,10 @@ redirects not followed. 200–302 = success (failure_count reset), anything else
 failure_count > 5 disables the webhook, else failure_count += 1. Already queued deliveries go out
 even if the webhook was paused meanwhile. Every delivery saves the webhook, so a webhook whose ping
 never got exactly 200 is pinged again (form body `webhook_id=N`, unsigned, no X-WC headers).
-Delivery faults from `faults.py` (delay, duplicates, shuffle, update storm, coalescing, loss) apply here.
+Delivery faults from `faults.py` (delay, duplicates, shuffle, update storm, coalescing, loss) apply here;
+the shop profile (`profile.py`) sets the scheduler's own delay and coalescing, refuses delivery URLs
+WordPress would not send to (the attempt fails like a network error) and re-creates a deleted webhook as
+an empty disabled one when a delivery for it was still queued (§11).
 """
 from __future__ import annotations
 
@@ -39,8 +42,10 @@ SHUFFLE_SPACING = 0.025
 
 
 class Dispatcher:
-    def __init__(self, store, faults, stats, workers: int = 8):
+    def __init__(self, store, faults, stats, workers: int = 8, profile=None):
+        from sandbox.woo.profile import Profile
         self.store, self.faults, self.stats = store, faults, stats
+        self.profile = profile or Profile()
         self.renderers: dict[str, Callable[[int], dict]] = {}  # resource → payload builder, set by app
         self._salt = secrets.token_bytes(16)
         self._cv = threading.Condition()
@@ -135,10 +140,13 @@ class Dispatcher:
                 log.exception("webhook delivery %s failed", job)
 
     def clear(self) -> None:
+        """Drop queued deliveries and the delivery log (webhook ids start again after a reset)."""
         with self._cv:
             self._heap.clear()
             self._pending.clear()
             self._shuffle.clear()
+        with self.store.lock:
+            self._log.clear()
 
     def stop(self) -> None:
         with self._cv:
@@ -161,6 +169,8 @@ class Dispatcher:
         with self.store.lock:
             wh = self.store.webhooks.get(wid)
             if wh is None:
+                if self.profile["ghost_webhooks"]:
+                    self._ghost()
                 return
             url, secret, topic = wh["delivery_url"], wh["secret"], f"{job['resource']}.{job['event']}"
             body = php_json(self.payload(job["resource"], job["event"], rid)).encode()
@@ -190,6 +200,16 @@ class Dispatcher:
         if ping:
             self.ping(wid)
 
+    def _ghost(self) -> None:
+        """A real WooCommerce saves the webhook after sending; saving one that was deleted meanwhile
+        creates a new, empty, disabled one (§11). Call with the store lock held."""
+        wid = self.store.next_id("webhook")
+        now = self.store.now()
+        self.store.webhooks[wid] = {"id": wid, "name": "", "status": "disabled", "topic": "", "delivery_url": "",
+                                    "secret": "", "created": now, "modified": now, "failure_count": 0,
+                                    "pending_delivery": False, "api_version": "wp_api_v3"}
+        self.faults.count("ghost_webhook")
+
     def ping(self, wid: int) -> None:
         """deliver_ping(): synchronous, exactly 200 clears `pending_delivery`."""
         with self.store.lock:
@@ -205,9 +225,12 @@ class Dispatcher:
                 self.store.webhooks[wid]["pending_delivery"] = False
             self._record(wid, "ping", None, code, error, None, started, ping=True)
 
-    @staticmethod
-    def _post(url: str, body: bytes, headers: dict, timeout: float, redirects: bool):
+    def _post(self, url: str, body: bytes, headers: dict, timeout: float, redirects: bool):
         started = time.time()
+        refused = self.profile.refusal(url)
+        if refused is not None:  # wp_safe_remote_post(): a WP_Error, nothing leaves the shop
+            self.faults.count("delivery_refused")
+            return None, f"http_request_failed: A valid URL was not provided ({refused})", started
         try:
             r = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=redirects)
             return r.status_code, None, started

@@ -41,20 +41,21 @@ HTML_PAGE = ("<!DOCTYPE html><html><head><title>{status} {reason}</title></head>
 class Faults:
     def __init__(self, delivery_delay_ms: int):
         self._lock = threading.Lock()
-        self._default_delay = delivery_delay_ms
+        self._base = dict(DELIVERY_DEFAULTS, delay_ms=delivery_delay_ms)
         self.counts: Counter = Counter()
         self.clear()
 
     def clear(self) -> None:
         with self._lock:
             self.rules: list[dict] = []
-            self.delivery = dict(DELIVERY_DEFAULTS, delay_ms=self._default_delay)
+            self.delivery = dict(self._base)
             self.rng = random.Random()
 
     def configure(self, spec: dict) -> None:
         """Replace the whole configuration; raises ValueError on a bad spec."""
         rules = [self._rule(r) for r in spec.get("rules") or []]
-        delivery = dict(DELIVERY_DEFAULTS, delay_ms=self._default_delay)
+        with self._lock:
+            delivery = dict(self._base)
         for k, v in (spec.get("delivery") or {}).items():
             if k not in DELIVERY_DEFAULTS:
                 raise ValueError(f"unknown delivery fault {k!r}")
@@ -62,6 +63,12 @@ class Faults:
         with self._lock:
             self.rules, self.delivery = rules, delivery
             self.rng = random.Random(spec.get("seed"))
+
+    def set_base(self, **values) -> None:
+        """The shop's own delivery scheduler (profile): the values faults start from; applied now too."""
+        with self._lock:
+            self._base.update(values)
+            self.delivery.update(values)
 
     @staticmethod
     def _rule(r: dict) -> dict:

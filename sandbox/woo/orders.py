@@ -7,7 +7,9 @@ Copied behaviours: the §6.1 field set (money as strings, `number` a string, lin
 cancelled/pending (each touched product fires product.updated), `meta_data` upsert by key,
 totals recalculated when items or addresses change, DELETE to trash unless `force=true`,
 notes 201 `author:"system"`, unknown ids → `woocommerce_rest_shop_order_invalid_id` (404 read, 400 write),
-`woocommerce_rest_order_invalid_id` for notes of an unknown order.
+`woocommerce_rest_order_invalid_id` for notes of an unknown order. With the profile's `wc82_answers`
+(§11) an API note's author is `WooCommerce` and notes of an unknown order answer
+`woocommerce_rest_shop_order_invalid_id`; with `silent_meta_updates` a meta-only PUT fires nothing.
 Webhook events: order.created + order.updated on create, order.updated, order.deleted (trash) (§7.1).
 """
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Orders:
 
     # ------------------------------------------------------------ writes
 
-    def create(self, params: dict, strict: bool = True, extra: dict | None = None) -> dict:
+    def create(self, params: dict, strict: bool = True, extra: dict | None = None, updated: bool = True) -> dict:
         if params.get("id"):
             raise ApiError("woocommerce_rest_shop_order_exists", "Cannot create existing order.", 400)
         store = self.store
@@ -73,7 +75,8 @@ class Orders:
             store.orders.insert(rec)
             self._finish(rec, p, creating=True)
             self.sb.emit("order", "created", rec["id"])
-            self.sb.emit("order", "updated", rec["id"])
+            if updated:  # the second save of a REST create; a checkout draft is saved once
+                self.sb.emit("order", "updated", rec["id"])
             return self.render(rec)
 
     def update(self, rec: dict, params: dict, strict: bool = True) -> dict:
@@ -90,7 +93,8 @@ class Orders:
             rec["modified"] = store.now()
             store.orders.changed(rec, before)
             self._finish(rec, p, creating=False)
-            self.sb.emit("order", "updated", rec["id"])
+            if not (self.sb.profile["silent_meta_updates"] and set(p) <= {"id", "meta_data"}):
+                self.sb.emit("order", "updated", rec["id"])  # a real 8.2 stays silent on meta-only PUTs (§11)
             return self.render(rec)
 
     def _apply(self, rec: dict, p: dict) -> None:
@@ -271,6 +275,8 @@ def register(app, sb) -> None:
     def order_for_notes(oid: int) -> dict:
         rec = sb.store.orders.items.get(oid)
         if rec is None:
+            if sb.profile["wc82_answers"]:  # what a real WooCommerce 8.2 answered (§11)
+                raise invalid_order(404)
             raise ApiError("woocommerce_rest_order_invalid_id", "Invalid order ID.", 404)
         return rec
 
@@ -325,7 +331,8 @@ def register(app, sb) -> None:
             rec = order_for_notes(order_id)
             if not p.get("note"):
                 raise ApiError("rest_missing_callback_param", "Missing parameter(s): note", 400, params=["note"])
-            author = "admin" if p.get("added_by_user") else "system"
+            author = "admin" if p.get("added_by_user") else (
+                "WooCommerce" if sb.profile["wc82_answers"] else "system")
             n = ops.add_note(rec, p["note"], bool(p.get("customer_note")), author)
             return json_response(ops.render_note(order_id, n), 201)
 

@@ -6,7 +6,9 @@ Create needs `topic` and `delivery_url` (missing → 400 `rest_missing_callback_
 none is given) and pings the delivery URL synchronously (result ignored). Update changes only the
 given non-empty fields; an active webhook pings again when its URL changed or its ping is still
 pending. Re-activation keeps `failure_count`. DELETE without `force=true` → 501.
-Loopback delivery URLs and any port are allowed (a real store refuses them, §7.3).
+Delivery URLs are checked at send time by the profile's address rules (§11: a refused URL still gives
+an active webhook, and the failed ping is not reported). With `wc82_answers`, reading an unknown (e.g.
+deleted) webhook answers 400 as a real WooCommerce 8.2 did, else 404.
 """
 from __future__ import annotations
 
@@ -153,7 +155,7 @@ def register(app, sb) -> None:
     @app.route(API + "/webhooks/<int:id>", methods=["GET"], endpoint="webhooks.get")
     def webhooks_get(id):
         with sb.store.lock:
-            return json_response(ops.render(ops.find(id)))
+            return json_response(ops.render(ops.find(id, 400 if sb.profile["wc82_answers"] else 404)))
 
     @app.route(API + "/webhooks/<int:id>", methods=["PUT", "PATCH", "POST"], endpoint="webhooks.update")
     def webhooks_update(id):

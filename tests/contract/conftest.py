@@ -51,11 +51,13 @@ def woo_sandbox(tmp_path_factory):
 
 @pytest.fixture
 def woo(woo_sandbox):
-    """The shared sandbox, emptied, with no faults and zeroed stats for each test."""
+    """The shared sandbox, emptied, with no faults, the `fast` profile and zeroed stats for each test."""
+    woo_sandbox.admin.profile("fast")
     woo_sandbox.admin.clear_faults()
     woo_sandbox.admin.reset()
     woo_sandbox.admin.reset_stats()
     yield woo_sandbox
+    woo_sandbox.admin.profile("fast")
     woo_sandbox.admin.clear_faults()
 
 
