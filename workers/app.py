@@ -98,4 +98,3 @@ def _refuse_another_shop_or_erp(sender=None, **_kwargs):
 
 app.wooerp_settings = settings
 task_metrics.connect()  # each worker process counts its task runs in Redis; the keeper serves them
-celery_app = app
