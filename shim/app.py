@@ -50,7 +50,7 @@ def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask
             return _answer(503, "the database is unavailable; deliver again later")
         finally:
             metrics.count(request.headers.get("X-WC-Webhook-Topic"), result, settings.webhook_topics)
-            logs._correlation_id.reset(token)
+            logs.reset_correlation_id(token)
 
     def receive(cid: str):
         """The answer to one delivery, and its result for wooerp_webhook_deliveries_total."""

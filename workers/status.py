@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from connector import status
+from connector.broker import redis_client
 from connector.services import Services
-from workers.coalesce import redis_client
 from workers.queues import ALL_QUEUES
 
 
