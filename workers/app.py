@@ -5,14 +5,11 @@ late and rejected back to the queue when their worker dies; prefetch is 1 becaus
 """
 from __future__ import annotations
 
-import logging
-
-from celery import Celery, signals
+from celery import Celery
 
 import beat_schedule
-from connector import logs
 from connector.settings import load_or_exit
-from workers import task_metrics
+from workers import signals
 from workers.queues import CATALOG, QUEUES, ROUTES
 
 settings = load_or_exit()
@@ -54,47 +51,5 @@ app.conf.update(
 )
 
 
-@signals.setup_logging.connect
-def _json_logging(**_kwargs):
-    logs.setup(settings.log_level, secrets=settings.secrets())
-    if settings.log_level != "DEBUG":
-        quiet = RoutineTasks({entry["task"] for entry in app.conf.beat_schedule.values()})
-        for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
-            logging.getLogger(name).addFilter(quiet)
-
-
-class RoutineTasks(logging.Filter):
-    """Celery's per-task INFO lines (beat sending, received, succeeded) for the scheduled polls, relay and
-    watch are dropped below DEBUG: they run every few seconds whether or not there is anything to do, and
-    would fill an idle fleet's log. Their failures and retries (WARNING and above, and our own events) stay."""
-
-    def __init__(self, tasks: set[str]):
-        super().__init__()
-        self.tasks = tasks
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.INFO:
-            return True
-        args = record.args
-        if isinstance(args, dict):
-            return args.get("name") not in self.tasks
-        if isinstance(args, tuple) and len(args) >= 2 and record.name == "celery.beat":
-            return args[1] not in self.tasks
-        return True
-
-
-@signals.worker_init.connect
-@signals.beat_init.connect
-def _refuse_another_shop_or_erp(sender=None, **_kwargs):
-    """A worker or beat never starts on state that belongs to another shop or ERP tenant (exit status 2)."""
-    import os
-    from connector.identity import enforce
-    from connector.services import Services
-    try:
-        enforce(Services(settings), process="beat" if _kwargs.get("signal") is signals.beat_init else "worker")
-    except SystemExit as e:  # celery would turn a SystemExit raised in a signal handler into status 1
-        os._exit(e.code if isinstance(e.code, int) else 2)
-
-
 app.wooerp_settings = settings
-task_metrics.connect()  # each worker process counts its task runs in Redis; the keeper serves them
+signals.connect(app)  # the one place handlers are connected; no other module connects any on import

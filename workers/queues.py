@@ -8,6 +8,8 @@ from the name: moving a task to another queue is a change to TASK_QUEUES, never 
 """
 from kombu import Exchange, Queue
 
+from connector.broker import redis_client
+
 ORDERS, CATALOG, INVENTORY, DEAD_LETTER = "orders", "catalog", "inventory", "dead_letter"
 WORK_QUEUES = (ORDERS, CATALOG, INVENTORY)
 ALL_QUEUES = WORK_QUEUES + (DEAD_LETTER,)
@@ -39,3 +41,10 @@ def route(queue: str) -> dict:
 
 
 ROUTES = {name: route(queue) for name, queue in TASK_QUEUES.items()}
+
+
+def queue_lengths(broker_url: str) -> dict[str, int]:
+    """Messages waiting in each queue, and `unacked`: those taken by a worker and not yet acknowledged.
+    Raises redis.RedisError when the broker cannot be reached."""
+    client = redis_client(broker_url)
+    return {q: int(client.llen(q)) for q in ALL_QUEUES} | {"unacked": int(client.hlen("unacked"))}

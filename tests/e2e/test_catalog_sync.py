@@ -170,7 +170,7 @@ def test_full_resync_repairs_a_product_edited_by_hand_in_the_shop(fleet):
     desk = woo.products_by_sku(["DESK-1"])[0]
     woo.batch_products(update=[{"id": desk["id"], "name": "Desk (edited)", "regular_price": "1.00",
                                 "sale_price": "0.50", "manage_stock": True, "stock_quantity": 99}])
-    out = subprocess.run([sys.executable, "-m", "workers.cli", "sync", "full"], cwd=ROOT, env=fleet.env,
+    out = subprocess.run([sys.executable, "-m", "ops.cli", "sync", "full"], cwd=ROOT, env=fleet.env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "repaired DESK-1: name, regular_price" in out.stdout

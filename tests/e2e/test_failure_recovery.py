@@ -28,7 +28,7 @@ def runs(fleet, key: str) -> int:
 
 
 def wooerp(fleet, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], cwd=ROOT, env=fleet.env,
+    return subprocess.run([sys.executable, "-m", "ops.cli", *args], cwd=ROOT, env=fleet.env,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -114,7 +114,7 @@ def test_unknown_sku_is_quarantined_then_imported_once_after_the_fix(fleet):
             f"Order {order['id']}: line 2 'Ghost': SKU GHOST-1 is unknown in the ERP"
     assert erp_orders(fleet, f"WC-ORDER-{order['id']}") == []
     ErpSandboxAdmin(fleet.erp_url).add_product("GHOST-1", name="Ghost", list_price="5.00")
-    cli = subprocess.run([sys.executable, "-m", "workers.cli", "orders", "retry", str(order["id"])], cwd=ROOT,
+    cli = subprocess.run([sys.executable, "-m", "ops.cli", "orders", "retry", str(order["id"])], cwd=ROOT,
                          env=fleet.env, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
     imported_once(fleet, order["id"])
@@ -258,7 +258,7 @@ def test_status_shows_orders_failures_streams_and_a_disabled_webhook(fleet):
     assert report["orders"] == {"written_back": 1}
     assert report["dead_letters"]["open"] == 0 and report["queues"]["orders"] == 0
     assert report["webhooks"]["not_active"] == [{"id": hook["id"], "topic": "order.created", "status": "disabled"}]
-    cli = subprocess.run([sys.executable, "-m", "workers.cli", "status"], cwd=ROOT, env=fleet.env,
+    cli = subprocess.run([sys.executable, "-m", "ops.cli", "status"], cwd=ROOT, env=fleet.env,
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
     assert "written_back 1" in cli.stdout and "NOT ACTIVE" in cli.stdout

@@ -42,7 +42,7 @@ def test_redacted_settings_hide_secrets():
 
 
 def test_cli_prints_one_line_and_exits_2_on_a_bad_url():
-    p = subprocess.run([sys.executable, "-m", "workers.cli", "check-config"], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "ops.cli", "check-config"], capture_output=True, text=True,
                        env={"WOO_URL": "not-a-url", "PATH": "/usr/bin:/bin"})
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "WOO_URL" in p.stderr

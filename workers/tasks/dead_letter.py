@@ -20,7 +20,6 @@ from workers.app import app
 from workers.base import SyncTask
 
 log = logging.getLogger("wooerp.dead_letters")
-metrics.serve_from_keeper()
 
 
 class DeadLetterOpen(Exception):

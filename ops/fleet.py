@@ -117,7 +117,7 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
     found = ports(settings, env)
     procs = []
     if "redis" in found:
-        procs.append(("redis", f"{py} -m workers.cli redis --port {found['redis'].port} --dir {VAR / 'valkey'}"))
+        procs.append(("redis", f"{py} -m ops.cli redis --port {found['redis'].port} --dir {VAR / 'valkey'}"))
     if "woo" in found:
         procs.append(("woo", f"{py} -m sandbox.woo --port {found['woo'].port} --state {VAR / 'woo-sandbox.state'}"))
     if "tryton" in found:  # a real trytond with demo data (built once, about a minute)
@@ -133,7 +133,7 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
         ("keeper", f"{celery} -A workers.app worker -Q dead_letter -c 1 -n keeper@%h --loglevel INFO"),
         ("beat", f"{celery} -A workers.app beat --loglevel INFO -s {VAR / 'celerybeat-schedule'}"),
         ("flower", flower_command(settings, port=found["flower"].port)),
-        ("bootstrap", f"{py} -m workers.cli bootstrap --demo"),
+        ("bootstrap", f"{py} -m ops.cli bootstrap --demo"),
     ]
     return procs
 

@@ -8,8 +8,8 @@ import time
 import click
 
 from connector.settings import load_or_exit
-from workers.cli_failures import dead_letters_group, products
-from workers.cli_reconcile import reconcile
+from ops.cli_failures import dead_letters_group, products
+from ops.cli_reconcile import reconcile
 
 
 def _services():
@@ -48,7 +48,7 @@ def _fail(message: str) -> None:
 @main.command()
 def run() -> None:
     """Start the whole fleet in the foreground (embedded parts unless env vars point elsewhere)."""
-    from workers.fleet import run as run_fleet
+    from ops.fleet import run as run_fleet
     run_fleet(load_or_exit())
 
 
@@ -83,7 +83,7 @@ def redis(port: int, data_dir: str) -> None:
 @click.option("--demo", is_flag=True, help="Also place a demo order once the catalog is in the shop.")
 def bootstrap(demo: bool) -> None:
     """Register the shop's webhooks, optionally place a demo order, then stay up (for the supervisor)."""
-    from workers.bootstrap import bootstrap as do_bootstrap
+    from ops.bootstrap import bootstrap as do_bootstrap
     do_bootstrap(load_or_exit(), demo=demo)
     while True:
         time.sleep(3600)
@@ -128,7 +128,7 @@ def orders_list(state: str | None) -> None:
 def orders_retry(order_ids: tuple[int, ...]) -> None:
     """Re-run quarantined or dead-lettered orders after their cause was fixed."""
     from connector.sync.orders import reset_for_retry
-    from workers.tasks.orders import publish_import
+    from workers.publish import publish_import
     db = _services().db
     failed = False
     for oid in order_ids:
@@ -145,7 +145,7 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
 def status(as_json: bool) -> None:
     """The fleet at a glance: mapped records, orders, failures, sync lag, queues, webhooks."""
     import json
-    from workers.status import report
+    from ops.status import report
     r = report(_services())
     if as_json:
         click.echo(json.dumps(r, indent=2, default=str))
