@@ -22,6 +22,7 @@ from connector.db import Database, utcnow
 from connector.logs import event
 from connector.mapping.products import payload_hash
 from connector.models import EntityMapping
+from connector.paging import SQL_IN_LIMIT, chunked
 from connector.woo.client import BATCH_LIMIT
 
 log = logging.getLogger("wooerp.categories")
@@ -88,8 +89,7 @@ class CategorySync:
             else:
                 creates.append((c, payload, digest))
         work = [("create", item) for item in creates] + [("update", item) for item in updates]
-        for i in range(0, len(work), BATCH_LIMIT):
-            chunk = work[i:i + BATCH_LIMIT]
+        for chunk in chunked(work, BATCH_LIMIT):
             answer = self.woo.batch_categories(create=[p for op, (_, p, _) in chunk if op == "create"],
                                                update=[p for op, (_, p, _) in chunk if op == "update"])
             report.write_calls += 1
@@ -116,8 +116,8 @@ class CategorySync:
         """Adopt shop categories that already carry our slug (a crash after a create, a hand-made one)."""
         by_slug = {category_slug(code): code for code in codes}
         slugs = sorted(by_slug)
-        for i in range(0, len(slugs), BATCH_LIMIT):
-            for term in self.woo.categories_by_slug(slugs[i:i + BATCH_LIMIT]):
+        for chunk in chunked(slugs, BATCH_LIMIT):
+            for term in self.woo.categories_by_slug(chunk):
                 code = by_slug.get(term.get("slug"))
                 if code and code not in bound:
                     bound[code] = term["id"]
@@ -129,10 +129,10 @@ class CategorySync:
         """Shop category id per ERP category code, for the codes that are bound."""
         codes = sorted({c for c in codes if c})
         out: dict[str, int] = {}
-        for i in range(0, len(codes), 500):
+        for chunk in chunked(codes, SQL_IN_LIMIT):
             with self.db.session() as s:
                 rows = s.execute(select(EntityMapping.erp_id, EntityMapping.woo_id).where(
-                    EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(codes[i:i + 500]),
+                    EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(chunk),
                     EntityMapping.woo_id.is_not(None)))
                 out.update({erp_id: woo_id for erp_id, woo_id in rows})
         return out

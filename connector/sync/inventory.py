@@ -21,6 +21,7 @@ from connector.db import Database, utcnow
 from connector.errors import InvalidDataError
 from connector.logs import event
 from connector.models import EntityMapping, InventoryLevel
+from connector.paging import chunked
 from connector.sync.delta import format_ts, parse_ts
 from connector.woo.client import BATCH_LIMIT
 
@@ -118,8 +119,7 @@ class InventorySync:
             groups[parent].append((sku, {"id": target.woo_id, "manage_stock": True, "stock_quantity": wanted[sku]}))
         calls = 0
         for parent, items in groups.items():
-            for i in range(0, len(items), BATCH_LIMIT):
-                chunk = items[i:i + BATCH_LIMIT]
+            for chunk in chunked(items, BATCH_LIMIT):
                 updates = [u for _, u in chunk]
                 answer = (self.woo.batch_variations(parent, update=updates) if parent
                           else self.woo.batch_products(update=updates))

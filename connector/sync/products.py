@@ -26,8 +26,9 @@ from connector.errors import InvalidDataError, TransientError
 from connector.logs import event
 from connector.mapping import products as mapping
 from connector.models import EntityMapping
+from connector.paging import chunked
 from connector.sync import sku_lookup
-from connector.woo.client import BATCH_LIMIT
+from connector.woo.client import BATCH_LIMIT, PAGE_LIMIT
 
 log = logging.getLogger("wooerp.products")
 PRODUCT, VARIATION = "product", "variation"
@@ -196,8 +197,8 @@ class ProductSync:
                  if b.woo_id is not None}
         shop = {}
         ids = list(bound.values())
-        for i in range(0, len(ids), 100):
-            shop.update({p["id"]: p for p in self.woo.products_by_id(ids[i:i + 100])})
+        for chunk in chunked(ids, PAGE_LIMIT):
+            shop.update({p["id"]: p for p in self.woo.products_by_id(chunk)})
         merges = []
         for erp_id, woo_id in list(bound.items()):
             if woo_id not in shop:  # deleted in the shop: created again with the chunk's products
@@ -263,8 +264,8 @@ class ProductSync:
             if qty is not None:
                 item.extra.update(manage_stock=True, stock_quantity=qty)
         work = [(item, None) for item in creates] + changed + [(_Item(None, body, ""), body["id"]) for body in raw_updates]
-        for start in range(0, len(work), BATCH_LIMIT):
-            self._send(kind, parent_woo_id, work[start:start + BATCH_LIMIT], records_by_id, report)
+        for chunk in chunked(work, BATCH_LIMIT):
+            self._send(kind, parent_woo_id, chunk, records_by_id, report)
 
     def _stock(self, bound: dict[str, int], new: list[str]) -> dict[str, int]:
         """Web stock to send along: for bound SKUs where it differs from the shop's, for new ones if known."""
@@ -347,8 +348,8 @@ class ProductSync:
     # -- binder ----------------------------------------------------------------------------------------
     def _existing_by_sku(self, skus: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        for i in range(0, len(skus), 100):
-            for p in self.woo.products_by_sku(skus[i:i + 100]):
+        for chunk in chunked(skus, PAGE_LIMIT):
+            for p in self.woo.products_by_sku(chunk):
                 if p.get("sku"):
                     found[p["sku"]] = p["id"]
         return found

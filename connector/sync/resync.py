@@ -17,10 +17,12 @@ from connector.errors import InvalidDataError
 from connector.logs import event
 from connector.mapping import products as mapping
 from connector.models import EntityMapping
+from connector.paging import erp_pages
 from connector.sync.inventory import STOCK, InventorySync
 from connector.sync.products import ProductSync
 
 log = logging.getLogger("wooerp.resync")
+PAGE_SIZE = 100  # ERP products per page of the full scan
 COMPARED = ("sku", "name", "description", "regular_price", "weight", "status", "catalog_visibility")
 
 
@@ -46,13 +48,8 @@ class FullResync:
 
     def run(self) -> ResyncReport:
         report = ResyncReport()
-        cursor = None
-        while True:
-            page = self.erp.list_products(None, cursor, 100)
+        for page in erp_pages(lambda cursor: self.erp.list_products(None, cursor, PAGE_SIZE), name="full resync"):
             self._check(page.items, report)
-            cursor = page.next_cursor
-            if not cursor or not page.items:
-                break
         event(log, "full resync finished", checked=report.checked, repaired=len(report.repaired),
               missing=len(report.missing), stock_repaired=len(report.stock_repaired))
         return report

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from connector.db import Database
 from connector.errors import PermanentError
 from connector.models import EntityMapping
+from connector.paging import chunked
 
 SEPARATOR = ","
 LOOKUP_LIMIT = 100
@@ -36,7 +37,7 @@ def erp_products(db: Database, erp, skus: list[str], ids: dict[str, str] | None 
     one by ERP id (from `ids`, else our mapping). Records not found are absent; see `missing`."""
     wanted = sorted(set(skus))
     plain = [s for s in wanted if listable(s)]
-    records = [r for i in range(0, len(plain), LOOKUP_LIMIT) for r in erp.products_by_sku(plain[i:i + LOOKUP_LIMIT])]
+    records = [r for chunk in chunked(plain, LOOKUP_LIMIT) for r in erp.products_by_sku(chunk)]
     others = [s for s in wanted if not listable(s)]
     if others:
         by_id = dict(known_ids(db, others), **(ids or {}))

@@ -12,6 +12,7 @@ from typing import Callable
 from connector import leases
 from connector.errors import SyncError
 from connector.logs import event
+from connector.paging import chunked
 from connector.sync.delta import DeltaPoll, completed_once
 from connector.sync.shipments import ShipmentReport
 from connector.woo.client import BATCH_LIMIT
@@ -36,8 +37,8 @@ def inventory_stream(s, push_stock: PushStock) -> DeltaPoll:
     call) before its checkpoint, and the touched SKUs go to `push_stock` in chunks of ≤ BATCH_LIMIT."""
     def dispatch(rows: list[dict]) -> None:
         skus, _rejected = s.inventory.record(rows)
-        for i in range(0, len(skus), BATCH_LIMIT):
-            push_stock(skus[i:i + BATCH_LIMIT])
+        for chunk in chunked(skus, BATCH_LIMIT):
+            push_stock(chunk)
 
     return _poll(s, "inventory", lambda since, cursor: s.erp.list_inventory(since, cursor, STOCK_ROWS_PER_PAGE),
                  dispatch)
