@@ -24,14 +24,14 @@ from typing import Callable, Iterator, NamedTuple
 
 from sqlalchemy import select
 
-from connector import holds
+from connector import binding, holds
+from connector.binding import CATEGORY, STOCK
 from connector.db import Database
 from connector.errors import InvalidDataError, TransientError
 from connector.mapping import products as mapping
 from connector.mapping.orders import order_ref
-from connector.models import EntityMapping, OrderSync
+from connector.models import OrderSync
 from connector.paging import SQL_IN_LIMIT, chunked, erp_pages, woo_pages
-from connector.sync.inventory import STOCK
 from connector.sync.orders import ERP_NUMBER_META
 from connector.sync.resync import differing
 from connector.woo.client import PAGE_LIMIT
@@ -236,10 +236,7 @@ class Reconciler:
         the shop has no category for (never sent by the ERP's categories) and extra shop categories set by
         hand are not reported."""
         codes = {item.category for item in erp.values() if item.category}
-        with self.db.session() as s:
-            bound = dict(s.execute(select(EntityMapping.erp_id, EntityMapping.woo_id).where(
-                EntityMapping.entity_type == "category", EntityMapping.erp_id.in_(sorted(codes)))).all()) \
-                if codes else {}
+        bound = binding.woo_ids(self.db, CATEGORY, codes)
         for sku, item in sorted(erp.items()):
             current = shop.get(sku)
             if not item.category or current is None or bound.get(item.category) is None:
@@ -255,11 +252,7 @@ class Reconciler:
         hand edit, a sale not yet seen); another value means the inventory sync has not caught up."""
         drifted = [(sku, max(0, erp_stock - held.get(sku, (0, 0))[0]), current, erp_stock)
                    for sku, erp_stock, current in drifted]
-        written: dict[str, EntityMapping] = {}
-        with self.db.session() as s:
-            for chunk in chunked([d[0] for d in drifted], SQL_IN_LIMIT):
-                written.update((m.erp_id, m) for m in s.scalars(select(EntityMapping).where(
-                    EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk))))
+        written = binding.get(self.db, STOCK, [d[0] for d in drifted])
         for sku, expected, current, erp_stock in drifted:
             last = written.get(sku)
             note = (f"wooerp last wrote {last.sync_hash} at {last.last_synced_at:%Y-%m-%d %H:%M} UTC"

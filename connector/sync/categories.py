@@ -15,18 +15,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
-from connector.db import Database, utcnow
+from connector import binding
+from connector.binding import CATEGORY
+from connector.db import Database
 from connector.logs import event
 from connector.mapping.products import payload_hash
-from connector.models import EntityMapping
-from connector.paging import SQL_IN_LIMIT, chunked
+from connector.paging import chunked
 from connector.woo.client import BATCH_LIMIT
 
 log = logging.getLogger("wooerp.categories")
-CATEGORY = "category"
 
 
 @dataclass
@@ -127,34 +124,10 @@ class CategorySync:
     # -- bindings ------------------------------------------------------------------------------------
     def woo_ids(self, codes) -> dict[str, int]:
         """Shop category id per ERP category code, for the codes that are bound."""
-        codes = sorted({c for c in codes if c})
-        out: dict[str, int] = {}
-        for chunk in chunked(codes, SQL_IN_LIMIT):
-            with self.db.session() as s:
-                rows = s.execute(select(EntityMapping.erp_id, EntityMapping.woo_id).where(
-                    EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(chunk),
-                    EntityMapping.woo_id.is_not(None)))
-                out.update({erp_id: woo_id for erp_id, woo_id in rows})
-        return out
+        return binding.woo_ids(self.db, CATEGORY, (c for c in codes if c))
 
     def _hashes(self, codes: list[str]) -> dict[str, str | None]:
-        with self.db.session() as s:
-            rows = s.execute(select(EntityMapping.erp_id, EntityMapping.sync_hash).where(
-                EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(codes)))
-            return dict(rows.all())
+        return {code: b.sync_hash for code, b in binding.get(self.db, CATEGORY, codes).items()}
 
     def _bind(self, code: str, woo_id: int, parent_woo_id: int, digest: str | None) -> None:
-        for attempt in (1, 2):
-            try:
-                with self.db.session() as s:
-                    row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == CATEGORY,
-                                                               EntityMapping.erp_id == code))
-                    if row is None:
-                        row = EntityMapping(entity_type=CATEGORY, erp_id=code)
-                        s.add(row)
-                    row.woo_id, row.woo_parent_id, row.sync_hash = woo_id, parent_woo_id or None, digest
-                    row.last_synced_at = utcnow()
-                return
-            except IntegrityError:  # another poll bound it first: update that row
-                if attempt == 2:
-                    raise
+        binding.bind(self.db, CATEGORY, code, woo_id, woo_parent_id=parent_woo_id or None, sync_hash=digest)
