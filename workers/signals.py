@@ -40,10 +40,10 @@ class RoutineTasks(logging.Filter):
 
 
 def connect(app: Celery) -> None:
-    """Connect the fleet's handlers for `app` (idempotent: each has a dispatch_uid)."""
-    settings = app.wooerp_settings
-
+    """Connect the fleet's handlers for `app` (idempotent: each has a dispatch_uid). Reads no settings:
+    the handlers read `app.wooerp_settings` when they run."""
     def json_logging(**_kwargs):
+        settings = app.wooerp_settings
         logs.setup(settings.log_level, secrets=settings.secrets())
         if settings.log_level != "DEBUG":
             quiet = RoutineTasks({entry["task"] for entry in app.conf.beat_schedule.values()})
@@ -53,7 +53,7 @@ def connect(app: Celery) -> None:
     def refuse_another_shop_or_erp(sender=None, **kwargs):
         """A worker or beat never starts on state that belongs to another shop or ERP tenant (exit status 2)."""
         try:
-            enforce(Services(settings), process="beat" if kwargs.get("signal") is signals.beat_init else "worker")
+            enforce(Services(app.wooerp_settings), process="beat" if kwargs.get("signal") is signals.beat_init else "worker")
         except SystemExit as e:  # celery would turn a SystemExit raised in a signal handler into status 1
             os._exit(e.code if isinstance(e.code, int) else 2)
 
