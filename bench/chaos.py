@@ -247,7 +247,7 @@ class Chaos:
     def check_catalog(self, skus: list[str]) -> list[str]:
         from connector import holds
         self.stock_polled()
-        subprocess.run([sys.executable, "-m", "workers.cli", "sync", "full"], cwd=ROOT, env=self.fleet.env,
+        subprocess.run([sys.executable, "-m", "ops.cli", "sync", "full"], cwd=ROOT, env=self.fleet.env,
                        capture_output=True, text=True, timeout=600, check=True)
         erp = {}
         for i in range(0, len(skus), 100):
@@ -300,7 +300,7 @@ class Chaos:
             self.settle()
             self.say(f"drained after {time.monotonic() - started:.0f} s")
             problems += self.check_orders("after the storm")
-            replay = subprocess.run([sys.executable, "-m", "workers.cli", "dead-letters", "replay"], cwd=ROOT,
+            replay = subprocess.run([sys.executable, "-m", "ops.cli", "dead-letters", "replay"], cwd=ROOT,
                                     env=self.fleet.env, capture_output=True, text=True, timeout=120)
             self.say(replay.stdout.strip().splitlines()[-1] if replay.stdout.strip() else replay.stderr[-300:])
             self.settle()

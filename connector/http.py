@@ -9,9 +9,22 @@ import email.utils
 import time
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from connector.errors import InvalidDataError, PermanentError, TransientError
 from connector.logs import get_correlation_id
+
+
+
+def pooled_session(pool_size: int = 8) -> requests.Session:
+    """A `requests.Session` keeping up to `pool_size` keep-alive connections per host (one per adapter
+    instance; share it between threads of one process, never across a fork)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
 
 RETRYABLE_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 EXCERPT = 300

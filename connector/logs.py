@@ -24,15 +24,24 @@ _EMAIL = re.compile(r"[\w.+%-]+(@|%40)([\w-]+\.[\w.-]+)", re.IGNORECASE)
 
 
 def new_correlation_id() -> str:
+    """A fresh correlation id: 32 lowercase hex characters."""
     return uuid.uuid4().hex
 
 
 def get_correlation_id() -> str | None:
+    """The correlation id of the current task or request (None outside one); logged on every line and
+    sent as `X-Correlation-ID` to the shop and the ERP."""
     return _correlation_id.get()
 
 
 def set_correlation_id(value: str | None) -> contextvars.Token:
+    """Make `value` the current correlation id; pass the returned token to `reset_correlation_id`."""
     return _correlation_id.set(value)
+
+
+def reset_correlation_id(token: contextvars.Token) -> None:
+    """Restore the correlation id that was current before the `set_correlation_id` that gave `token`."""
+    _correlation_id.reset(token)
 
 
 def register_secrets(*values: str) -> None:

@@ -10,12 +10,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from connector import binding
 from connector.db import Database
-from connector.models import EntityMapping, OrderSync
+from connector.models import OrderSync
 from connector.sync import order_state as st
 
 ORDER_STATES = (st.QUARANTINED, st.CONFLICT)
-PRODUCT_KINDS = ("product", "variation")
 
 
 @dataclass
@@ -32,24 +32,17 @@ def listing(db: Database) -> list[Held]:
         orders = s.scalars(select(OrderSync).where(OrderSync.state.in_(ORDER_STATES))
                            .order_by(OrderSync.woo_order_id))
         held = [Held("order", str(o.woo_order_id), o.state, o.reason or "", o.updated_at) for o in orders]
-        products = s.scalars(select(EntityMapping).where(EntityMapping.entity_type.in_(PRODUCT_KINDS),
-                                                         EntityMapping.quarantine_reason.is_not(None))
-                             .order_by(EntityMapping.sku))
-        held += [Held("product", p.sku or f"(no SKU, ERP id {p.erp_id})", "quarantined", p.quarantine_reason,
-                      p.last_synced_at) for p in products]
+    held += [Held("product", sku or f"(no SKU, ERP id {erp_id})", "quarantined", reason, since)
+             for sku, erp_id, reason, since in binding.quarantined_products(db)]
     return held
 
 
 def counts(db: Database) -> dict[str, int]:
     with db.session() as s:
         orders = s.scalar(select(func.count()).select_from(OrderSync).where(OrderSync.state.in_(ORDER_STATES)))
-        products = s.scalar(select(func.count()).select_from(EntityMapping).where(
-            EntityMapping.entity_type.in_(PRODUCT_KINDS), EntityMapping.quarantine_reason.is_not(None)))
-    return {"order": orders or 0, "product": products or 0}
+    return {"order": orders or 0, "product": binding.quarantined_count(db)}
 
 
 def quarantined_skus(db: Database, skus: list[str]) -> set[str]:
-    with db.session() as s:
-        return set(s.scalars(select(EntityMapping.sku).where(EntityMapping.entity_type.in_(PRODUCT_KINDS),
-                                                             EntityMapping.sku.in_(skus),
-                                                             EntityMapping.quarantine_reason.is_not(None))))
+    """The SKUs among `skus` whose product or variation is quarantined."""
+    return binding.quarantined_skus(db, skus)

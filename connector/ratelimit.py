@@ -13,6 +13,7 @@ from typing import Callable
 
 import redis
 
+from connector.broker import redis_client
 from connector.errors import TransientError
 
 KEY_PREFIX = "wooerp:ratelimit:"
@@ -66,5 +67,4 @@ def bucket(redis_url: str, name: str, rate: float, burst: float) -> TokenBucket 
     """The limiter for one remote system, or None when `rate` is 0 (unlimited)."""
     if rate <= 0:
         return None
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
-    return TokenBucket(client, name, rate, burst)
+    return TokenBucket(redis_client(redis_url), name, rate, burst)

@@ -24,13 +24,14 @@ from typing import Callable, Iterator, NamedTuple
 
 from sqlalchemy import select
 
-from connector import holds
+from connector import binding, holds
+from connector.binding import CATEGORY, STOCK
 from connector.db import Database
 from connector.errors import InvalidDataError, TransientError
 from connector.mapping import products as mapping
 from connector.mapping.orders import order_ref
-from connector.models import EntityMapping, OrderSync
-from connector.sync.inventory import STOCK
+from connector.models import OrderSync
+from connector.paging import SQL_IN_LIMIT, chunked, erp_pages, woo_pages
 from connector.sync.orders import ERP_NUMBER_META
 from connector.sync.resync import differing
 from connector.woo.client import PAGE_LIMIT
@@ -133,22 +134,12 @@ class Reconciler:
                 self.sleep(min(30.0, e.retry_after if e.retry_after is not None else 2.0 ** attempt))
 
     def _erp_items(self, lister) -> Iterator[dict]:
-        cursor = None
-        while True:
-            page = self._call(lister, None, cursor, self.erp_page_size)
+        for page in erp_pages(lambda cursor: self._call(lister, None, cursor, self.erp_page_size), name="reconcile"):
             yield from page.items
-            cursor = page.next_cursor
-            if not cursor or not page.items:
-                return
 
     def _woo_items(self, lister, *args, **kwargs) -> Iterator[dict]:
-        page = 1
-        while True:
-            items, pages = self._call(lister, *args, page=page, **kwargs)
+        for items in woo_pages(lambda page: self._call(lister, *args, page=page, **kwargs), name="reconcile"):
             yield from items
-            if page >= pages or not items:
-                return
-            page += 1
 
     # -- catalog -----------------------------------------------------------------------------------
     def _erp_catalog(self, report: Report) -> tuple[dict[str, _Erp], set[str]]:
@@ -192,8 +183,8 @@ class Reconciler:
             if p.get("type") == "variable" and p.get("variations"):
                 parents[p["id"]] = list(p["variations"])
         wanted = sorted(erp_skus - shop.keys())  # variants, and products missing in the shop
-        for i in range(0, len(wanted), PAGE_LIMIT):
-            for p in self._call(self.woo.products_by_sku, wanted[i:i + PAGE_LIMIT]):
+        for chunk in chunked(wanted, PAGE_LIMIT):
+            for p in self._call(self.woo.products_by_sku, chunk):
                 parent = p.get("parent_id") if p.get("type") == "variation" else None
                 self._keep(shop, seen, p, f"variation {p['id']} of product {parent}" if parent
                            else f"{p.get('type')} product {p['id']}", report)
@@ -245,10 +236,7 @@ class Reconciler:
         the shop has no category for (never sent by the ERP's categories) and extra shop categories set by
         hand are not reported."""
         codes = {item.category for item in erp.values() if item.category}
-        with self.db.session() as s:
-            bound = dict(s.execute(select(EntityMapping.erp_id, EntityMapping.woo_id).where(
-                EntityMapping.entity_type == "category", EntityMapping.erp_id.in_(sorted(codes)))).all()) \
-                if codes else {}
+        bound = binding.woo_ids(self.db, CATEGORY, codes)
         for sku, item in sorted(erp.items()):
             current = shop.get(sku)
             if not item.category or current is None or bound.get(item.category) is None:
@@ -264,12 +252,7 @@ class Reconciler:
         hand edit, a sale not yet seen); another value means the inventory sync has not caught up."""
         drifted = [(sku, max(0, erp_stock - held.get(sku, (0, 0))[0]), current, erp_stock)
                    for sku, erp_stock, current in drifted]
-        written: dict[str, EntityMapping] = {}
-        with self.db.session() as s:
-            for i in range(0, len(drifted), 500):
-                chunk = [d[0] for d in drifted[i:i + 500]]
-                written.update((m.erp_id, m) for m in s.scalars(select(EntityMapping).where(
-                    EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk))))
+        written = binding.get(self.db, STOCK, [d[0] for d in drifted])
         for sku, expected, current, erp_stock in drifted:
             last = written.get(sku)
             note = (f"wooerp last wrote {last.sync_hash} at {last.last_synced_at:%Y-%m-%d %H:%M} UTC"
@@ -306,9 +289,9 @@ class Reconciler:
     def _order_rows(self, order_ids: list[int]) -> dict[int, OrderSync]:
         rows: dict[int, OrderSync] = {}
         with self.db.session() as s:
-            for i in range(0, len(order_ids), 500):
+            for chunk in chunked(order_ids, SQL_IN_LIMIT):
                 rows.update((r.woo_order_id, r) for r in s.scalars(select(OrderSync).where(
-                    OrderSync.woo_order_id.in_(order_ids[i:i + 500]))))
+                    OrderSync.woo_order_id.in_(chunk))))
         return rows
 
     def _duplicate_refs(self, report: Report) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from connector.broker import redis_client
 from connector.logs import event, mask
 from connector.reconcile import KINDS, Report
 
@@ -100,7 +101,7 @@ def record_last(report: Report, csv_path: Path | None, report_dir: str, broker_u
     os.replace(tmp, target)
     if broker_url:
         try:
-            redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2).set(LAST_KEY, body)
+            redis_client(broker_url).set(LAST_KEY, body)
         except redis.RedisError as e:
             event(log, "reconciliation counts not stored in Redis", logging.WARNING, error=str(e))
     return last
@@ -111,7 +112,7 @@ def read_last(broker_url: str | None, report_dir: str | None) -> dict | None:
     found = []
     if broker_url:
         try:
-            raw = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2).get(LAST_KEY)
+            raw = redis_client(broker_url).get(LAST_KEY)
             if raw:
                 found.append(json.loads(raw))
         except (redis.RedisError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -94,7 +94,6 @@ class Settings:
     watch_seconds: float
     metrics_port: int
     metrics_address: str
-    extra: dict = field(default_factory=dict)
     vat_meta_keys: tuple[str, ...] = ()  # empty: connector.mapping.customers.DEFAULT_VAT_META_KEYS
 
     def secrets(self) -> tuple[str, ...]:

@@ -11,21 +11,17 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from connector import dead_letters, holds
+from connector import binding, dead_letters, holds
 from connector.db import Database, utcnow
 from connector.errors import SyncError
-from connector.models import EntityMapping, OrderSync, SyncCursor
+from connector.models import OrderSync, SyncCursor
 from connector.sync.delta import parse_ts
 
 
 def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, int]) -> dict:
     now = utcnow()
+    mapped, quarantined = binding.counts(db)
     with db.session() as s:
-        mapped = dict(s.execute(select(EntityMapping.entity_type, func.count())
-                                .where(EntityMapping.woo_id.is_not(None)).group_by(EntityMapping.entity_type)).all())
-        quarantined = dict(s.execute(select(EntityMapping.entity_type, func.count())
-                                     .where(EntityMapping.quarantine_reason.is_not(None))
-                                     .group_by(EntityMapping.entity_type)).all())
         orders = dict(s.execute(select(OrderSync.state, func.count()).group_by(OrderSync.state)).all())
     streams = {p.stream: {"last_success_at": p.last_success_at.isoformat() + "Z" if p.last_success_at else None,
                           "watermark": p.watermark,

@@ -17,10 +17,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector import logs, webhooks
-from connector.services import Services
 from connector.logs import event, new_correlation_id, set_correlation_id
+from connector.services import Services
 from connector.settings import Settings
+from ops.status import report as status_report
 from shim import metrics
+from workers.publish import publish_delivery  # the shim's one way onto the queues
 
 log = logging.getLogger("wooerp.shim")
 
@@ -28,10 +30,8 @@ log = logging.getLogger("wooerp.shim")
 def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask:
     """`publish(order_id, correlation_id) -> task id` hands an order delivery to the workers,
     `publish_customer(customer_id, correlation_id)` a `customer.*` one."""
-    if publish is None:
-        from workers.tasks.orders import publish_import as publish
-    if publish_customer is None:
-        from workers.tasks.orders import publish_customer
+    publish = publish or (lambda order_id, cid: publish_delivery("order", order_id, cid))
+    publish_customer = publish_customer or (lambda customer_id, cid: publish_delivery("customer", customer_id, cid))
     services = Services(settings)
     db = services.db
     app = Flask("wooerp-shim")
@@ -50,7 +50,7 @@ def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask
             return _answer(503, "the database is unavailable; deliver again later")
         finally:
             metrics.count(request.headers.get("X-WC-Webhook-Topic"), result, settings.webhook_topics)
-            logs._correlation_id.reset(token)
+            logs.reset_correlation_id(token)
 
     def receive(cid: str):
         """The answer to one delivery, and its result for wooerp_webhook_deliveries_total."""
@@ -99,8 +99,7 @@ def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask
             response = _answer(401, "operator credentials required")
             response.headers["WWW-Authenticate"] = 'Basic realm="wooerp status"'
             return response
-        from workers.status import report
-        return jsonify(report(services))
+        return jsonify(status_report(services))
 
     @app.get("/healthz")
     def healthz():

@@ -23,11 +23,11 @@ from celery.exceptions import Ignore, Reject, Retry
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connector import dead_letters
+from connector.broker import redis_client
 from connector.errors import PermanentError, TransientError
-from connector.logs import event, new_correlation_id, set_correlation_id, _correlation_id
+from connector.logs import event, new_correlation_id, reset_correlation_id, set_correlation_id
 from connector.services import Services
 from workers.announce import announce
-from workers.coalesce import redis_client
 
 log = logging.getLogger("wooerp.tasks")
 TRANSIENT = (TransientError, requests.RequestException, OperationalError, ConnectionError, TimeoutError)
@@ -118,7 +118,7 @@ class SyncTask(Task):
             self._dead_letter_or_retry_later(exc, cid)
             raise
         finally:
-            _correlation_id.reset(token)
+            reset_correlation_id(token)
 
     def _letter(self, exc: BaseException, tb: str) -> dead_letters.Letter:
         delivery = self.request.delivery_info or {}

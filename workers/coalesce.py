@@ -11,16 +11,10 @@ marker costs at most a delay and a redundant (idempotent) task, never an order.
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
-import redis
+from connector.broker import redis_client
 
 TTL_SECONDS = 600
-
-
-@lru_cache(maxsize=4)
-def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
 def _key(order_id: int) -> str:

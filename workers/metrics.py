@@ -18,8 +18,7 @@ from connector import dead_letters, quarantine, status
 from connector.db import Database
 from connector.logs import event
 from connector.settings import Settings
-from workers.queues import DEAD_LETTER
-from workers.status import queue_lengths
+from workers.queues import DEAD_LETTER, queue_lengths
 from workers.task_metrics import TaskCollector
 
 log = logging.getLogger("wooerp.metrics")

@@ -18,8 +18,8 @@ import time
 from celery import signals
 from celery.exceptions import Retry
 
+from connector.broker import redis_client
 from connector.logs import event
-from workers.coalesce import redis_client
 
 log = logging.getLogger("wooerp.metrics")
 TASKS, ERRORS, DURATION = "wooerp:metrics:tasks", "wooerp:metrics:task_errors", "wooerp:metrics:task_duration"

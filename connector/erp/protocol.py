@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from connector.records import ErpCustomer, ErpProduct, SalesOrder
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -25,55 +27,93 @@ class Reservation:
 
 @dataclass(frozen=True)
 class Page:
+    """One page of a keyset-paged ERP list: its records (connector.records shapes) and the cursor of the
+    next page (None on the last one). Read pages through connector.paging.erp_pages."""
     items: list[dict]
     next_cursor: str | None
 
 
 class ErpAdapter(Protocol):
+    """What the sync use-cases need from an ERP (shapes: connector.records). Every method raises only
+    connector.errors families: TransientError (timeouts, 5xx, 429 with retry_after, a locked database)
+    is retried by the task; PermanentError (auth, 4xx, bad configuration) dead-letters; InvalidDataError
+    (a record the ERP refuses, with its field messages) quarantines the record. Delta lists take
+    `modified_since` (inclusive, ISO UTC; None: from the start), an opaque `cursor` (None: first page)
+    and `limit` (1..500) and answer a Page ordered by (modified_at, id)."""
 
     def identity(self) -> dict:
         """What durably names this ERP tenant (stable across restarts, different for another tenant), as a
         small dict of strings; wooerp records it and refuses to run against another tenant."""
         ...
-    def list_products(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
 
-    def products_by_sku(self, skus: list[str]) -> list[dict]: ...
-
-    def get_product(self, product_id: str) -> dict: ...
-
-    def list_categories(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
-        """Product categories `{code, name, parent_code, modified_at}` (contract v1.1), delta-paged."""
+    def list_products(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
+        """A delta page of ErpProduct records (parents, variants and simple products alike)."""
         ...
 
-    def list_inventory(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
+    def products_by_sku(self, skus: list[str]) -> list[ErpProduct]:
+        """The products holding `skus` (≤ 100, none with a comma), any order; unknown SKUs are absent."""
+        ...
 
-    def list_shipments(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
+    def get_product(self, product_id: str) -> ErpProduct:
+        """One product by ERP id; PermanentError with status 404 when there is none."""
+        ...
 
-    def find_customers(self, *, external_ref: str | None = None, email: str | None = None) -> list[dict]: ...
+    def list_categories(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
+        """A delta page of ErpCategory records `{code, name, parent_code, modified_at}` (contract v1.1)."""
+        ...
 
-    def create_customer(self, customer: dict) -> dict: ...
+    def list_inventory(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
+        """A delta page of StockRow records, one per (sku, warehouse), quantities as ints."""
+        ...
 
-    def get_customer(self, customer_id: str) -> dict: ...
+    def list_shipments(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
+        """A delta page of ErpShipment records."""
+        ...
 
-    def update_customer(self, customer_id: str, changes: dict) -> dict:
+    def find_customers(self, *, external_ref: str | None = None, email: str | None = None) -> list[ErpCustomer]:
+        """Customers carrying `external_ref` (e.g. "WC-CUST-42") or having `email`; zero or more."""
+        ...
+
+    def create_customer(self, customer: ErpCustomer) -> ErpCustomer:
+        """Create a customer and return it with its `id` and `number`; InvalidDataError on refusal (422).
+        Not idempotent: callers look up by external_ref first."""
+        ...
+
+    def get_customer(self, customer_id: str) -> ErpCustomer:
+        """One customer by ERP id; PermanentError with status 404 when there is none."""
+        ...
+
+    def update_customer(self, customer_id: str, changes: dict) -> ErpCustomer:
         """Patch the customer and return it. `changes` holds fields of `create_customer` (name, company,
         phone, vat_id, addresses) and/or `add_external_ref`, a further reference the customer is then found
         by (adding one it already carries changes nothing). Idempotent."""
         ...
 
-    def find_sales_orders(self, external_ref: str) -> list[dict]: ...
+    def find_sales_orders(self, external_ref: str) -> list[SalesOrder]:
+        """Every sales order carrying `external_ref` (zero, one, or several: an ERP need not enforce
+        uniqueness); drafts included. The lookup that makes order creation idempotent."""
+        ...
 
-    def list_sales_orders(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page: ...
+    def list_sales_orders(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
+        """A delta page of SalesOrder records (as answered by the ERP, with id, number and status)."""
+        ...
 
-    def create_sales_order(self, order: dict) -> dict: ...
+    def create_sales_order(self, order: SalesOrder) -> SalesOrder:
+        """Create, number and confirm a sales order; returns it with id, number and status. May commit
+        and still fail to answer (TransientError): callers look it up by external_ref before retrying.
+        InvalidDataError (422) for an unknown SKU, bad quantities or totals that do not add up."""
+        ...
 
-    def finish_sales_order(self, order_id: str) -> dict:
+    def finish_sales_order(self, order_id: str) -> SalesOrder:
         """Complete an order whose creation stopped half-way and return it. A real ERP creates, numbers and
         confirms an order in separate steps; an order left between them is found with status `draft`
         (no number yet) and finished here, never created again. Idempotent."""
         ...
 
-    def cancel_sales_order(self, order_id: str) -> dict: ...
+    def cancel_sales_order(self, order_id: str) -> SalesOrder:
+        """Cancel the order and return it with status `cancelled`; the ERP releases what it still
+        reserved. A refusal by the ERP's workflow (e.g. already shipped) raises an error family above."""
+        ...
 
     def reservation(self, order: dict) -> Reservation | None:
         """Whether this ERP's stock rows count `order` (an answer of create/find/finish) as reserved

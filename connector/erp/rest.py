@@ -17,8 +17,7 @@ import requests
 
 from connector.erp.protocol import Page, Reservation
 from connector.errors import PermanentError
-from connector.http import exchange
-from connector.woo.client import pooled_session
+from connector.http import exchange, pooled_session
 
 SKU_LOOKUP_LIMIT = 100
 

@@ -25,8 +25,7 @@ from typing import Any
 import requests
 
 from connector.errors import InvalidDataError, PermanentError, TransientError
-from connector.http import exchange
-from connector.woo.client import pooled_session
+from connector.http import exchange, pooled_session
 
 TRANSIENT_MARKERS = ("database is locked", "could not obtain lock", "could not serialize", "deadlock detected", "timeout",
                      "could not connect", "connection")

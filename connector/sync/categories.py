@@ -15,17 +15,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
-from connector.db import Database, utcnow
+from connector import binding
+from connector.binding import CATEGORY
+from connector.db import Database
 from connector.logs import event
 from connector.mapping.products import payload_hash
-from connector.models import EntityMapping
+from connector.paging import chunked
 from connector.woo.client import BATCH_LIMIT
 
 log = logging.getLogger("wooerp.categories")
-CATEGORY = "category"
 
 
 @dataclass
@@ -88,8 +86,7 @@ class CategorySync:
             else:
                 creates.append((c, payload, digest))
         work = [("create", item) for item in creates] + [("update", item) for item in updates]
-        for i in range(0, len(work), BATCH_LIMIT):
-            chunk = work[i:i + BATCH_LIMIT]
+        for chunk in chunked(work, BATCH_LIMIT):
             answer = self.woo.batch_categories(create=[p for op, (_, p, _) in chunk if op == "create"],
                                                update=[p for op, (_, p, _) in chunk if op == "update"])
             report.write_calls += 1
@@ -116,8 +113,8 @@ class CategorySync:
         """Adopt shop categories that already carry our slug (a crash after a create, a hand-made one)."""
         by_slug = {category_slug(code): code for code in codes}
         slugs = sorted(by_slug)
-        for i in range(0, len(slugs), BATCH_LIMIT):
-            for term in self.woo.categories_by_slug(slugs[i:i + BATCH_LIMIT]):
+        for chunk in chunked(slugs, BATCH_LIMIT):
+            for term in self.woo.categories_by_slug(chunk):
                 code = by_slug.get(term.get("slug"))
                 if code and code not in bound:
                     bound[code] = term["id"]
@@ -127,34 +124,10 @@ class CategorySync:
     # -- bindings ------------------------------------------------------------------------------------
     def woo_ids(self, codes) -> dict[str, int]:
         """Shop category id per ERP category code, for the codes that are bound."""
-        codes = sorted({c for c in codes if c})
-        out: dict[str, int] = {}
-        for i in range(0, len(codes), 500):
-            with self.db.session() as s:
-                rows = s.execute(select(EntityMapping.erp_id, EntityMapping.woo_id).where(
-                    EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(codes[i:i + 500]),
-                    EntityMapping.woo_id.is_not(None)))
-                out.update({erp_id: woo_id for erp_id, woo_id in rows})
-        return out
+        return binding.woo_ids(self.db, CATEGORY, (c for c in codes if c))
 
     def _hashes(self, codes: list[str]) -> dict[str, str | None]:
-        with self.db.session() as s:
-            rows = s.execute(select(EntityMapping.erp_id, EntityMapping.sync_hash).where(
-                EntityMapping.entity_type == CATEGORY, EntityMapping.erp_id.in_(codes)))
-            return dict(rows.all())
+        return {code: b.sync_hash for code, b in binding.get(self.db, CATEGORY, codes).items()}
 
     def _bind(self, code: str, woo_id: int, parent_woo_id: int, digest: str | None) -> None:
-        for attempt in (1, 2):
-            try:
-                with self.db.session() as s:
-                    row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == CATEGORY,
-                                                               EntityMapping.erp_id == code))
-                    if row is None:
-                        row = EntityMapping(entity_type=CATEGORY, erp_id=code)
-                        s.add(row)
-                    row.woo_id, row.woo_parent_id, row.sync_hash = woo_id, parent_woo_id or None, digest
-                    row.last_synced_at = utcnow()
-                return
-            except IntegrityError:  # another poll bound it first: update that row
-                if attempt == 2:
-                    raise
+        binding.bind(self.db, CATEGORY, code, woo_id, woo_parent_id=parent_woo_id or None, sync_hash=digest)

@@ -18,9 +18,9 @@ from connector.db import Database, utcnow
 from connector.erp.protocol import Page
 from connector.logs import event
 from connector.models import SyncCursor
+from connector.paging import erp_pages
 
 log = logging.getLogger("wooerp.delta")
-MAX_PAGES_PER_RUN = 100_000
 
 
 @dataclass
@@ -82,23 +82,15 @@ class DeltaPoll:
             since, cursor, max_seen = state.run_since, state.page_cursor, state.run_max_seen
         else:
             since, cursor, max_seen = since_with_overlap(state.watermark, self.overlap_seconds), None, None
-        seen_cursors: set[str] = set()
-        while True:
-            page = self.fetch(since, cursor)
+        for page in erp_pages(lambda after: self.fetch(since, after), cursor, name=self.stream):
             if page.items:
                 self.dispatch(page.items)
                 newest = max(item["modified_at"] for item in page.items)
                 max_seen = newest if max_seen is None or parse_ts(newest) > parse_ts(max_seen) else max_seen
             report.pages += 1
             report.records += len(page.items)
-            cursor = page.next_cursor
-            self._checkpoint(since=since, cursor=cursor, max_seen=max_seen)
+            self._checkpoint(since=since, cursor=page.next_cursor, max_seen=max_seen)
             leases.acquire(self.db, f"stream:{self.stream}", owner, self.lease_seconds)  # renew
-            if not cursor or not page.items:
-                break
-            if cursor in seen_cursors or report.pages >= MAX_PAGES_PER_RUN:
-                raise RuntimeError(f"{self.stream}: paging does not advance (cursor repeated or page cap hit)")
-            seen_cursors.add(cursor)
         report.watermark = self._finish(max_seen)
         # a poll that found nothing newer than the last one is routine: logged at DEBUG, so an idle fleet is quiet
         news = report.resumed or report.watermark != state.watermark

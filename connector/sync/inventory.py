@@ -14,18 +14,18 @@ import logging
 from collections import defaultdict
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
-from connector import holds
+from connector import binding, holds
+from connector.binding import STOCK, VARIATION
 from connector.db import Database, utcnow
 from connector.errors import InvalidDataError
 from connector.logs import event
-from connector.models import EntityMapping, InventoryLevel
+from connector.models import InventoryLevel
+from connector.paging import chunked
 from connector.sync.delta import format_ts, parse_ts
 from connector.woo.client import BATCH_LIMIT
 
 log = logging.getLogger("wooerp.inventory")
-STOCK = "stock"
 
 
 def web_stock(rows: list[InventoryLevel], warehouses: tuple[str, ...], held: int = 0) -> int:
@@ -94,9 +94,8 @@ class InventorySync:
             levels = defaultdict(list)
             for lv in s.scalars(select(InventoryLevel).where(InventoryLevel.sku.in_(list(targets)))):
                 levels[lv.sku].append(lv)
-            written = {m.erp_id: m for m in s.scalars(select(EntityMapping).where(
-                EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(list(levels))))}
             held = holds.held(s, list(levels))
+        written = binding.get(self.db, STOCK, list(levels))
         wanted = {}
         for sku, rows in levels.items():
             qty, last = web_stock(rows, self.warehouses, held.get(sku, 0)), written.get(sku)
@@ -106,20 +105,16 @@ class InventorySync:
 
     def push(self, skus: list[str]) -> int:
         """Write changed web stock for `skus` to WooCommerce; returns the number of write calls."""
-        with self.db.session() as s:
-            targets = {m.sku: m for m in s.scalars(select(EntityMapping).where(
-                EntityMapping.entity_type.in_(("product", "variation")), EntityMapping.sku.in_(skus),
-                EntityMapping.woo_id.is_not(None)))}
+        targets = binding.by_sku(self.db, skus, bound_only=True)
         wanted = self.to_write({sku: m.woo_id for sku, m in targets.items()})
         groups: dict[int | None, list[tuple[str, dict]]] = defaultdict(list)
         for sku in sorted(wanted):  # SKUs not in the shop yet are pushed when their product is written
             target = targets[sku]
-            parent = target.woo_parent_id if target.entity_type == "variation" else None
+            parent = target.woo_parent_id if target.entity_type == VARIATION else None
             groups[parent].append((sku, {"id": target.woo_id, "manage_stock": True, "stock_quantity": wanted[sku]}))
         calls = 0
         for parent, items in groups.items():
-            for i in range(0, len(items), BATCH_LIMIT):
-                chunk = items[i:i + BATCH_LIMIT]
+            for chunk in chunked(items, BATCH_LIMIT):
                 updates = [u for _, u in chunk]
                 answer = (self.woo.batch_variations(parent, update=updates) if parent
                           else self.woo.batch_products(update=updates))
@@ -141,22 +136,8 @@ class InventorySync:
         self._store_all(written)
 
     def _store_all(self, written: list[tuple[str, int, int]]) -> None:
-        """Store in one transaction; a stock push and a product write may insert the same row at once,
-        so the loser of that race stores again as updates."""
-        for attempt in (1, 2):
-            try:
-                with self.db.session() as s:
-                    for sku, woo_id, qty in written:
-                        self._store(s, sku, woo_id, qty)
-                return
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-
-    @staticmethod
-    def _store(s, sku: str, woo_id: int, qty: int) -> None:
-        row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == STOCK, EntityMapping.erp_id == sku))
-        if row is None:
-            row = EntityMapping(entity_type=STOCK, erp_id=sku, sku=sku)
-            s.add(row)
-        row.woo_id, row.sync_hash, row.last_synced_at = woo_id, str(qty), utcnow()
+        """Store what was written, in one transaction (a stock push and a product write may store the
+        same SKU at once: the binder settles that race)."""
+        now = utcnow()
+        binding.upsert(self.db, STOCK, {sku: {"sku": sku, "woo_id": woo_id, "sync_hash": str(qty), "last_synced_at": now}
+                                        for sku, woo_id, qty in written})

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from connector import dead_letters
 from connector.db import Database, utcnow
 from connector.models import OrderSync, SyncCursor
+from connector.paging import woo_pages
 from connector.sync import order_state as st
 from connector.sync.delta import format_ts, parse_ts
 
@@ -29,9 +30,9 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
     # an order not yet through holds the watermark back, but not for ever: one that keeps failing is a
     # dead letter by then, and must not drag every later poll back with it
     hold_limit = format_ts((signpost - timedelta(seconds=12 * overlap_seconds)).replace(tzinfo=timezone.utc))[:19]
-    newest, oldest_open, queued, page = cursor.watermark, None, 0, 1
-    while True:
-        orders, pages = woo.list_orders(modified_after=since, statuses=statuses, page=page)
+    newest, oldest_open, queued = cursor.watermark, None, 0
+    for orders in woo_pages(lambda page: woo.list_orders(modified_after=since, statuses=statuses, page=page),
+                            name="order poll"):
         ids = [o["id"] for o in orders]
         with db.session() as s:
             known = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(OrderSync.woo_order_id.in_(ids)))}
@@ -49,9 +50,6 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
                     oldest_open = modified
             if modified and (newest is None or modified > newest[:19]):
                 newest = modified + "Z"
-        if page >= pages or not orders:
-            break
-        page += 1
     with db.session() as s:
         row = s.get(SyncCursor, STREAM)
         if newest and parse_ts(newest) > parse_ts(format_ts(signpost)):

@@ -34,7 +34,6 @@ for _state, _next in TRANSITIONS.items():
         _next.add(GONE)
 IN_FLIGHT = {VALIDATED, SUBMITTED}
 IMPORTED = {IN_ERP, WRITTEN_BACK}
-DONE = {WRITTEN_BACK, CANCELLED, GONE}
 
 
 class IllegalTransition(Exception):

@@ -17,20 +17,17 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
-from connector import leases
+from connector import binding, leases
+from connector.binding import PRODUCT, VARIATION
 from connector.db import Database, utcnow
 from connector.errors import InvalidDataError, TransientError
 from connector.logs import event
 from connector.mapping import products as mapping
-from connector.models import EntityMapping
+from connector.paging import chunked
 from connector.sync import sku_lookup
-from connector.woo.client import BATCH_LIMIT
+from connector.woo.client import BATCH_LIMIT, PAGE_LIMIT
 
 log = logging.getLogger("wooerp.products")
-PRODUCT, VARIATION = "product", "variation"
 PARENT_LEASE_SECONDS = 120
 GTIN_REFUSED = "product_invalid_global_unique_id"
 GONE_CODES = {"woocommerce_rest_product_invalid_id", "woocommerce_rest_product_variation_invalid_id",
@@ -76,7 +73,7 @@ class ProductSync:
         """The records of a poll page not already written at this `modified_at` (the overlap re-reads them)."""
         done = {}
         for kind in (PRODUCT, VARIATION):
-            for b in self._bindings(kind, [i["id"] for i in items]).values():
+            for b in binding.get(self.db, kind, [i["id"] for i in items]).values():
                 if b.sync_hash and b.erp_modified_at:
                     done[b.erp_id] = b.erp_modified_at
         return [i for i in items if done.get(i["id"]) != i.get("modified_at")]
@@ -192,16 +189,16 @@ class ProductSync:
     def _parents_in_shop(self, by_parent: dict[str, list[dict]]) -> tuple[dict[str, int], list[dict]]:
         """Woo ids of the variants' parents that are in the shop (one read for all of them), and the
         attribute updates that add the options their variants need."""
-        bound = {erp_id: b.woo_id for erp_id, b in self._bindings(PRODUCT, list(by_parent)).items()
+        bound = {erp_id: b.woo_id for erp_id, b in binding.get(self.db, PRODUCT, list(by_parent)).items()
                  if b.woo_id is not None}
         shop = {}
         ids = list(bound.values())
-        for i in range(0, len(ids), 100):
-            shop.update({p["id"]: p for p in self.woo.products_by_id(ids[i:i + 100])})
+        for chunk in chunked(ids, PAGE_LIMIT):
+            shop.update({p["id"]: p for p in self.woo.products_by_id(chunk)})
         merges = []
         for erp_id, woo_id in list(bound.items()):
             if woo_id not in shop:  # deleted in the shop: created again with the chunk's products
-                self._unbind(PRODUCT, erp_id)
+                binding.unbind(self.db, PRODUCT, erp_id)
                 del bound[erp_id]
                 continue
             merged = _merge_attributes(shop[woo_id].get("attributes") or [],
@@ -228,7 +225,7 @@ class ProductSync:
             if r.get("category_code") in shop_categories:  # a code the shop has no category for yet: left as is
                 payload["categories"] = [{"id": shop_categories[r["category_code"]]}]
             items[r["id"]] = _Item(r["id"], payload, mapping.payload_hash(payload))
-        bindings = self._bindings(kind, list(items))
+        bindings = binding.get(self.db, kind, list(items))
         records_by_id = {r["id"]: r for r in records}
         unbound = [i for i in items if bindings.get(i) is None or bindings[i].woo_id is None]
         existing = self._existing_by_sku([items[i].payload["sku"] for i in unbound])
@@ -263,8 +260,8 @@ class ProductSync:
             if qty is not None:
                 item.extra.update(manage_stock=True, stock_quantity=qty)
         work = [(item, None) for item in creates] + changed + [(_Item(None, body, ""), body["id"]) for body in raw_updates]
-        for start in range(0, len(work), BATCH_LIMIT):
-            self._send(kind, parent_woo_id, work[start:start + BATCH_LIMIT], records_by_id, report)
+        for chunk in chunked(work, BATCH_LIMIT):
+            self._send(kind, parent_woo_id, chunk, records_by_id, report)
 
     def _stock(self, bound: dict[str, int], new: list[str]) -> dict[str, int]:
         """Web stock to send along: for bound SKUs where it differs from the shop's, for new ones if known."""
@@ -314,7 +311,7 @@ class ProductSync:
                 written_stock.append((item, result["id"]))
                 report.updated += 1
             elif error.get("code") in GONE_CODES:
-                self._unbind(kind, item.erp_id)  # deleted in Woo: the next poll creates it again
+                binding.unbind(self.db, kind, item.erp_id)  # deleted in Woo: the next poll creates it again
             else:
                 self._quarantine(kind, record, f"WooCommerce refused {item.payload['sku']}: {error.get('code')} "
                                                f"{error.get('message')}", report)
@@ -344,54 +341,24 @@ class ProductSync:
             self.inventory.remember([(i.payload["sku"], woo_id, i.extra["stock_quantity"])
                                      for i, woo_id in written if "stock_quantity" in i.extra])
 
-    # -- binder ----------------------------------------------------------------------------------------
+    # -- linking (bindings: connector.binding) ------------------------------------------------------------
     def _existing_by_sku(self, skus: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        for i in range(0, len(skus), 100):
-            for p in self.woo.products_by_sku(skus[i:i + 100]):
+        for chunk in chunked(skus, PAGE_LIMIT):
+            for p in self.woo.products_by_sku(chunk):
                 if p.get("sku"):
                     found[p["sku"]] = p["id"]
         return found
 
-    def _bindings(self, kind: str, erp_ids: list[str]) -> dict[str, EntityMapping]:
-        if not erp_ids:
-            return {}
-        with self.db.session() as s:
-            rows = s.scalars(select(EntityMapping).where(EntityMapping.entity_type == kind,
-                                                         EntityMapping.erp_id.in_(erp_ids)))
-            return {r.erp_id: r for r in rows}
-
-    def _upsert(self, kind: str, record: dict, **values) -> None:
-        try:
-            self._upsert_once(kind, record, **values)
-        except IntegrityError:  # another chunk inserted the row first: update it
-            self._upsert_once(kind, record, **values)
-
-    def _upsert_once(self, kind: str, record: dict, **values) -> None:
-        with self.db.session() as s:
-            row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == kind,
-                                                       EntityMapping.erp_id == record["id"]))
-            if row is None:
-                row = EntityMapping(entity_type=kind, erp_id=record["id"])
-                s.add(row)
-            row.sku = record.get("sku")
-            for k, v in values.items():
-                setattr(row, k, v)
-
     def _bind(self, kind, record, woo_id, parent_woo_id, digest) -> None:
-        self._upsert(kind, record, woo_id=woo_id, woo_parent_id=parent_woo_id, sync_hash=digest,
-                     erp_modified_at=record.get("modified_at") if digest else None,
-                     last_synced_at=utcnow(), quarantine_reason=None)
-
-    def _unbind(self, kind: str, erp_id: str) -> None:
-        with self.db.session() as s:
-            row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == kind,
-                                                       EntityMapping.erp_id == erp_id))
-            if row is not None:
-                row.woo_id, row.sync_hash = None, None
+        binding.upsert(self.db, kind, {record["id"]: dict(
+            sku=record.get("sku"), woo_id=woo_id, woo_parent_id=parent_woo_id, sync_hash=digest,
+            erp_modified_at=record.get("modified_at") if digest else None, last_synced_at=utcnow(),
+            quarantine_reason=None)})
 
     def _quarantine(self, kind: str, record: dict, reason: str, report: ProductReport) -> None:
-        self._upsert(kind, record, quarantine_reason=reason, sync_hash=None)
+        binding.upsert(self.db, kind, {record["id"]: dict(sku=record.get("sku"), quarantine_reason=reason,
+                                                          sync_hash=None)})
         report.quarantined[record.get("sku") or record.get("id")] = reason
         event(log, "product quarantined", logging.WARNING, erp_id=record.get("id"), reason=reason)
 

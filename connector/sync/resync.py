@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
-
+from connector import binding
+from connector.binding import PRODUCT_KINDS, STOCK
 from connector.db import Database
 from connector.errors import InvalidDataError
 from connector.logs import event
 from connector.mapping import products as mapping
-from connector.models import EntityMapping
-from connector.sync.inventory import STOCK, InventorySync
+from connector.paging import erp_pages
+from connector.sync.inventory import InventorySync
 from connector.sync.products import ProductSync
 
 log = logging.getLogger("wooerp.resync")
+PAGE_SIZE = 100  # ERP products per page of the full scan
 COMPARED = ("sku", "name", "description", "regular_price", "weight", "status", "catalog_visibility")
 
 
@@ -46,13 +47,8 @@ class FullResync:
 
     def run(self) -> ResyncReport:
         report = ResyncReport()
-        cursor = None
-        while True:
-            page = self.erp.list_products(None, cursor, 100)
+        for page in erp_pages(lambda cursor: self.erp.list_products(None, cursor, PAGE_SIZE), name="full resync"):
             self._check(page.items, report)
-            cursor = page.next_cursor
-            if not cursor or not page.items:
-                break
         event(log, "full resync finished", checked=report.checked, repaired=len(report.repaired),
               missing=len(report.missing), stock_repaired=len(report.stock_repaired))
         return report
@@ -82,8 +78,7 @@ class FullResync:
                 report.repaired[record["sku"]] = differs
                 redo.append(record["sku"])
         if redo:
-            self._forget(EntityMapping.sync_hash, ("product", "variation"), [r["id"] for r in records
-                                                                             if r["sku"] in redo])
+            binding.forget_written(self.db, PRODUCT_KINDS, [r["id"] for r in records if r["sku"] in redo])
             self.products.apply(redo)
         self._check_stock(records, shop, report)
 
@@ -94,10 +89,5 @@ class FullResync:
         for sku in drifted:
             report.stock_repaired[sku] = {"shop": shop[sku].get("stock_quantity"), "erp": expected[sku]}
         if drifted:
-            self._forget(EntityMapping.sync_hash, (STOCK,), drifted)
+            binding.forget_written(self.db, (STOCK,), drifted)
             self.inventory.push(drifted)
-
-    def _forget(self, column, kinds: tuple[str, ...], erp_ids: list[str]) -> None:
-        with self.db.session() as s:
-            s.execute(update(EntityMapping).where(EntityMapping.entity_type.in_(kinds),
-                                                  EntityMapping.erp_id.in_(erp_ids)).values({column: None}))

@@ -15,16 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from connector import leases
-from connector.db import Database, utcnow
+from connector import binding, leases
+from connector.db import Database
 from connector.errors import InvalidDataError, PermanentError
 from connector.logs import event
-from connector.models import EntityMapping, OrderSync
+from connector.models import OrderSync
 
 log = logging.getLogger("wooerp.shipments")
-SHIPMENT = "shipment"
 META_PREFIX = "_wooerp_shipment_"
 ORDER_REF = re.compile(r"^WC-ORDER-(\d+)$")
 # Statuses a shipment must not move: the order is finished or was stopped in the shop.
@@ -147,11 +145,7 @@ class ShipmentSync:
     # -- steps ---------------------------------------------------------------------------------------
     def _applied(self, shipments: list[dict]) -> dict[str, str | None]:
         """Shipment id → None when applied, or the ERP `modified_at` it was quarantined at."""
-        ids = [s["id"] for s in shipments if s.get("id")]
-        with self.db.session() as s:
-            rows = s.scalars(select(EntityMapping).where(EntityMapping.entity_type == SHIPMENT,
-                                                         EntityMapping.erp_id.in_(ids)))
-            return {r.erp_id: (r.erp_modified_at if r.quarantine_reason else None) for r in rows}
+        return binding.applied_shipments(self.db, [s["id"] for s in shipments if s.get("id")])
 
     def _bound_orders(self, shipments: list[dict]) -> dict[str, int]:
         """ERP sales order id → our Woo order id, from the order state table."""
@@ -180,14 +174,4 @@ class ShipmentSync:
         return True
 
     def _record(self, shipment: dict, order_id: int, reason: str | None = None) -> None:
-        try:
-            with self.db.session() as s:
-                row = s.scalar(select(EntityMapping).where(EntityMapping.entity_type == SHIPMENT,
-                                                           EntityMapping.erp_id == shipment["id"]))
-                if row is None:
-                    row = EntityMapping(entity_type=SHIPMENT, erp_id=shipment["id"])
-                    s.add(row)
-                row.woo_id, row.erp_modified_at = order_id, shipment.get("modified_at")
-                row.quarantine_reason, row.last_synced_at = reason, utcnow()
-        except IntegrityError:
-            pass  # recorded by a concurrent run: it wrote the same shipment, checked the same way
+        binding.record_shipment(self.db, shipment["id"], order_id, shipment.get("modified_at"), reason)

@@ -6,11 +6,10 @@ Callers compare what they asked for with what came back (`missing`), so nothing 
 """
 from __future__ import annotations
 
-from sqlalchemy import select
-
+from connector import binding
 from connector.db import Database
 from connector.errors import PermanentError
-from connector.models import EntityMapping
+from connector.paging import chunked
 
 SEPARATOR = ","
 LOOKUP_LIMIT = 100
@@ -23,12 +22,7 @@ def listable(sku: str) -> bool:
 
 def known_ids(db: Database, skus: list[str]) -> dict[str, str]:
     """ERP ids our mapping holds for `skus` (products and variations)."""
-    if not skus:
-        return {}
-    with db.session() as s:
-        rows = s.execute(select(EntityMapping.sku, EntityMapping.erp_id).where(
-            EntityMapping.entity_type.in_(("product", "variation")), EntityMapping.sku.in_(skus)))
-        return {sku: erp_id for sku, erp_id in rows if sku}
+    return {sku: b.erp_id for sku, b in binding.by_sku(db, skus).items()}
 
 
 def erp_products(db: Database, erp, skus: list[str], ids: dict[str, str] | None = None) -> list[dict]:
@@ -36,7 +30,7 @@ def erp_products(db: Database, erp, skus: list[str], ids: dict[str, str] | None 
     one by ERP id (from `ids`, else our mapping). Records not found are absent; see `missing`."""
     wanted = sorted(set(skus))
     plain = [s for s in wanted if listable(s)]
-    records = [r for i in range(0, len(plain), LOOKUP_LIMIT) for r in erp.products_by_sku(plain[i:i + LOOKUP_LIMIT])]
+    records = [r for chunk in chunked(plain, LOOKUP_LIMIT) for r in erp.products_by_sku(chunk)]
     others = [s for s in wanted if not listable(s)]
     if others:
         by_id = dict(known_ids(db, others), **(ids or {}))

@@ -3,59 +3,66 @@
 Hard limits of the remote API: batch endpoints take at most 100 items (413 above), collections at most
 per_page=100, prices are strings, variations are written only under their parent, webhooks are
 auto-disabled after repeated failed deliveries. The `woocommerce` client 3.0.0 opens a new connection
-per call with a 5 s timeout; this adapter gives it a pooled keep-alive session and explicit timeouts,
-keeping its URL building and OAuth 1.0a signing.
+per call with a 5 s timeout; this adapter sends on a pooled keep-alive session with explicit timeouts,
+keeping the package's OAuth 1.0a signing (see _Transport).
 """
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterable
+from urllib.parse import urlencode
 
 import requests
-from requests.adapters import HTTPAdapter
-from woocommerce import API
+from woocommerce.oauth import OAuth
 
 from connector.errors import PermanentError
-from connector.http import exchange
+from connector.http import exchange, pooled_session
 
 BATCH_LIMIT = 100
 PAGE_LIMIT = 100
 
 
-class _PooledAPI(API):
-    """The package's API with its request sent through one shared `requests.Session`."""
+class _Transport:
+    """One WooCommerce REST request, signed as the `woocommerce` package signs it, sent on a pooled session.
 
-    def __init__(self, *args, session: requests.Session, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.session = session
+    Why not the package's `API` class: it sends through the module-level `requests.request` (a new
+    connection per call) and its public `get/post/...` cannot carry extra headers (the correlation id)
+    because its private `__request` passes `headers` twice. So the request is built here, at the session
+    level, and only the package's public OAuth 1.0a signer (`woocommerce.oauth.OAuth`) is reused.
+    HTTPS: basic auth (or query-string keys); HTTP: an OAuth 1.0a-signed URL.
+    """
 
-    def _API__request(self, method, endpoint, data, params=None, **kwargs):  # noqa: N802 (overrides private)
+    version = "wc/v3"
+    user_agent = "WooCommerce-Python-REST-API/3.0.0"  # what the package sends; shops may filter on it
+
+    def __init__(self, url: str, key: str, secret: str, *, timeout: float, session: requests.Session,
+                 query_string_auth: bool = False, verify_ssl: bool = True):
+        self.base = f"{url.rstrip('/')}/wp-json/{self.version}/"
+        self.key, self._secret = key, secret
+        self.timeout, self.session = timeout, session
+        self.is_ssl, self.query_string_auth, self.verify_ssl = url.startswith("https"), query_string_auth, verify_ssl
+
+    def request(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
+                headers: dict | None = None) -> requests.Response:
         params = dict(params or {})
-        url = self._API__get_url(endpoint)
-        headers = {"user-agent": self.user_agent, "accept": "application/json"}
+        url = self.base + endpoint
         auth = None
         if self.is_ssl and not self.query_string_auth:
-            auth = (self.consumer_key, self.consumer_secret)
+            auth = (self.key, self._secret)
         elif self.is_ssl:
-            params.update(consumer_key=self.consumer_key, consumer_secret=self.consumer_secret)
+            params.update(consumer_key=self.key, consumer_secret=self._secret)
         else:
-            from urllib.parse import urlencode
-            url = self._API__get_oauth_url(f"{url}?{urlencode(params)}", method)
+            url = OAuth(url=f"{url}?{urlencode(params)}", consumer_key=self.key, consumer_secret=self._secret,
+                        version=self.version, method=method, oauth_timestamp=int(time.time())).get_oauth_url()
             params = {}  # already inside the signed URL
+        sent = {"user-agent": self.user_agent, "accept": "application/json"}
         if data is not None:
             data = json.dumps(data, ensure_ascii=False).encode("utf-8")
-            headers["content-type"] = "application/json;charset=utf-8"
-        headers.update(kwargs.pop("headers", {}))
-        return self.session.request(method, url, params=params, data=data, auth=auth, headers=headers,
+            sent["content-type"] = "application/json;charset=utf-8"
+        sent.update(headers or {})
+        return self.session.request(method, url, params=params, data=data, auth=auth, headers=sent,
                                     timeout=self.timeout, verify=self.verify_ssl)
-
-
-def pooled_session(pool_size: int = 8) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class WooClient:
@@ -66,14 +73,13 @@ class WooClient:
     def __init__(self, url: str, key: str, secret: str, timeout: float = 30.0,
                  session: requests.Session | None = None, limiter=None):
         self.url = url
-        self.api = _PooledAPI(url, key, secret, timeout=timeout, session=session or pooled_session())
+        self.api = _Transport(url, key, secret, timeout=timeout, session=session or pooled_session())
         self.limiter = limiter
 
     # -- transport -------------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
-        return exchange(self.system, lambda headers: self.api._API__request(method, endpoint, data, params=params,
-                                                                             headers=headers),
+        return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
                         limiter=self.limiter, invalid_statuses=invalid_statuses)
 
     def get(self, endpoint: str, **params) -> Any:

@@ -70,7 +70,7 @@ def test_a_poll_without_erp_changes_writes_nothing(fleet):
     wait_until(lambda: len(woo.products_by_sku([f"BOOK-{i}" for i in range(5)])) == 5, 60, 0.5, "5 books")
     wait_until(lambda: all(p["stock_quantity"] == 3 for p in woo.products_by_sku([f"BOOK-{i}" for i in range(5)])),
                60, 0.5, "book stock")
-    time.sleep(4)  # let the in-flight polls settle
+    fleet.wait_until_idle()  # the in-flight polls settled
     before = woo_writes(fleet)
     time.sleep(8)  # several product and inventory polls (every 2 s) with no ERP change
     assert woo_writes(fleet) == before
@@ -166,11 +166,11 @@ def test_full_resync_repairs_a_product_edited_by_hand_in_the_shop(fleet):
     wait_until(lambda: {p["sku"]: p["stock_quantity"] for p in woo.products_by_sku(["DESK-1", "DESK-2"])}
                == {"DESK-1": 8, "DESK-2": 2}, 60, 0.5, "desks in the shop with stock")
     beat.stop()
-    time.sleep(2)
+    fleet.wait_until_idle()
     desk = woo.products_by_sku(["DESK-1"])[0]
     woo.batch_products(update=[{"id": desk["id"], "name": "Desk (edited)", "regular_price": "1.00",
                                 "sale_price": "0.50", "manage_stock": True, "stock_quantity": 99}])
-    out = subprocess.run([sys.executable, "-m", "workers.cli", "sync", "full"], cwd=ROOT, env=fleet.env,
+    out = subprocess.run([sys.executable, "-m", "ops.cli", "sync", "full"], cwd=ROOT, env=fleet.env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "repaired DESK-1: name, regular_price" in out.stdout

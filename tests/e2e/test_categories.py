@@ -53,10 +53,10 @@ def test_categories_are_created_once_nested_renamed_and_assigned_with_the_gtin(f
 
     # a product moved to another category by hand is reported by reconcile
     woo.call("PUT", f"products/{products['MUG-1']['id']}", {"categories": [{"id": tshirts["id"]}]})
-    out = subprocess.run([sys.executable, "-m", "workers.cli", "reconcile"], cwd=ROOT, env=fleet.env,
+    out = subprocess.run([sys.executable, "-m", "ops.cli", "reconcile"], cwd=ROOT, env=fleet.env,
                          capture_output=True, text=True, timeout=120)
     assert "category_mismatch" in out.stdout and "MUG-1" in out.stdout, out.stdout + out.stderr
-    resync = subprocess.run([sys.executable, "-m", "workers.cli", "sync", "full"], cwd=ROOT, env=fleet.env,
+    resync = subprocess.run([sys.executable, "-m", "ops.cli", "sync", "full"], cwd=ROOT, env=fleet.env,
                             capture_output=True, text=True, timeout=120)
     assert resync.returncode == 0, resync.stderr
     wait_until(lambda: [c["id"] for c in woo.get_product(products["MUG-1"]["id"])["categories"]] == [apparel["id"]],

@@ -19,7 +19,8 @@ import sqlite3
 import pytest
 from sqlalchemy import select
 
-from connector.models import Base, DeadLetter, EntityMapping
+from connector import binding
+from connector.models import Base, DeadLetter
 from sandbox.erp.admin import ErpSandboxAdmin
 from tests.e2e.conftest import erp_orders, woo_client
 from tests.e2e.test_orders_exactly_once import checkout, imported_once, stock_shop
@@ -96,8 +97,8 @@ def test_orders_and_a_catalog_task_accepted_before_a_long_database_outage_all_ar
         written = woo.products_by_sku(["OUTAGE-1"])
         assert len(written) <= 1, written
         if written and written[0]["regular_price"] == "12.50":
-            with db.session() as s:
-                return s.scalar(select(EntityMapping).where(EntityMapping.woo_id == written[0]["id"])) is not None
+            bound = binding.by_sku(db, ["OUTAGE-1"]).get("OUTAGE-1")
+            return bound is not None and bound.woo_id == written[0]["id"]
         return letter("wooerp.catalog.apply_products", ["OUTAGE-1"])
     try:
         for order in orders:

@@ -11,7 +11,7 @@ import pytest
 import redis
 import requests
 
-from connector import dead_letters
+from connector import binding, dead_letters
 from connector.db import Database
 from sandbox.erp.admin import ErpSandboxAdmin
 from tests.e2e.conftest import erp_orders, woo_client
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 
 def wooerp(fleet, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], cwd=ROOT, env=fleet.env,
+    return subprocess.run([sys.executable, "-m", "ops.cli", *args], cwd=ROOT, env=fleet.env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -125,13 +125,11 @@ def test_dead_letters_survive_a_redis_flush_and_restart_and_are_replayed_after_i
 
 
 def test_a_quarantined_product_is_listed_and_written_to_the_shop_after_its_retry(fleet_factory):
-    from connector.models import EntityMapping
     fleet = fleet_factory(METRICS_PORT="0")
     product = ErpSandboxAdmin(fleet.erp_url).add_product("FIXED-1", name="Fixed in the ERP", list_price="7.50")
     db = Database(fleet.env["DATABASE_URL"])
-    with db.session() as s:  # as an earlier product sync left it
-        s.add(EntityMapping(entity_type="product", erp_id=product["id"], sku="FIXED-1",
-                            quarantine_reason="list_price is missing or not a decimal: 'n/a'"))
+    binding.upsert(db, binding.PRODUCT, {product["id"]: {  # as an earlier product sync left it
+        "sku": "FIXED-1", "quarantine_reason": "list_price is missing or not a decimal: 'n/a'"}})
     fleet.start_worker()
     listing = wooerp(fleet, "dead-letters", "list").stdout
     assert "0 order(s), 1 product(s)" in listing and "FIXED-1" in listing and "not a decimal: 'n/a'" in listing

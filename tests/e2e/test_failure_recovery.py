@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -28,7 +27,7 @@ def runs(fleet, key: str) -> int:
 
 
 def wooerp(fleet, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], cwd=ROOT, env=fleet.env,
+    return subprocess.run([sys.executable, "-m", "ops.cli", *args], cwd=ROOT, env=fleet.env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -48,7 +47,7 @@ def test_a_task_that_kills_its_worker_on_every_delivery_is_dead_lettered_after_t
     assert letter.task_id == task_id and letter.task_name == "wooerp.test.kill_own_worker" and letter.args == [key]
     assert letter.exc_type == "PermanentError" and "poison" in letter.exc_message and letter.queue == "catalog"
     assert runs(fleet, key) == 2  # killed its worker twice, then never ran again
-    time.sleep(3)
+    fleet.wait_until_idle()
     assert len(dead_letters.listing(db, status=None)) == 1 and runs(fleet, key) == 2
     assert fleet.procs["worker"].alive()
 
@@ -64,7 +63,7 @@ def test_a_worker_dying_between_recording_a_letter_and_its_ack_leaves_one_letter
     [letter] = wait_until(lambda: shown_in_flower(db), 60, 0.5, "the letter shown by the keeper")
     assert letter.task_id == task_id and letter.exc_type == "PermanentError"
     assert runs(fleet, f"{task_id}:announce") == 2  # the first announcement died with its worker
-    time.sleep(3)
+    fleet.wait_until_idle()
     assert len(dead_letters.listing(db, status=None)) == 1
     assert runs(fleet, key) == 1  # the redelivered message was not run a second time
 

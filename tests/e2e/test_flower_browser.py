@@ -20,7 +20,7 @@ from tests.support.chromium import Browser, find_chromium
 from tests.support.messages import send, start_worker
 from tests.support.procs import ROOT, free_port, wait_until
 from workers.announce import keeper_task_id
-from workers.fleet import flower_command
+from ops.fleet import flower_command
 
 # Skipped without Chromium on a developer's machine; CI (CI=true, which installs it) fails instead.
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(find_chromium() is None and not os.environ.get("CI"),
@@ -64,7 +64,7 @@ def test_an_operator_sees_the_dead_letters_in_flower(fleet_factory, tmp_path):
         assert "PermanentError: the ERP refused order 4711: customer account is blocked" in page
         assert "refused_for_good" in page.split("Traceback of the failed task", 1)[1]  # its own traceback
 
-        discard = subprocess.run([sys.executable, "-m", "workers.cli", "dead-letters", "discard", "--id",
+        discard = subprocess.run([sys.executable, "-m", "ops.cli", "dead-letters", "discard", "--id",
                                   str(letter.id), "--reason", "customer blocked on purpose"], cwd=ROOT,
                                  env=fleet.env, capture_output=True, text=True, timeout=60)
         assert discard.returncode == 0, discard.stderr

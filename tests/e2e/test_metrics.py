@@ -26,7 +26,7 @@ from tests.support.deliveries import DEFAULT_SECRET, deliver, php_json
 from tests.support.messages import send, start_worker
 from tests.support.procs import free_port, wait_http, wait_until
 from workers import task_metrics
-from workers.fleet import flower_command
+from ops.fleet import flower_command
 
 pytestmark = pytest.mark.e2e
 IMPORT, REFUSED, KEEP = "wooerp.orders.import_order", "wooerp.test.refused_for_good", "wooerp.dead_letter.keep"

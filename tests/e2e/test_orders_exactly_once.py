@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -66,7 +65,7 @@ def test_five_concurrent_deliveries_and_an_update_storm_make_one_order_and_one_c
                                 [(order, "order.created")] * 5 + [(u, "order.updated") for u in updates]))
     assert all(a.status_code == 200 for a in answers)
     imported_once(fleet, order["id"])
-    time.sleep(3)  # let any straggling duplicate task finish before counting again
+    fleet.wait_until_idle()  # any straggling duplicate task finished before counting again
     assert len(erp_orders(fleet, f"WC-ORDER-{order['id']}")) == 1
     assert len(erp_get(fleet, "/customers", external_ref="WC-CUST-4242")["items"]) == 1
 
@@ -114,7 +113,7 @@ def test_unknown_sku_is_quarantined_then_imported_once_after_the_fix(fleet):
             f"Order {order['id']}: line 2 'Ghost': SKU GHOST-1 is unknown in the ERP"
     assert erp_orders(fleet, f"WC-ORDER-{order['id']}") == []
     ErpSandboxAdmin(fleet.erp_url).add_product("GHOST-1", name="Ghost", list_price="5.00")
-    cli = subprocess.run([sys.executable, "-m", "workers.cli", "orders", "retry", str(order["id"])], cwd=ROOT,
+    cli = subprocess.run([sys.executable, "-m", "ops.cli", "orders", "retry", str(order["id"])], cwd=ROOT,
                          env=fleet.env, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
     imported_once(fleet, order["id"])
@@ -200,7 +199,7 @@ def test_a_cancellation_in_the_shop_cancels_the_erp_order_once(fleet):
     wait_until(lambda: _state(_db(fleet), order["id"]) == "cancelled", 30, 0.3, "order state cancelled")
     assert deliver(fleet.shim_url, dict(cancelled, date_modified_gmt="2031-01-01T00:00:00"),
                    topic="order.updated").status_code == 200
-    time.sleep(2)
+    fleet.wait_until_idle()
     assert erp_get(fleet, f"/sales-orders/{erp_order['id']}")["status"] == "cancelled"
     assert len(erp_orders(fleet, f"WC-ORDER-{order['id']}")) == 1
 
@@ -240,7 +239,7 @@ def test_an_erp_already_holding_two_orders_for_the_reference_gets_no_third(fleet
     wait_until(lambda: _state(db, order["id"]) == "conflict", 30, 0.2, "order flagged as conflict")
     with db.session() as s:
         assert f"ERP already holds 2 orders with {ref}" in s.get(OrderSync, order["id"]).reason
-    time.sleep(2)
+    fleet.wait_until_idle()
     assert len(erp_orders(fleet, ref)) == 2
 
 
@@ -258,7 +257,7 @@ def test_status_shows_orders_failures_streams_and_a_disabled_webhook(fleet):
     assert report["orders"] == {"written_back": 1}
     assert report["dead_letters"]["open"] == 0 and report["queues"]["orders"] == 0
     assert report["webhooks"]["not_active"] == [{"id": hook["id"], "topic": "order.created", "status": "disabled"}]
-    cli = subprocess.run([sys.executable, "-m", "workers.cli", "status"], cwd=ROOT, env=fleet.env,
+    cli = subprocess.run([sys.executable, "-m", "ops.cli", "status"], cwd=ROOT, env=fleet.env,
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
     assert "written_back 1" in cli.stdout and "NOT ACTIVE" in cli.stdout

@@ -3,7 +3,6 @@ everything has shipped, and nothing twice however often the poll re-reads the sa
 webhooks are registered, so our own writes echo back as `order.updated` and must change nothing."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -57,7 +56,7 @@ def test_partial_then_full_shipment_adds_two_notes_and_completes_the_order_once(
 
     polls = shipment_polls(erp)
     wait_until(lambda: shipment_polls(erp) >= polls + 3, 60, 0.5, "three more shipment polls")
-    time.sleep(1)  # let the last of them finish writing, if it wrongly would
+    fleet.wait_until_idle()  # the last of them finished writing, if it wrongly would
     notes = shipment_notes(woo, order["id"])
     assert len(notes) == 2, notes
     assert any(f"(ERP shipment {rest['id']})" in n and "tracking 1Z999AA10123456784" in n for n in notes)

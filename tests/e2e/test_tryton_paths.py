@@ -5,7 +5,6 @@ sandbox, shim under gunicorn, celery worker and beat) configured with the Tryton
 """
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -69,7 +68,7 @@ def test_tryton_order_delivered_three_times_is_one_sale_and_its_shipment_complet
     def written_back():
         return _meta(woo.get_order(order["id"])).get("_erp_order_number")
     number = wait_until(written_back, 90, 0.5, f"{ref}'s Tryton number written back")
-    time.sleep(3)  # let any straggling duplicate import (and the order poll) finish before counting
+    fleet.wait_until_idle()  # any straggling duplicate import (and the order poll) finished before counting
     sales = tryton.sales(ref)
     assert len(sales) == 1, sales
     sale = sales[0]

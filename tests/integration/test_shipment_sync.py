@@ -4,11 +4,11 @@ from __future__ import annotations
 import copy
 
 import pytest
-from sqlalchemy import select
 
+from connector import binding
+from connector.binding import SHIPMENT
 from connector.errors import PermanentError
-from connector.models import EntityMapping
-from connector.sync.shipments import SHIPMENT, ShipmentSync
+from connector.sync.shipments import ShipmentSync
 
 
 class Shop:
@@ -68,8 +68,7 @@ def test_a_shipment_for_an_order_missing_in_the_shop_is_quarantined_and_the_page
     report = ShipmentSync(db, shop).apply([shipment("SH-9", 404, A=1), shipment("SH-10", 8, A=1),
                                            {**shipment("SH-11", 99), "external_ref": "PO-1"}])
     assert (report.quarantined, report.applied, report.completed, report.not_ours) == (1, 1, 1, 1)
-    with db.session() as s:
-        rows = {r.erp_id: r for r in s.scalars(select(EntityMapping).where(EntityMapping.entity_type == SHIPMENT))}
+    rows = binding.get(db, SHIPMENT, ["SH-9", "SH-10", "SH-11"])
     assert "404" in rows["SH-9"].quarantine_reason and rows["SH-10"].woo_id == 8 and "SH-11" not in rows
 
 

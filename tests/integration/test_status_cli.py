@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from connector.models import SyncCursor
 from tests.support.procs import free_port
-from workers.cli import main
+from ops.cli import main
 
 
 def test_a_stream_that_never_synced_shows_no_lag(db, database_url):

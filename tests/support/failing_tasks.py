@@ -9,10 +9,10 @@ import os
 import signal
 import time
 
+from connector.broker import redis_client
 from connector.errors import PermanentError
 from workers.app import app
 from workers.base import SyncTask
-from workers.coalesce import redis_client
 
 
 def bump(key: str) -> int:

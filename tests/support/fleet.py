@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,34 @@ class Fleet:
     def start_beat(self) -> Proc:
         return self.start("beat", [str(BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO",
                                    "-s", str(self.logs / "celerybeat-schedule")])
+
+    def wait_until_idle(self, timeout: float = 60, quiet: float = 1.0) -> None:
+        """Until nothing more happens: every queue empty, no message held by a worker (tasks are acked
+        late, so an active, reserved or retry-scheduled task holds its message unacknowledged) and the
+        webhook outbox drained, all of it for `quiet` seconds in a row. Fails the test after `timeout`.
+        With beat running, "idle" is the gap between two scheduled polls."""
+        import redis
+
+        from connector import webhooks
+        from connector.db import Database
+        from workers.queues import ALL_QUEUES
+        client, db = redis.Redis.from_url(self.env["REDIS_URL"]), Database(self.env["DATABASE_URL"])
+        deadline, idle_since = time.monotonic() + timeout, None
+        try:
+            while time.monotonic() < deadline:
+                busy = (sum(client.llen(q) for q in ALL_QUEUES) + client.hlen("unacked")
+                        + len(webhooks.unpublished(db, limit=1)))
+                if busy:
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since >= quiet:
+                    return
+                time.sleep(0.1)
+        finally:
+            client.close()
+            db.engine.dispose()
+        raise TimeoutError(f"the fleet was not idle for {quiet} s within {timeout} s\n{self.dump_logs()}")
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):

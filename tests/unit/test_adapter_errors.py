@@ -64,8 +64,8 @@ def test_erp_validation_failure_is_invalid_data_and_correlation_id_is_sent():
         with pytest.raises(InvalidDataError) as e:
             erp.create_sales_order({"external_ref": "WC-ORDER-1"})
     finally:
-        from connector.logs import _correlation_id
-        _correlation_id.reset(token)
+        from connector.logs import reset_correlation_id
+        reset_correlation_id(token)
     assert "unknown SKU" in str(e.value)
     sent = responses.calls[0].request
     assert sent.headers["X-Correlation-ID"] == "cid-123" and sent.headers["Authorization"] == "Bearer token"

@@ -7,9 +7,9 @@ from itertools import permutations
 
 import pytest
 
-from connector import holds
+from connector import binding, holds
 from connector.erp.protocol import Reservation
-from connector.models import EntityMapping, InventoryLevel
+from connector.models import InventoryLevel
 from connector.sync.inventory import InventorySync
 
 WEB = ("MAIN", "STORE2")
@@ -64,10 +64,9 @@ def test_pushes_write_the_held_figure_and_amendments_and_releases_follow(db):
     shop = Shop()
     inv = InventorySync(db, shop, WEB)
     inv.record([stock_row("A", "MAIN", 10), stock_row("V-S", "STORE2", 6), stock_row("V-M", "MAIN", 6)])
-    with db.session() as s:
-        s.add_all([EntityMapping(entity_type="product", erp_id="P-A", sku="A", woo_id=11),
-                   EntityMapping(entity_type="variation", erp_id="P-VS", sku="V-S", woo_id=21, woo_parent_id=20),
-                   EntityMapping(entity_type="variation", erp_id="P-VM", sku="V-M", woo_id=22, woo_parent_id=20)])
+    binding.upsert(db, binding.PRODUCT, {"P-A": {"sku": "A", "woo_id": 11}})
+    binding.upsert(db, binding.VARIATION, {"P-VS": {"sku": "V-S", "woo_id": 21, "woo_parent_id": 20},
+                                           "P-VM": {"sku": "V-M", "woo_id": 22, "woo_parent_id": 20}})
     hold(db, 7, ("A", 5), ("V-S", 1))
     assert inv.push(["A", "V-S", "V-M"]) == 2  # one products batch, one batch for the parent's variations
     written = {u["id"]: u["stock_quantity"] for _, _, updates in shop.calls for u in updates}

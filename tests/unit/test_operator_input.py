@@ -68,7 +68,7 @@ def test_make_variables_reach_the_command_as_one_argument_and_nothing_runs(tmp_p
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
     base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, env=base,
+    return subprocess.run([sys.executable, "-m", "ops.cli", *args], capture_output=True, text=True, env=base,
                           cwd=ROOT, timeout=60)
 
 

@@ -8,10 +8,11 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.utils import floatToGoString
 
+from connector import binding
 from connector.db import utcnow
 from connector.erp.protocol import Page
 from connector.errors import ConfigError, TransientError
-from connector.models import EntityMapping, OrderSync
+from connector.models import OrderSync
 from connector.reconcile import KINDS, Reconciler, Report
 from connector.reconcile_output import read_last, record_last, summary, write_csv
 from connector.settings import load_checked
@@ -155,9 +156,7 @@ def test_every_catalog_kind_is_reported_with_both_values(db):
                  woo_product(7, "PARENT", "", None, type="variable", variations=[8, 9])],
                 {7: [woo_product(8, "V1", stock=5, type="variation", parent_id=7),
                      woo_product(9, "SHOP-VAR", "2.00", type="variation", parent_id=7)]})
-    with db.session() as s:
-        s.add(EntityMapping(entity_type="stock", erp_id="STOCK", sku="STOCK", woo_id=2, sync_hash="7",
-                            last_synced_at=utcnow()))
+    binding.upsert(db, binding.STOCK, {"STOCK": {"sku": "STOCK", "woo_id": 2, "sync_hash": "7", "last_synced_at": utcnow()}})
     report = reconcile(db, erp, shop)
     assert found(report) == {("missing_in_woo", "ERP-ONLY"), ("price_mismatch", "PRICE"),
                              ("stock_mismatch", "STOCK"), ("stock_mismatch", "UNMANAGED"),

@@ -57,7 +57,7 @@ def test_production_refuses_the_sandbox_tryton_password():
 
 def test_a_weak_production_secret_is_one_line_naming_it_and_exit_2():
     env = {**STRONG, "FLOWER_PASSWORD": "wooerp-dev", "PATH": "/usr/bin:/bin"}
-    p = subprocess.run([sys.executable, "-m", "workers.cli", "check-config"], capture_output=True, text=True, env=env)
+    p = subprocess.run([sys.executable, "-m", "ops.cli", "check-config"], capture_output=True, text=True, env=env)
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0
     assert "FLOWER_PASSWORD" in p.stderr and "wooerp-dev" not in p.stderr and "Traceback" not in p.stderr
 

@@ -42,7 +42,7 @@ def test_redacted_settings_hide_secrets():
 
 
 def test_cli_prints_one_line_and_exits_2_on_a_bad_url():
-    p = subprocess.run([sys.executable, "-m", "workers.cli", "check-config"], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "ops.cli", "check-config"], capture_output=True, text=True,
                        env={"WOO_URL": "not-a-url", "PATH": "/usr/bin:/bin"})
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "WOO_URL" in p.stderr
@@ -50,7 +50,8 @@ def test_cli_prints_one_line_and_exits_2_on_a_bad_url():
 
 
 def test_production_worker_refuses_to_start_without_a_broker():
-    p = subprocess.run([sys.executable, "-c", "import workers.app"], capture_output=True, text=True,
+    # importing workers.app reads no settings (issue 14): a worker reads them when it starts
+    p = subprocess.run([sys.executable, "-m", "celery", "-A", "workers.app", "worker"], capture_output=True, text=True,
                        env={"WOOERP_ENV": "production", "PATH": "/usr/bin:/bin"})
     assert p.returncode == 2
     assert "REDIS_URL" in p.stderr and "Traceback" not in p.stderr

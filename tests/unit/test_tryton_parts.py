@@ -10,7 +10,7 @@ from connector.erp import tryton_keyset as keyset
 from connector.erp.tryton_rpc import classify, decode, encode
 from connector.errors import ConfigError, InvalidDataError, PermanentError, TransientError
 from connector.settings import load
-from workers.fleet import procfile
+from ops.fleet import procfile
 
 PRODUCTION = {"WOOERP_ENV": "production", "REDIS_URL": "redis://r:6379/0", "DATABASE_URL": "postgresql://db/x",
               "WOO_URL": "https://shop", "WOO_CONSUMER_KEY": "ck", "WOO_CONSUMER_SECRET": "cs",

@@ -11,16 +11,15 @@ import logging
 from datetime import timedelta
 
 from connector import dead_letters
+from connector.broker import redis_client
 from connector.db import utcnow
 from connector.logs import event
 from workers import metrics, stuck
 from workers.announce import announce
 from workers.app import app
 from workers.base import SyncTask
-from workers.coalesce import redis_client
 
 log = logging.getLogger("wooerp.dead_letters")
-metrics.serve_from_keeper()
 
 
 class DeadLetterOpen(Exception):

@@ -8,6 +8,7 @@ from connector.sync.order_poll import poll_orders as poll_orders_use_case
 from connector.sync.webhook_setup import check_webhooks
 from workers import coalesce
 from workers.app import app
+from workers.publish import publish_delivery, publish_import
 
 
 @app.task(name="wooerp.orders.import_order", bind=True, resource_format="order {0}")
@@ -16,36 +17,10 @@ def import_order(self, order_id: int) -> dict:
     return self.services.orders.run(int(order_id)).as_dict()
 
 
-def publish_import(order_id: int, correlation_id: str | None, collapse: bool = True,
-                   stale_after: float | None = None) -> str:
-    """Queue an import of `order_id`, unless one is already waiting in the queue ("coalesced").
-    Raises if the broker cannot take it; callers keep the delivery in the outbox for the relay."""
-    if collapse and not coalesce.claim(app.wooerp_settings.broker_url, order_id, stale_after):
-        return "coalesced"
-    result = app.send_task("wooerp.orders.import_order", args=[int(order_id)],
-                           headers={"wooerp_cid": correlation_id},
-                           retry=False)
-    return result.id
-
-
 @app.task(name="wooerp.orders.update_customer", bind=True)
 def update_customer(self, woo_customer_id: int) -> dict:
     customer = self.services.customers.from_woo_customer(int(woo_customer_id))
     return {"woo_customer_id": int(woo_customer_id), "erp_customer_id": customer and customer["id"]}
-
-
-def publish_customer(woo_customer_id: int, correlation_id: str | None) -> str:
-    """Queue a refresh of the ERP customer linked to shop customer `woo_customer_id`."""
-    return app.send_task("wooerp.orders.update_customer", args=[int(woo_customer_id)],
-                         headers={"wooerp_cid": correlation_id}, retry=False).id
-
-
-def publish_delivery(topic: str | None, resource_id: int, correlation_id: str | None, collapse: bool = True) -> str:
-    """Queue the task a delivery of `topic` asks for: customer topics refresh the customer, the rest import
-    the order."""
-    if (topic or "").startswith("customer."):
-        return publish_customer(resource_id, correlation_id)
-    return publish_import(resource_id, correlation_id, collapse=collapse)
 
 
 @app.task(name="wooerp.orders.relay_deliveries", bind=True)

@@ -1,19 +1,27 @@
 """`wooerp`: the operator's command line (run the fleet, migrate, inspect and replay failures)."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 
 import click
 
+from connector.db import upgrade
+from connector.identity import rebind as do_rebind
+from connector.logs import setup
+from connector.services import Services
 from connector.settings import load_or_exit
-from workers.cli_failures import dead_letters_group, products
-from workers.cli_reconcile import reconcile
-
+from connector.sync.orders import not_done, reset_for_retry
+from ops.bootstrap import bootstrap as do_bootstrap
+from ops.cli_failures import dead_letters_group, products
+from ops.cli_reconcile import reconcile
+from ops.fleet import run as run_fleet
+from ops.status import report as status_report
+from workers.publish import publish_import
 
 def _services():
-    from connector.services import Services
     return Services(load_or_exit())
 
 
@@ -48,14 +56,12 @@ def _fail(message: str) -> None:
 @main.command()
 def run() -> None:
     """Start the whole fleet in the foreground (embedded parts unless env vars point elsewhere)."""
-    from workers.fleet import run as run_fleet
     run_fleet(load_or_exit())
 
 
 @main.command()
 def migrate() -> None:
     """Apply database migrations."""
-    from connector.db import upgrade
     upgrade(load_or_exit().database_url)
     click.echo("database is at the newest schema")
 
@@ -83,7 +89,6 @@ def redis(port: int, data_dir: str) -> None:
 @click.option("--demo", is_flag=True, help="Also place a demo order once the catalog is in the shop.")
 def bootstrap(demo: bool) -> None:
     """Register the shop's webhooks, optionally place a demo order, then stay up (for the supervisor)."""
-    from workers.bootstrap import bootstrap as do_bootstrap
     do_bootstrap(load_or_exit(), demo=demo)
     while True:
         time.sleep(3600)
@@ -98,8 +103,6 @@ def rebind(side: str, reason: str) -> None:
     The fleet refuses to start when the shop or the ERP tenant is not the one the database was built with.
     Re-bind only when the state should carry over (the same shop restored from a backup, the same ERP
     moved); for another shop or tenant start with a new database instead."""
-    from connector.identity import rebind as do_rebind
-    from connector.logs import setup
     services = _services()
     s = services.settings
     setup(s.log_level, secrets=s.secrets())
@@ -116,7 +119,6 @@ def orders() -> None:
 @click.option("--state", default=None, help="Only orders in this state (e.g. quarantined, dead_letter, "
                                              "written_back); without it, every order that is not done.")
 def orders_list(state: str | None) -> None:
-    from connector.sync.orders import not_done
     rows = not_done(_services().db, state)
     click.echo(f"{'order':>8}  {'state':<13} {'erp order':<12} reason")
     for oid, row_state, erp_id, reason in rows:
@@ -127,8 +129,6 @@ def orders_list(state: str | None) -> None:
 @click.argument("order_ids", nargs=-1, type=int, required=True)
 def orders_retry(order_ids: tuple[int, ...]) -> None:
     """Re-run quarantined or dead-lettered orders after their cause was fixed."""
-    from connector.sync.orders import reset_for_retry
-    from workers.tasks.orders import publish_import
     db = _services().db
     failed = False
     for oid in order_ids:
@@ -144,9 +144,7 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def status(as_json: bool) -> None:
     """The fleet at a glance: mapped records, orders, failures, sync lag, queues, webhooks."""
-    import json
-    from workers.status import report
-    r = report(_services())
+    r = status_report(_services())
     if as_json:
         click.echo(json.dumps(r, indent=2, default=str))
         return

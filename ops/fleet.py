@@ -117,7 +117,7 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
     found = ports(settings, env)
     procs = []
     if "redis" in found:
-        procs.append(("redis", f"{py} -m workers.cli redis --port {found['redis'].port} --dir {VAR / 'valkey'}"))
+        procs.append(("redis", f"{py} -m ops.cli redis --port {found['redis'].port} --dir {VAR / 'valkey'}"))
     if "woo" in found:
         # a real shop's behaviour (deliveries a few seconds late, coalesced, no tax, …; sandbox/woo/profile.py),
         # with local delivery addresses allowed as a site filter would: the shim listens on 127.0.0.1
@@ -137,7 +137,7 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
         ("keeper", f"{celery} -A workers.app worker -Q dead_letter -c 1 -n keeper@%h --loglevel INFO"),
         ("beat", f"{celery} -A workers.app beat --loglevel INFO -s {VAR / 'celerybeat-schedule'}"),
         ("flower", flower_command(settings, port=found["flower"].port)),
-        ("bootstrap", f"{py} -m workers.cli bootstrap --demo"),
+        ("bootstrap", f"{py} -m ops.cli bootstrap --demo"),
     ]
     return procs
 

@@ -9,8 +9,10 @@ import sys
 
 import click
 
+from connector.errors import SyncError
+from connector.reconcile_output import run, summary
+from connector.services import Services
 from connector.settings import load_or_exit
-
 
 @click.command()
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -22,9 +24,6 @@ def reconcile(csv_path: str | None, examples: int) -> None:
 
     Exit status 0 when clean, 1 when discrepancies were found, 3 when the shop or the ERP could not be read.
     """
-    from connector.errors import SyncError
-    from connector.reconcile_output import run, summary
-    from connector.services import Services
     try:
         report, path = run(Services(load_or_exit()), csv_path)
     except SyncError as e:

@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 
 import click
 
+from connector import dead_letters, quarantine
+from connector.services import Services
 from connector.settings import load_or_exit
-
+from workers.announce import announce
+from workers.app import app
 
 def _db():
-    from connector.services import Services
     return Services(load_or_exit()).db
 
 
@@ -51,8 +53,6 @@ def _since(value: str | None) -> datetime | None:
 
 def _reannounce(db, letter_id: int) -> None:
     """Flip the letter's row in Flower to its new state; the database is already right if this fails."""
-    from workers.announce import announce
-    from workers.app import app
     try:
         announce(app, db, letter_id)
     except Exception as e:  # noqa: BLE001
@@ -67,7 +67,6 @@ def dead_letters_group() -> None:
 @dead_letters_group.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include replayed and discarded letters, with their audit.")
 def dl_list(show_all: bool) -> None:
-    from connector import dead_letters, quarantine
     db = _db()
     rows = dead_letters.listing(db, status=None if show_all else dead_letters.OPEN)
     click.echo(f"{'id':>5}  {'task':<32} {'resource':<16} {'queue':<10} {'attempts':>8} {'age':>8}  {'status':<10} "
@@ -102,7 +101,6 @@ def _resource(letter) -> str:
 @dead_letters_group.command("show")
 @click.argument("letter_id", type=int)
 def dl_show(letter_id: int) -> None:
-    from connector import dead_letters
     r = dead_letters.get(_db(), letter_id)
     if r is None:
         raise click.ClickException(f"no dead letter {letter_id}")
@@ -120,8 +118,6 @@ def dl_show(letter_id: int) -> None:
 @click.option("--reason", default=None, help="Why (kept in the audit), e.g. 'ERP outage over'.")
 def dl_replay(ids, task, since, reason) -> None:
     """Republish open letters to their original queue; a letter is replayed at most once."""
-    from connector import dead_letters
-    from workers.app import app
     db = _db()
     letters = dead_letters.listing(db, task=task, since=_since(since), ids=list(ids) or None)
     replayed = 0
@@ -148,7 +144,6 @@ def dl_replay(ids, task, since, reason) -> None:
 @click.option("--id", "letter_id", type=int, required=True)
 @click.option("--reason", required=True)
 def dl_discard(letter_id: int, reason: str) -> None:
-    from connector import dead_letters
     db = _db()
     if not dead_letters.discard(db, letter_id, reason, by=_operator()):
         raise click.ClickException(f"dead letter {letter_id} is not open")
@@ -165,8 +160,6 @@ def products() -> None:
 @click.argument("skus", nargs=-1, required=True)
 def products_retry(skus: tuple[str, ...]) -> None:
     """Re-read quarantined products from the ERP and write them to the shop (after the data was fixed)."""
-    from connector import quarantine
-    from workers.app import app
     held = quarantine.quarantined_skus(_db(), list(skus))
     for sku in skus:
         if sku not in held:

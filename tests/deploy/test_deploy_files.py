@@ -296,9 +296,9 @@ def test_the_sources_the_image_copies_run_on_their_own_from_another_directory(tm
                WOO_URL="https://shop.invalid", WOO_CONSUMER_KEY="ck_" + "1f" * 20, WOO_CONSUMER_SECRET="cs_" + "2e" * 20,
                WOO_WEBHOOK_SECRET="webhook-secret-" + "3d" * 8, ERP_URL="https://erp.invalid",
                ERP_TOKEN="erp-token-" + "4c" * 8, FLOWER_PASSWORD="flower-password-" + "5b" * 4)
-    migrated = run([sys.executable, "-m", "workers.cli", "migrate"], cwd=cwd, env=env)
+    migrated = run([sys.executable, "-m", "ops.cli", "migrate"], cwd=cwd, env=env)
     assert migrated.returncode == 0, migrated.stderr
-    probe = ("import sys, workers.app, shim.wsgi, beat_schedule, workers.cli\n"
+    probe = ("import sys, workers.app, shim.wsgi, beat_schedule, ops.cli\n"
              f"root = {str(ROOT)!r}\n"
              "leaks = [m.__file__ for m in list(sys.modules.values())\n"
              "         if getattr(m, '__file__', None) and m.__file__.startswith(root + '/')\n"

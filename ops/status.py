@@ -1,15 +1,9 @@
-"""Queue lengths from the broker, and the status report that combines them with connector.status."""
+"""The status report of `wooerp status` and the shim's /status: connector.status plus queue lengths."""
 from __future__ import annotations
 
 from connector import status
 from connector.services import Services
-from workers.coalesce import redis_client
-from workers.queues import ALL_QUEUES
-
-
-def queue_lengths(broker_url: str) -> dict[str, int]:
-    client = redis_client(broker_url)
-    return {q: int(client.llen(q)) for q in ALL_QUEUES} | {"unacked": int(client.hlen("unacked"))}
+from workers.queues import queue_lengths
 
 
 def report(services: Services) -> dict:

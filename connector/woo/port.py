@@ -1,0 +1,95 @@
+"""The shop port: what the sync use-cases need from WooCommerce, as a typing.Protocol. The REST adapter
+(connector.woo.client.WooClient) implements it; tests pass in-memory shops with the methods they use.
+
+Records are WooCommerce REST v3 JSON as the shop sends it: ids are ints, prices and totals decimal
+strings, `stock_quantity` an int or None, `date_modified_gmt` a UTC timestamp without zone
+("2026-11-20T10:00:00"). Every method raises only connector.errors families: TransientError (timeouts,
+5xx, 429), PermanentError (401/403, 404 for a record the shop does not have, other 4xx); a batch
+call reports a refused item inside its answer instead of raising. Limits: ≤ BATCH_LIMIT (100) creates + updates
+per batch call, ≤ PAGE_LIMIT (100) ids or SKUs per lookup.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+
+class ShopPort(Protocol):
+    url: str
+
+    def system_status(self) -> dict:
+        """`GET system_status`: environment, database and settings of the shop (identity, checks)."""
+        ...
+
+    # -- orders ------------------------------------------------------------------------------------------
+    def get_order(self, order_id: int) -> dict:
+        """One order (line items, totals, addresses, meta_data); PermanentError 404 when it is gone."""
+        ...
+
+    def list_orders(self, *, modified_after: str | None, statuses: Iterable[str], page: int = 1) -> tuple[list, int]:
+        """(orders of `page`, total pages): orders in `statuses` modified after `modified_after` (UTC, no
+        zone; None: all), oldest modification first, 100 a page. Read them through connector.paging.woo_pages."""
+        ...
+
+    def update_order(self, order_id: int, data: dict) -> dict:
+        """Patch an order (status, meta_data upserted by key) and return it."""
+        ...
+
+    def order_notes(self, order_id: int) -> list[dict]:
+        """The order's notes (`{"id", "note", "customer_note", ...}`)."""
+        ...
+
+    def add_order_note(self, order_id: int, note: str) -> dict:
+        """Add a private note to the order and return it."""
+        ...
+
+    def get_customer(self, customer_id: int) -> dict:
+        """One registered customer (email, names, billing/shipping addresses, meta_data)."""
+        ...
+
+    # -- products ----------------------------------------------------------------------------------------
+    def products_by_sku(self, skus: list[str]) -> list[dict]:
+        """Products and variations holding any of `skus` (≤ 100), exact matches only; absent SKUs are
+        left out."""
+        ...
+
+    def products_by_id(self, ids: list[int]) -> list[dict]:
+        """Products with any of `ids` (≤ 100); ids missing from the shop are left out."""
+        ...
+
+    def list_products(self, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
+        """(top-level products of `page`, total pages), oldest id first, trimmed to `fields` when given."""
+        ...
+
+    def list_variations(self, parent_id: int, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
+        """(variations of `parent_id` on `page`, total pages)."""
+        ...
+
+    def batch_products(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        """One batch call (≤ 100 items in all): `{"create": [...], "update": [...]}` answered item by item,
+        in order; a refused item carries `{"error": {"code", "message"}}` instead of the record."""
+        ...
+
+    def batch_variations(self, parent_id: int, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        """As batch_products, for the variations of one parent."""
+        ...
+
+    # -- categories and webhooks -------------------------------------------------------------------------
+    def categories_by_slug(self, slugs: list[str]) -> list[dict]:
+        """Product categories with any of `slugs` (≤ 100)."""
+        ...
+
+    def batch_categories(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        """As batch_products, for product categories."""
+        ...
+
+    def list_webhooks(self) -> list[dict]:
+        """The shop's webhooks (`{"id", "topic", "delivery_url", "status"}`), ≤ 100."""
+        ...
+
+    def create_webhook(self, name: str, topic: str, delivery_url: str, secret: str) -> dict:
+        """Register an active webhook for `topic` signing its deliveries with `secret`."""
+        ...
+
+    def update_webhook(self, webhook_id: int, data: dict) -> dict:
+        """Patch a webhook (e.g. set it active again, change its secret) and return it."""
+        ...

@@ -1,0 +1,85 @@
+"""The order poll's watermark against an in-memory shop: it follows the newest order seen, stays behind
+an order that is not through yet, never passes the run's start, and the next poll reads from it less
+the overlap."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from connector.db import utcnow
+from connector.models import OrderSync, SyncCursor
+from connector.sync import order_state as st
+from connector.sync.order_poll import poll_orders
+
+
+class Shop:
+    """`list_orders` as WooCommerce pages it: `per_page` orders a page, the total page count alongside."""
+
+    def __init__(self, orders: list[dict], per_page: int = 2):
+        self.orders, self.per_page, self.asked = orders, per_page, []
+
+    def list_orders(self, *, modified_after, statuses, page=1):
+        self.asked.append((modified_after, page))
+        rows = sorted((o for o in self.orders if not modified_after or o["date_modified_gmt"] > modified_after),
+                      key=lambda o: o["date_modified_gmt"])
+        pages = max(1, -(-len(rows) // self.per_page))
+        return rows[(page - 1) * self.per_page:page * self.per_page], pages
+
+
+def ago(seconds: float) -> str:
+    return (utcnow() - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def order(oid: int, modified: str) -> dict:
+    return {"id": oid, "status": "processing", "date_modified_gmt": modified}
+
+
+def settle(db, *ids: int) -> None:
+    with db.session() as s:
+        for oid in ids:
+            s.add(OrderSync(woo_order_id=oid, state=st.WRITTEN_BACK, created_at=utcnow(), updated_at=utcnow()))
+
+
+def watermark(db) -> str | None:
+    with db.session() as s:
+        return s.get(SyncCursor, "orders").watermark
+
+
+def run(db, shop, queued: list, overlap=60) -> int:
+    return poll_orders(db, shop, statuses=("processing",), overlap_seconds=overlap, enqueue=queued.append)
+
+
+def test_settled_orders_are_not_queued_and_the_watermark_follows_the_newest(db):
+    shop = Shop([order(1, ago(50)), order(2, ago(40)), order(3, ago(30))])
+    settle(db, 1, 2, 3)
+    queued = []
+    assert run(db, shop, queued) == 0 and queued == []
+    assert watermark(db) == shop.orders[2]["date_modified_gmt"] + "Z"
+    assert [page for _, page in shop.asked] == [1, 2]
+
+
+def test_an_order_not_through_holds_the_watermark_at_its_own_timestamp(db):
+    shop = Shop([order(1, ago(50)), order(2, ago(40)), order(3, ago(30))])
+    settle(db, 1, 3)
+    queued = []
+    assert run(db, shop, queued) == 1 and queued == [2]
+    assert watermark(db) == shop.orders[1]["date_modified_gmt"] + "Z"
+
+
+def test_the_next_poll_reads_from_the_watermark_less_the_overlap(db):
+    shop = Shop([order(1, ago(50))])
+    settle(db, 1)
+    run(db, shop, [])
+    shop.asked.clear()
+    run(db, shop, [], overlap=60)
+    expected = (utcnow() - timedelta(seconds=50 + 60)).strftime("%Y-%m-%dT%H:%M:%S")
+    since = shop.asked[0][0]
+    assert abs((datetime.fromisoformat(since) - datetime.fromisoformat(expected)).total_seconds()) <= 2
+
+
+def test_the_watermark_never_passes_the_start_of_the_run(db):
+    shop = Shop([order(1, (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"))])  # a shop clock ahead
+    settle(db, 1)
+    before = utcnow()
+    run(db, shop, [])
+    assert watermark(db) <= (utcnow() + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert watermark(db) >= before.strftime("%Y-%m-%dT%H:%M:%S")
