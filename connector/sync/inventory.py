@@ -128,11 +128,11 @@ class InventorySync:
 
     def _remember(self, chunk, answers) -> None:
         written = []
-        for (sku, update), answer in zip(chunk, answers):
+        for (sku, change), answer in zip(chunk, answers):
             if answer.get("error"):
                 event(log, "stock write refused", logging.WARNING, sku=sku, error=answer["error"].get("code"))
                 continue
-            written.append((sku, update["id"], update["stock_quantity"]))
+            written.append((sku, change["id"], change["stock_quantity"]))
         self._store_all(written)
 
     def _store_all(self, written: list[tuple[str, int, int]]) -> None:

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from connector.settings import SANDBOX_ERP_TOKEN
 from connector.sync.webhook_setup import ensure_webhooks
 from sandbox.erp.admin import ErpSandboxAdmin
 from tests.e2e.conftest import erp_get, woo_client

@@ -7,7 +7,7 @@ import pytest
 
 from connector.settings import load
 from connector.woo.delivery_address import refusal
-from workers.bootstrap import warn_if_undeliverable
+from ops.bootstrap import warn_if_undeliverable
 
 SHOP = "https://shop.example.com"
 
