@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from connector.errors import PermanentError
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -75,7 +77,30 @@ class ErpAdapter(Protocol):
 
     def cancel_sales_order(self, order_id: str) -> dict: ...
 
+    def amend_sales_order(self, order_id: str, changes: dict, *, revision: int | None = None) -> dict:
+        """Replace some of an open order's fields (addresses, lines, shipping, discounts, fees, totals, note,
+        payment: the shapes of `create_sales_order`) and return the order with its new `revision`. Raises
+        NotAmendable when the ERP no longer takes changes (shipped, cancelled, or it cannot amend at all),
+        StaleRevision when `revision` is given and no longer the order's."""
+        ...
+
+    def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
+        ...
+
+    def create_credit_note(self, note: dict) -> dict:
+        """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount}], amount, restock}` →
+        the credit note with its `id` and `number`. Not idempotent: look up by external_ref first."""
+        ...
+
     def reservation(self, order: dict) -> Reservation | None:
         """Whether this ERP's stock rows count `order` (an answer of create/find/finish) as reserved
         now: the Reservation if so, None if not yet (the connector then keeps holding its quantities)."""
         ...
+
+
+class NotAmendable(PermanentError):
+    """The ERP order takes no more changes (shipped, partially shipped, cancelled, or the ERP cannot amend)."""
+
+
+class StaleRevision(PermanentError):
+    """The ERP order changed since the revision the caller read."""
