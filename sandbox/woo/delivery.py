@@ -139,6 +139,7 @@ class Dispatcher:
             self._heap.clear()
             self._pending.clear()
             self._shuffle.clear()
+            self._log.clear()  # a reset shop has no delivery history (webhook ids start again at 1)
 
     def stop(self) -> None:
         with self._cv:
