@@ -11,7 +11,8 @@ and wc_create_refund(), as WooCommerce 8-9 do them).
   the lines' refund totals and taxes. Line items naming no item of the order are ignored.
 - The refund's own line items carry negative quantities and totals and `_refunded_item_id` meta.
 - Restocking puts the refunded quantities of reduced-stock items back (product.updated, an order note
-  "Item #<id> stock increased from a to b.").
+  "Item #<id> stock increased from a to b.") and counts them in the order item's `_restock_refunded_items`
+  meta, as wc_restock_refunded_items() does.
 - The order lists its refunds newest first as `refunds: [{id, reason, total: "-x.xx"}]`; a refund that
   leaves nothing to refund moves the order to `refunded` (wc_order_fully_refunded). Every refund, and
   deleting one (`DELETE … ?force=true`; without force 501), fires `order.updated`.
@@ -28,6 +29,7 @@ REFUND_GATEWAYS = ("stripe", "woocommerce_payments", "ppcp-gateway", "paypal", "
 SCHEMA = {"amount": "string", "reason": "string", "refunded_by": "integer", "meta_data": "array",
           "line_items": "array", "api_refund": "boolean", "api_restock": "boolean", "restock_items": "boolean"}
 ZERO = Decimal(0)
+RESTOCKED_META = "_restock_refunded_items"  # order item meta: units restocked by refunds so far (WC 5.0+)
 
 
 def cannot_create(message: str) -> ApiError:
@@ -134,7 +136,10 @@ class Refunds:
                 continue
             before = self.store.products.state(owner)
             old = catalog.get(owner, "stock_quantity") or 0
-            owner["stock_quantity"] = old + min(qty, item["quantity"])
+            back = min(qty, item["quantity"])
+            owner["stock_quantity"] = old + back
+            done = next((int(m["value"]) for m in item["meta_data"] if m["key"] == RESTOCKED_META), 0)
+            self.store.upsert_meta(item["meta_data"], [{"key": RESTOCKED_META, "value": str(done + back)}])
             catalog.derive_stock_status(owner)
             owner["modified"] = self.store.now()
             self.store.products.changed(owner, before)

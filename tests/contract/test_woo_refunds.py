@@ -32,7 +32,9 @@ def test_partial_line_refund_restocks_and_a_full_refund_makes_the_order_refunded
     (item,) = r["line_items"]
     assert (item["quantity"], item["total"], item["total_tax"], item["sku"]) == (-1, "-20.00", "-3.80", "REF-1")
     assert {"key": "_refunded_item_id", "value": str(line["id"])} in item["meta_data"]
-    assert stock(woo, "REF-1") == 8  # restocked (api_restock defaults to true)
+    assert stock(woo, "REF-1") == 8  # restocked (api_restock defaults to true), and counted on the order item
+    restocked = ok(call(woo, "GET", f"orders/{o['id']}"))["line_items"][0]["meta_data"]
+    assert {(m["key"], m["value"]) for m in restocked} >= {("_restock_refunded_items", "1")}
     order = ok(call(woo, "GET", f"orders/{o['id']}"))
     assert order["refunds"] == [{"id": r["id"], "reason": "one arrived broken", "total": "-23.80"}]
     assert order["status"] == "processing" and order["total"] == o["total"]
