@@ -87,6 +87,10 @@ class ErpAdapter(Protocol):
     def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
         ...
 
+    def list_credit_notes(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
+        """Every credit note, delta-paged like orders (reconciliation)."""
+        ...
+
     def create_credit_note(self, note: dict) -> dict:
         """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount}], amount, restock}` →
         the credit note with its `id` and `number`. Not idempotent: look up by external_ref first."""

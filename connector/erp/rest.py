@@ -126,6 +126,9 @@ class RestErp:
         params = {"external_ref": external_ref} if external_ref else {"sales_order_id": sales_order_id}
         return self._call("GET", "/credit-notes", params=params)["items"]
 
+    def list_credit_notes(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/credit-notes", modified_since, cursor, limit)
+
     def create_credit_note(self, note: dict) -> dict:
         return self._call("POST", "/credit-notes", body=note)
 

@@ -167,3 +167,32 @@ def test_a_lost_answer_on_the_patch_or_the_credit_note_post_changes_nothing_on_t
     assert env.erp_order(oid)["note"] == "ring twice" and env.erp_order(oid)["revision"] == 2
     assert len(env.credit_notes(oid)) == 1
     assert env.writes("PATCH", "/api/v1/sales-orders/{id}") == 1 and env.writes("POST", "/api/v1/credit-notes") == 1
+
+
+def test_reconcile_reports_differing_orders_refunds_without_credit_notes_and_mismatched_notes(env):
+    from datetime import datetime, timedelta, timezone
+
+    from connector.reconcile import (CREDIT_NOTE_MISMATCH, ORDER_DIFFERS, REFUND_WITHOUT_CREDIT_NOTE,
+                                     Reconciler)
+
+    def reconcile():
+        return Reconciler(env.importer.db, env.woo, env.importer.erp, warehouses=("MAIN",),
+                          import_statuses=("processing", "on-hold"), order_grace_minutes=0,
+                          clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=1)).run()
+
+    oid = env.imported_order()
+    env.woo.update_order(oid, {"shipping": {"city": "Bonn"}})  # its webhook never arrives
+    refund = env.refund(oid, amount="3.00", reason="goodwill")
+    report = reconcile()
+    (differs,) = report.of(ORDER_DIFFERS)
+    assert differs.key == str(oid) and "shipping_address" in differs.detail
+    assert [d.key for d in report.of(REFUND_WITHOUT_CREDIT_NOTE)] == [f"WC-REFUND-{refund['id']}"]
+    env.importer.run(oid)
+    report = reconcile()
+    assert not report.of(ORDER_DIFFERS) and not report.of(REFUND_WITHOUT_CREDIT_NOTE)
+    assert not report.of(CREDIT_NOTE_MISMATCH)
+    requests.post(f"{env.erp_url}/api/v1/credit-notes", headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"},
+                  json={"external_ref": f"WC-REFUND-{refund['id']}", "sales_order_id": env.erp_order(oid)["id"],
+                        "amount": "3.00"}, timeout=10).raise_for_status()  # a second note, made by hand
+    (mismatch,) = reconcile().of(CREDIT_NOTE_MISMATCH)
+    assert "2 credit notes for one refund" in mismatch.detail
