@@ -108,3 +108,7 @@ class NotAmendable(PermanentError):
 
 class StaleRevision(PermanentError):
     """The ERP order changed since the revision the caller read."""
+
+
+class Unsupported(PermanentError):
+    """This ERP adapter cannot do the operation (yet); the order needs a person, with this reason."""

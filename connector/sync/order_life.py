@@ -15,8 +15,8 @@ import logging
 from collections import Counter
 from decimal import Decimal
 
-from connector.erp.protocol import NotAmendable, StaleRevision
-from connector.errors import InvalidDataError, TransientError
+from connector.erp.protocol import NotAmendable, StaleRevision, Unsupported
+from connector.errors import InvalidDataError, PermanentError, TransientError
 from connector.logs import event
 from connector.mapping import orders as mapping
 from connector.sync import order_state as st
@@ -49,7 +49,13 @@ class OrderLife:
         erp_status = erp_order.get("status")
         if status in ENDED:
             if erp_status in NOT_SHIPPED:
-                self.erp.cancel_sales_order(erp_order["id"])
+                try:
+                    self.erp.cancel_sales_order(erp_order["id"])
+                except PermanentError as e:
+                    if e.status != 409:  # the ERP's own "cannot cancel" (e.g. Tryton with a shipment)
+                        raise
+                    problems.append(f"{status} in WooCommerce; the ERP refused to cancel: {e}")
+                    return self._settle(row, st.WRITTEN_BACK, "", problems)
                 event(log, "ERP order cancelled", order_id=order_id, erp_order_id=erp_order["id"], woo_status=status)
                 erp_status = "cancelled"
             if erp_status == "cancelled":
@@ -77,6 +83,8 @@ class OrderLife:
 
     def _amend(self, row, order: dict, erp_order: dict, problems: list[str]) -> str:
         """The fields patched ("" if none); what could not be applied goes into `problems`."""
+        if not getattr(self.erp, "can_amend", True):  # e.g. Tryton: its orders cannot be compared field by field
+            return ""
         try:
             self.imp._validate(order)
             wanted = mapping.map_order(order, row.erp_customer_id)
@@ -125,7 +133,7 @@ class OrderLife:
                 body = credit_note(refund, erp_order["id"], restock_left)
                 try:
                     note = self.erp.create_credit_note(body)
-                except InvalidDataError as e:
+                except (InvalidDataError, Unsupported) as e:
                     problems.append(f"the ERP refused the credit note for refund {refund['id']}: {e}")
                     continue
                 event(log, "ERP credit note created", order_id=order_id, refund_id=refund["id"],
