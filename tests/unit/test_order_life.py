@@ -49,3 +49,15 @@ def test_fields_compare_as_both_sides_store_them():
     assert _norm("totals", {"gross": "10.0"}) == _norm("totals", {"gross": "10.00"})
     assert _norm("note", None) == _norm("note", "")
     assert _norm("lines", [{"sku": "A", "quantity": 2}]) != _norm("lines", [{"sku": "A", "quantity": 3}])
+
+
+def test_a_second_trashing_after_a_restore_is_a_new_change_and_its_duplicate_is_not():
+    from connector.webhooks import judge, signature
+    body = b'{"id":42}'
+
+    def verdict(delivery_id):
+        headers = {"X-WC-Webhook-Signature": signature(body, "s"), "X-WC-Webhook-Topic": "order.deleted",
+                   "X-WC-Webhook-Delivery-ID": delivery_id, "X-WC-Webhook-ID": "1"}
+        return judge(body, headers, secret="s", topics=("order.deleted",), max_bytes=10_000)
+    first, duplicate, later = verdict("d1"), verdict("d1"), verdict("d2")
+    assert first.accepted and first.change_key == duplicate.change_key != later.change_key
