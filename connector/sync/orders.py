@@ -4,6 +4,8 @@ Recipe: lease the order → re-read it from WooCommerce → validate → ensure 
 order that already carries our reference, or create one → record its id at once → write back.
 Every step is safe to repeat: a retry after a crash or a commit-then-timeout finds the ERP order by
 its `WC-ORDER-<id>` reference instead of creating a second one.
+Once imported and written back, every later run follows the shop's order (amendments, cancellation, trash,
+restore, refunds → credit notes): connector/sync/order_life.py.
 """
 from __future__ import annotations
 
