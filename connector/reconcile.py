@@ -348,7 +348,8 @@ class Reconciler:
             ref = order.get("external_ref")
             if ref:
                 (candidates if ref in seen else seen).add(ref)
-                if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",):
+                if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",) and \
+                        getattr(self.erp, "can_amend", True):  # Tryton's sales carry no addresses to compare
                     self._open[ref] = (order["id"], order.get("status"), fingerprint(order))
         del seen
         for ref in sorted(candidates):
