@@ -268,7 +268,18 @@ class Chaos:
         self.life[oid] = kind
         return True
 
-    def check_life(self) -> list[str]:
+    def check_life(self, timeout: float = 120) -> list[str]:
+        """The order-life checks, repeated until they hold or `timeout` passes (a change the shop made last
+        may still be on its way through the queue when the orders' states have settled)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            summary, problems = self._life_state()
+            if not problems or time.monotonic() > deadline:
+                self.say(summary)
+                return problems
+            time.sleep(2)
+
+    def _life_state(self) -> tuple[str, list[str]]:
         notes, cursor = [], None
         while True:
             params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
@@ -305,13 +316,13 @@ class Chaos:
             elif kind in ("full_refund", "cancel") and not (erp and erp[0]["status"] == "cancelled"):
                 wrong.append(f"{oid} {kind}: ERP order {erp[0]['status'] if erp else 'missing'} ({state})")
         dupes = [ref for ref, n in by_ref.items() if n > 1]
-        self.say(f"order life: {len(self.life)} orders, {refunds} refunds, credit notes {len(notes)}: duplicates "
-                 f"{len(dupes)}, missing {len(missing)}; amendments applied {applied}, in attention {held}, "
-                 f"neither {sum('amendment' in w for w in wrong)}; other violations "
-                 f"{sum('amendment' not in w for w in wrong)}")
+        summary = (f"order life: {len(self.life)} orders, {refunds} refunds, credit notes {len(notes)}: duplicates "
+                   f"{len(dupes)}, missing {len(missing)}; amendments applied {applied}, in attention {held}, "
+                   f"neither {sum('amendment' in w for w in wrong)}; other violations "
+                   f"{sum('amendment' not in w for w in wrong)}")
         problems = [f"duplicate credit notes {dupes[:10]}"] if dupes else []
         problems += [f"refunds without a credit note {missing[:10]}"] if missing else []
-        return problems + wrong[:10]
+        return summary, problems + wrong[:10]
 
     def erp_web_stock(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple]]:
         """Live ERP web stock per SKU (max(0, Σ web warehouses on_hand − reserved − safety)) and its rows."""
