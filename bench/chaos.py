@@ -11,6 +11,11 @@ Then it checks: one ERP order per order (0 duplicates, 0 missing), written back,
 lettered with a reason; replays the dead letters with faults cleared and checks again; and after a full
 resync the shop's prices equal the ERP's and, for every SKU, the shop's stock equals the ERP's live web
 stock less the units held for orders not yet in the ERP (connector/holds.py), with 0 units oversold.
+Order life: one order in LIFE_EVERY, once written back, is amended (new shipping address), shipped in the ERP
+then amended, partially refunded (one unit, restocked), fully refunded or cancelled in the shop, while
+the PATCH and the credit-note POST commit and then fail now and then. Checked: 0 duplicate credit notes, 0
+refunds without one, every amendment applied or the order in `attention`, every cancellation and full
+refund cancelled in the ERP.
 Exit status 1 on any violation.
 Usage: python -m bench.chaos [--orders 2000] [--kills-every 5] [--latency-csv FILE]
 """
@@ -45,8 +50,13 @@ from tests.support.procs import ROOT, free_port
 ERP_FAULTS = [
     {"method": "POST", "path": "/api/v1/sales-orders", "kind": "error", "status": 503, "rate": 0.10},
     {"method": "POST", "path": "/api/v1/sales-orders", "kind": "commit_then_fail", "status": 502, "rate": 0.05},
+    {"method": "PATCH", "path": "/api/v1/sales-orders/*", "kind": "commit_then_fail", "status": 502, "rate": 0.2},
+    {"method": "POST", "path": "/api/v1/credit-notes", "kind": "commit_then_fail", "status": 502, "rate": 0.2},
     {"method": "*", "path": "/api/v1/*", "kind": "latency", "ms": 50, "rate": 1.0},
 ]
+LIFE_EVERY = 8
+LIFE_KINDS = ("amend", "partial_refund", "full_refund", "cancel", "ship_then_amend")
+SETTLED = ("written_back", "quarantined", "cancelled", "attention")
 GHOST_SKU = "CHAOS-SHOP-ONLY"
 RATE_LIMIT_BURST = [{"method": "*", "path": "/api/v1/*", "kind": "rate_limit", "retry_after": 1, "rate": 0.5}]
 
@@ -60,6 +70,7 @@ class Chaos:
         self.redis_restarted = threading.Event()
         self.log: list[str] = []
         self.placed: list[int] = []
+        self.life: dict[int, str] = {}  # order id -> what happened to it in the shop after import
 
     def say(self, msg: str) -> None:
         line = f"[{time.strftime('%H:%M:%S')}] {msg}"
@@ -165,7 +176,7 @@ class Chaos:
             counts = self.states()
             if counts != last:
                 last, stable_since = counts, time.monotonic()
-            settled = counts.get("written_back", 0) + counts.get("quarantined", 0) + self.open_letters()
+            settled = sum(counts.get(state, 0) for state in SETTLED) + self.open_letters()
             if settled >= len(self.placed) and time.monotonic() - stable_since > 5:
                 return counts
             if time.monotonic() - stable_since > 90:
@@ -199,8 +210,10 @@ class Chaos:
                     if letter.task_name == "wooerp.orders.import_order" and letter.args}
         missing = [o for o in self.placed if refs.get(f"WC-ORDER-{o}", 0) == 0
                    and not (o in rows and rows[o].state == "quarantined" and rows[o].reason) and o not in lettered]
+        done = {o: ("written_back",) if o not in self.life else ("written_back", "cancelled", "attention")
+                for o in self.placed}
         not_written = [o for o in self.placed if refs.get(f"WC-ORDER-{o}", 0) == 1
-                       and (o not in rows or rows[o].state != "written_back") and o not in lettered]
+                       and (o not in rows or rows[o].state not in done[o]) and o not in lettered]
         self.say(f"{stage}: {len(self.placed)} orders, ERP refs {sum(1 for o in self.placed if f'WC-ORDER-{o}' in refs)}, "
                  f"duplicates {len(dupes)}, missing {len(missing)}, not written back {len(not_written)}, "
                  f"dead letters {len(lettered)}, states {self.states()}")
@@ -210,6 +223,107 @@ class Chaos:
         if not_written:
             problems.append(f"{stage}: imported but not written back: {not_written[:10]}")
         return problems
+
+    # -- order life ------------------------------------------------------------------------------------
+    def live_orders(self) -> None:
+        """One order in LIFE_EVERY, once written back, changes in the shop (LIFE_KINDS in turn)."""
+        targets = [oid for i, oid in enumerate(sorted(self.placed)) if i % LIFE_EVERY == 3]
+        with ThreadPoolExecutor(4) as pool:
+            done = list(pool.map(self.one_life, enumerate(targets)))
+        self.say(f"order life: {sum(1 for d in done if d)} of {len(targets)} orders changed after import "
+                 f"({', '.join(f'{k} {list(self.life.values()).count(k)}' for k in LIFE_KINDS)})")
+
+    def one_life(self, job: tuple[int, int]) -> bool:
+        k, oid = job
+        kind = LIFE_KINDS[k % len(LIFE_KINDS)]
+        deadline = time.monotonic() + 300
+        while True:
+            with self.db.session() as s:
+                row = s.get(OrderSync, oid)
+                state = row.state if row is not None else None
+            if state == "written_back":
+                break
+            if state == "quarantined" or time.monotonic() > deadline:
+                return False
+            time.sleep(1)
+        order = self.woo.get_order(oid)
+        if kind == "ship_then_amend":
+            meta = {m["key"]: m["value"] for m in order["meta_data"]}
+            self.erp.ship_order(meta["_erp_order_id"])
+        if kind in ("amend", "ship_then_amend"):
+            self.woo.update_order(oid, {"shipping": {"address_1": f"Chaos amended {oid}"}})
+        elif kind == "partial_refund":
+            from decimal import Decimal
+            line, cent = order["line_items"][0], Decimal("0.01")
+            unit = (Decimal(line["total"]) / line["quantity"]).quantize(cent)
+            tax = (Decimal(line["total_tax"]) / line["quantity"]).quantize(cent)
+            taxes = [{"id": t["id"], "refund_total": str(tax)} for t in line["taxes"][:1]]
+            self.woo.call("POST", f"orders/{oid}/refunds", {
+                "amount": str(unit + tax), "reason": "chaos: one unit back", "api_refund": False,
+                "line_items": [{"id": line["id"], "quantity": 1, "refund_total": str(unit), "refund_tax": taxes}]})
+        elif kind == "full_refund":
+            self.woo.call("POST", f"orders/{oid}/refunds", {"amount": order["total"], "reason": "chaos: all back",
+                                                            "api_refund": False})
+        else:
+            self.woo.update_order(oid, {"status": "cancelled"})
+        self.life[oid] = kind
+        return True
+
+    def check_life(self, timeout: float = 120) -> list[str]:
+        """The order-life checks, repeated until they hold or `timeout` passes (a change the shop made last
+        may still be on its way through the queue when the orders' states have settled)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            summary, problems = self._life_state()
+            if not problems or time.monotonic() > deadline:
+                self.say(summary)
+                return problems
+            time.sleep(2)
+
+    def _life_state(self) -> tuple[str, list[str]]:
+        notes, cursor = [], None
+        while True:
+            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = requests.get(f"{self.fleet.erp_url}/api/v1/credit-notes", params=params, timeout=30,
+                                headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"}).json()
+            notes += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        by_ref: dict[str, int] = {}
+        for n in notes:
+            by_ref[n["external_ref"]] = by_ref.get(n["external_ref"], 0) + 1
+        with self.db.session() as s:
+            rows = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(
+                OrderSync.woo_order_id.in_(list(self.life))))}
+        refunds, missing, wrong = 0, [], []
+        applied = held = 0
+        for oid, kind in sorted(self.life.items()):
+            order = self.woo.get_order(oid)
+            for refund in order.get("refunds") or []:
+                refunds += 1
+                if by_ref.get(f"WC-REFUND-{refund['id']}", 0) == 0:
+                    missing.append(refund["id"])
+            erp = requests.get(f"{self.fleet.erp_url}/api/v1/sales-orders", params={"external_ref": f"WC-ORDER-{oid}"},
+                               headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"}, timeout=30).json()["items"]
+            state = rows[oid].state if oid in rows else None
+            if kind in ("amend", "ship_then_amend"):
+                if erp and erp[0]["shipping_address"]["line1"] == f"Chaos amended {oid}":
+                    applied += 1
+                elif state == "attention":
+                    held += 1
+                else:
+                    wrong.append(f"{oid} {kind}: amendment neither applied nor in attention ({state})")
+            elif kind in ("full_refund", "cancel") and not (erp and erp[0]["status"] == "cancelled"):
+                wrong.append(f"{oid} {kind}: ERP order {erp[0]['status'] if erp else 'missing'} ({state})")
+        dupes = [ref for ref, n in by_ref.items() if n > 1]
+        summary = (f"order life: {len(self.life)} orders, {refunds} refunds, credit notes {len(notes)}: duplicates "
+                   f"{len(dupes)}, missing {len(missing)}; amendments applied {applied}, in attention {held}, "
+                   f"neither {sum('amendment' in w for w in wrong)}; other violations "
+                   f"{sum('amendment' not in w for w in wrong)}")
+        problems = [f"duplicate credit notes {dupes[:10]}"] if dupes else []
+        problems += [f"refunds without a credit note {missing[:10]}"] if missing else []
+        return summary, problems + wrong[:10]
 
     def erp_web_stock(self) -> tuple[dict[str, int], dict[tuple[str, str], tuple]]:
         """Live ERP web stock per SKU (max(0, Σ web warehouses on_hand − reserved − safety)) and its rows."""
@@ -291,8 +405,10 @@ class Chaos:
             started = time.monotonic()
             self.place_orders(skus)
             self.placed_set = set(self.placed)
+            self.live_orders()
             self.redis_restarted.wait(self.kills_every * 3 + 30)
-            while self.states().get("written_back", 0) < len(self.placed) * 0.9 and self.max_kills is None:
+            while sum(self.states().get(state, 0) for state in SETTLED[:1] + SETTLED[2:]) < len(self.placed) * 0.9 \
+                    and self.max_kills is None:
                 time.sleep(self.kills_every)  # full run: keep killing until most orders are through
             self.stop.set()
             sab.join()
@@ -306,6 +422,7 @@ class Chaos:
             self.settle()
             problems = [p for p in problems if not p.startswith("after the storm: orders neither")]
             problems += self.check_orders("after replay")
+            problems += self.check_life()
             problems += self.check_catalog(skus)
             self.write_latency()
         finally:

@@ -1,7 +1,8 @@
 """Quarantined records: orders and products held back because their data is wrong, with the reason.
 
 They are listed next to dead letters but counted apart: they need a data fix (in the shop or the ERP),
-then a retry, not a replay. Orders in `conflict` are listed too; they need a person, not a retry.
+then a retry, not a replay. Orders in `conflict` and `attention` (changed in the shop in a way the ERP cannot
+follow by itself) are listed too; they need a person.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from connector.db import Database
 from connector.models import OrderSync
 from connector.sync import order_state as st
 
-ORDER_STATES = (st.QUARANTINED, st.CONFLICT)
+ORDER_STATES = (st.QUARANTINED, st.CONFLICT, st.ATTENTION)
 
 
 @dataclass

@@ -13,11 +13,19 @@ Categories: a product (or variable parent) that is not in the shop category boun
 
 Orders: shop orders in an imported status, created before the grace period, whose meta has no ERP
 number; and external references held by more than one ERP order that is not cancelled.
+
+Order life (connector/sync/order_life.py): an ERP order not cancelled and not fully shipped whose addresses,
+lines, shipping, discounts, fees, totals or note differ from the shop's order mapped as at creation
+(`order_differs`); a shop refund of an imported order with no ERP credit note `WC-REFUND-<id>`
+(`refund_without_credit_note`); a credit note whose amount is not the refund's, or several for one refund
+(`credit_note_mismatch`). The ERP side is read in one pass (orders keep a fingerprint, credit notes their
+amounts), the shop side in the pass over its orders.
 """
 from __future__ import annotations
 
 import time
 from collections import Counter
+from decimal import Decimal
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, NamedTuple
@@ -29,21 +37,28 @@ from connector.binding import CATEGORY, STOCK
 from connector.db import Database
 from connector.errors import InvalidDataError, TransientError
 from connector.mapping import products as mapping
+from connector.mapping import orders as order_mapping
 from connector.mapping.orders import order_ref
 from connector.models import OrderSync
 from connector.paging import SQL_IN_LIMIT, chunked, erp_pages, woo_pages
+from connector.sync import order_life
 from connector.sync.orders import ERP_NUMBER_META
 from connector.sync.resync import differing
 from connector.woo.client import PAGE_LIMIT
 
 KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_WITHOUT_ERP_NUMBER,
-         DUPLICATE_ERP_ORDERS, CATEGORY_MISMATCH, GONE_ORDER_IN_ERP) = (
+         DUPLICATE_ERP_ORDERS, CATEGORY_MISMATCH, GONE_ORDER_IN_ERP, ORDER_DIFFERS, REFUND_WITHOUT_CREDIT_NOTE,
+         CREDIT_NOTE_MISMATCH) = (
     "missing_in_woo", "missing_in_erp", "price_mismatch", "stock_mismatch", "order_without_erp_number",
-    "duplicate_erp_orders", "category_mismatch", "gone_order_in_erp")
+    "duplicate_erp_orders", "category_mismatch", "gone_order_in_erp", "order_differs", "refund_without_credit_note",
+    "credit_note_mismatch")
 PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations",
                   "categories")
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
-ORDER_FIELDS = ("id", "status", "date_created_gmt", "meta_data")
+ORDER_FIELDS = ("id", "status", "date_created_gmt", "meta_data", "refunds", "billing", "shipping", "line_items",
+                "shipping_lines", "fee_lines", "coupon_lines", "total", "total_tax", "discount_total",
+                "shipping_total", "shipping_tax", "customer_note", "currency")
+ENDED = ("refunded", "cancelled")
 ORDER_REF_PREFIX = order_ref(0)[:-1]  # "WC-ORDER-"
 RETRIES = 4
 
@@ -97,6 +112,11 @@ class _Shop(NamedTuple):
     categories: tuple = ()  # (id, slug) of the product's shop categories
 
 
+def fingerprint(order: dict) -> dict:
+    """The amendable fields of an ERP order (or a shop order mapped as one), as order_life compares them."""
+    return {k: order_life._norm(k, order.get(k)) for k in order_life.AMENDED}
+
+
 def _text(value) -> str:
     return "" if value is None else str(value)
 
@@ -116,8 +136,10 @@ class Reconciler:
         stock = self._erp_stock(report)
         shop = self._shop_catalog(set(erp) | invalid, report)
         self._compare_catalog(erp, invalid, stock, shop, report)
-        self._orders_without_number(report)
+        self._open, self._notes = {}, {}
         self._duplicate_refs(report)
+        self._read_credit_notes(report)
+        self._orders_without_number(report)
         self._gone_orders(report)
         report.finished_at = self.clock()
         return report
@@ -267,12 +289,17 @@ class Reconciler:
     def _orders_without_number(self, report: Report) -> None:
         cutoff = (self.clock() - self.grace).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         missing = []
+        statuses = tuple(dict.fromkeys(self.import_statuses + ENDED))
         for o in self._woo_items(self.woo.list_orders_created_before, before=cutoff,
-                                 statuses=self.import_statuses, fields=ORDER_FIELDS):
+                                 statuses=statuses, fields=ORDER_FIELDS):
             report.checked["woo_orders"] += 1
-            if (o.get("date_created_gmt") or "") > cutoff or o.get("status") not in self.import_statuses:
+            if (o.get("date_created_gmt") or "") > cutoff:
                 continue
             meta = {m.get("key"): m.get("value") for m in o.get("meta_data") or []}
+            if meta.get(ERP_NUMBER_META):
+                self._order_life(o, report)
+            if o.get("status") not in self.import_statuses:
+                continue
             if not meta.get(ERP_NUMBER_META):
                 missing.append((o["id"], o.get("status"), o.get("date_created_gmt")))
         rows = self._order_rows([oid for oid, _, _ in missing])
@@ -304,6 +331,9 @@ class Reconciler:
             ref = order.get("external_ref")
             if ref:
                 (candidates if ref in seen else seen).add(ref)
+                if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",) and \
+                        getattr(self.erp, "can_amend", True):  # Tryton's sales carry no addresses to compare
+                    self._open[ref] = (order["id"], order.get("status"), fingerprint(order))
         del seen
         for ref in sorted(candidates):
             orders = self._call(self.erp.find_sales_orders, ref)
@@ -314,6 +344,45 @@ class Reconciler:
             report.add(DUPLICATE_ERP_ORDERS, ref, ", ".join(f"{o['id']} {o.get('status')}" for o in orders), bound,
                        f"{len(live)} live ERP orders; " + (f"wooerp bound the shop order to {bound}" if bound
                                                           else "wooerp bound none of them"))
+
+    def _read_credit_notes(self, report: Report) -> None:
+        """Credit notes by reference: [(id, amount)]."""
+        lister = getattr(self.erp, "list_credit_notes", None)
+        if lister is None:  # an ERP adapter without credit notes: nothing to compare
+            return
+        for note in self._erp_items(lister):
+            report.checked["erp_credit_notes"] += 1
+            self._notes.setdefault(note.get("external_ref") or "", []).append((note["id"], note.get("amount")))
+
+    def _order_life(self, o: dict, report: Report) -> None:
+        """An imported shop order against its open ERP order and its credit notes."""
+        ref = order_ref(o["id"])
+        if ref in self._open and o.get("status") not in ENDED + ("trash",):
+            erp_id, status, erp_print = self._open[ref]
+            try:
+                shop_print = fingerprint(order_mapping.map_order(o, ""))
+            except (InvalidDataError, KeyError, TypeError, ValueError, ArithmeticError):  # quarantined data
+                shop_print = None
+            if shop_print is not None and shop_print != erp_print:
+                fields = ", ".join(k for k in order_life.AMENDED if shop_print[k] != erp_print[k])
+                report.add(ORDER_DIFFERS, o["id"], f"{erp_id} {status}", o.get("status"),
+                           f"{fields} differ; " + ("amended after shipment: settle it by hand" if status
+                                                    == "partially_shipped" else "wooerp has not applied the "
+                                                    "amendment yet (make orders shows its state)"))
+        if o.get("refunds") is None:
+            return
+        for refund in o.get("refunds") or []:
+            report.checked["woo_refunds"] += 1
+            key = order_life.refund_ref(refund["id"])
+            notes = self._notes.get(key, [])
+            wanted = abs(Decimal(str(refund.get("total") or "0")))
+            if not notes:
+                report.add(REFUND_WITHOUT_CREDIT_NOTE, key, "", str(wanted),
+                           f"refund {refund['id']} of order {o['id']} has no ERP credit note")
+            elif len(notes) > 1 or any(Decimal(str(a or "0")) != wanted for _, a in notes):
+                report.add(CREDIT_NOTE_MISMATCH, key, ", ".join(f"{i} {a}" for i, a in notes), str(wanted),
+                           f"order {o['id']}: " + (f"{len(notes)} credit notes for one refund" if len(notes) > 1
+                                                  else "the credit note's amount is not the refund's"))
 
     def _gone_orders(self, report: Report) -> None:
         """Shop orders gone from WooCommerce (404) for which the ERP still holds a live order."""

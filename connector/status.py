@@ -33,7 +33,8 @@ def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, in
         "mapped": mapped,
         "orders": orders,
         "stock_held": holds.totals(db),  # sold in the shop, not yet reserved by the ERP
-        "quarantined": {"orders": orders.get("quarantined", 0) + orders.get("conflict", 0), **quarantined},
+        "quarantined": {"orders": orders.get("quarantined", 0) + orders.get("conflict", 0) + orders.get("attention", 0),
+                        **quarantined},
         "dead_letters": {"open": len(letters),
                          "recent": [{"id": d.id, "task": d.task_name, "error": f"{d.exc_type}: {d.exc_message[:120]}",
                                      "at": d.created_at.isoformat() + "Z"} for d in letters[-5:]]},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from connector.errors import PermanentError
 from connector.records import ErpCustomer, ErpProduct, SalesOrder
 
 
@@ -115,7 +116,38 @@ class ErpAdapter(Protocol):
         reserved. A refusal by the ERP's workflow (e.g. already shipped) raises an error family above."""
         ...
 
+    def amend_sales_order(self, order_id: str, changes: dict, *, revision: int | None = None) -> dict:
+        """Replace some of an open order's fields (addresses, lines, shipping, discounts, fees, totals, note,
+        payment: the shapes of `create_sales_order`) and return the order with its new `revision`. Raises
+        NotAmendable when the ERP no longer takes changes (shipped, cancelled, or it cannot amend at all),
+        StaleRevision when `revision` is given and no longer the order's."""
+        ...
+
+    def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
+        ...
+
+    def list_credit_notes(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
+        """Every credit note, delta-paged like orders (reconciliation)."""
+        ...
+
+    def create_credit_note(self, note: dict) -> dict:
+        """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount}], amount, restock}` →
+        the credit note with its `id` and `number`. Not idempotent: look up by external_ref first."""
+        ...
+
     def reservation(self, order: dict) -> Reservation | None:
         """Whether this ERP's stock rows count `order` (an answer of create/find/finish) as reserved
         now: the Reservation if so, None if not yet (the connector then keeps holding its quantities)."""
         ...
+
+
+class NotAmendable(PermanentError):
+    """The ERP order takes no more changes (shipped, partially shipped, cancelled, or the ERP cannot amend)."""
+
+
+class StaleRevision(PermanentError):
+    """The ERP order changed since the revision the caller read."""
+
+
+class Unsupported(PermanentError):
+    """This ERP adapter cannot do the operation (yet); the order needs a person, with this reason."""

@@ -11,11 +11,12 @@ out of on_hand). A cancelled order reserves nothing.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
 
-from connector.erp.protocol import Page, Reservation
+from connector.erp.protocol import NotAmendable, Page, Reservation, StaleRevision
 from connector.errors import PermanentError
 from connector.http import exchange, pooled_session
 
@@ -105,7 +106,47 @@ class RestErp:
     def cancel_sales_order(self, order_id: str) -> dict:
         return self._call("POST", f"/sales-orders/{order_id}/cancel", body={})
 
+    def amend_sales_order(self, order_id: str, changes: dict, *, revision: int | None = None) -> dict:
+        body = dict(changes)
+        if revision is not None:
+            body["revision"] = revision
+        try:
+            return self._call("PATCH", f"/sales-orders/{order_id}", body=body)  # contract v1.1
+        except PermanentError as e:
+            if e.status == 409 and _error_code(e) == "not_amendable":
+                raise NotAmendable(f"ERP order {order_id} cannot be amended: {_error_message(e)}",
+                                   status=409, excerpt=e.excerpt) from None
+            if e.status == 412:
+                raise StaleRevision(f"ERP order {order_id} changed since revision {revision}",
+                                    status=412, excerpt=e.excerpt) from None
+            raise
+
+    def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
+        params = {"external_ref": external_ref} if external_ref else {"sales_order_id": sales_order_id}
+        return self._call("GET", "/credit-notes", params=params)["items"]
+
+    def list_credit_notes(self, modified_since, cursor, limit=100) -> Page:
+        return self._page("/credit-notes", modified_since, cursor, limit)
+
+    def create_credit_note(self, note: dict) -> dict:
+        return self._call("POST", "/credit-notes", body=note)
+
     def reservation(self, order: dict) -> Reservation | None:
         if order.get("status") in ("draft", "cancelled"):
             return None
         return Reservation(order.get("warehouse"), order.get("created_at"))
+
+
+def _error_body(error: PermanentError) -> dict:
+    try:
+        return json.loads(error.excerpt or "").get("error") or {}
+    except (ValueError, AttributeError):
+        return {}
+
+
+def _error_code(error: PermanentError) -> str | None:
+    return _error_body(error).get("code")
+
+
+def _error_message(error: PermanentError) -> str:
+    return str(_error_body(error).get("message") or error)

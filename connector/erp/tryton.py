@@ -37,7 +37,7 @@ import math
 from decimal import Decimal
 
 from connector.erp import tryton_keyset as keyset
-from connector.erp.protocol import Page, Reservation
+from connector.erp.protocol import NotAmendable, Page, Reservation, Unsupported
 from connector.erp.tryton_keyset import Source, last_change, timestamp
 from connector.erp.tryton_rpc import TrytonRpc
 from connector.errors import InvalidDataError, PermanentError
@@ -484,6 +484,27 @@ class TrytonErp:
         if state != "cancelled":
             self.rpc.model("sale.sale", "cancel", [sale_id])
         return self._sale(sale_id)
+
+    # Amendments and credit notes (contract v1.1) are not built for Tryton yet. Tryton amends a confirmed sale
+    # with its sale_amendment module, which the modules this project runs (sale, stock, account_invoice) do
+    # not include; goods come back through the sale module's "Return Sale" wizard and money through a credit
+    # note (account_invoice's credit), which this adapter does not drive yet. Orders that need either go to
+    # `attention` with the reason below, for a person to do it in Tryton.
+    can_amend = False  # order_life does not compare (this adapter's orders carry no addresses) nor patch
+
+    def amend_sales_order(self, order_id: str, changes: dict, *, revision: int | None = None) -> dict:
+        raise NotAmendable(f"tryton: amending sale {order_id} is not supported by this adapter (Tryton amends "
+                           f"confirmed sales with the sale_amendment module, not installed)", status=409)
+
+    def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
+        return []
+
+    def list_credit_notes(self, modified_since, cursor, limit=100) -> Page:
+        return Page(items=[], next_cursor=None)
+
+    def create_credit_note(self, note: dict) -> dict:
+        raise Unsupported(f"tryton: credit notes are not supported by this adapter; credit "
+                          f"{note.get('amount')} for {note.get('external_ref')} in Tryton by hand", status=501)
 
     def reservation(self, order: dict) -> Reservation | None:
         counted = ("confirmed", "partially_shipped", "shipped") if self.stock_basis == "forecast" else ("shipped",)

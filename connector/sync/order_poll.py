@@ -41,7 +41,8 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
             row = known.get(o["id"])
             settled = dead_letters.order_resource(o["id"]) in failed or row is not None and (
                 row.state in (st.CANCELLED, st.QUARANTINED, st.CONFLICT, st.GONE) or (
-                    row.state == st.WRITTEN_BACK and o.get("status") != "cancelled"))
+                    row.state in (st.WRITTEN_BACK, st.ATTENTION) and o.get("status") != "cancelled"
+                    and row.woo_modified_gmt == o.get("date_modified_gmt")))  # changed since: follow it (order_life)
             modified = o.get("date_modified_gmt")
             if not settled:
                 enqueue(o["id"])

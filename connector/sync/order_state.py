@@ -8,6 +8,11 @@
 
     gone: WooCommerce no longer has the order (404); final, reachable from every state but cancelled.
 
+    attention: imported, and the shop's order changed in a way the ERP cannot follow by itself (amended or
+    trashed after shipment, restored after its ERP order was cancelled, a refused amendment or credit note):
+    a person must look. in_erp, written_back and cancelled can become attention; it goes back to
+    written_back or cancelled once nothing is left to look at (connector/sync/order_life.py).
+
     written_back ──► received: the shop's order lacks our ERP number (a restored or replaced shop reuses
     the id), so it is imported again through lookup-before-create.
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 RECEIVED, SKIPPED, VALIDATED, QUARANTINED = "received", "skipped", "validated", "quarantined"
 SUBMITTED, IN_ERP, WRITTEN_BACK, CANCELLED, CONFLICT = "submitted", "in_erp", "written_back", "cancelled", "conflict"
-GONE = "gone"
+GONE, ATTENTION = "gone", "attention"
 
 TRANSITIONS: dict[str, set[str]] = {
     RECEIVED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
@@ -23,17 +28,19 @@ TRANSITIONS: dict[str, set[str]] = {
     QUARANTINED: {VALIDATED, QUARANTINED, CANCELLED},
     VALIDATED: {SUBMITTED, IN_ERP, CONFLICT, QUARANTINED},
     SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED, QUARANTINED},
-    IN_ERP: {WRITTEN_BACK, CANCELLED},
-    WRITTEN_BACK: {CANCELLED, RECEIVED},
+    IN_ERP: {WRITTEN_BACK, CANCELLED, ATTENTION},
+    WRITTEN_BACK: {CANCELLED, RECEIVED, ATTENTION},
     CONFLICT: {IN_ERP, CONFLICT},
-    CANCELLED: set(),
+    CANCELLED: {ATTENTION},
+    ATTENTION: {ATTENTION, WRITTEN_BACK, CANCELLED},
     GONE: set(),
 }
 for _state, _next in TRANSITIONS.items():
-    if _state not in (CANCELLED, GONE):
+    if _state not in (CANCELLED, GONE):  # a cancelled order keeps its cancelled ERP order
         _next.add(GONE)
 IN_FLIGHT = {VALIDATED, SUBMITTED}
 IMPORTED = {IN_ERP, WRITTEN_BACK}
+FOLLOWED = {WRITTEN_BACK, CANCELLED, ATTENTION}  # in the ERP and written back: order_life follows the shop
 
 
 class IllegalTransition(Exception):

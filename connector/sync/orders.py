@@ -4,6 +4,8 @@ Recipe: lease the order → re-read it from WooCommerce → validate → ensure 
 order that already carries our reference, or create one → record its id at once → write back.
 Every step is safe to repeat: a retry after a crash or a commit-then-timeout finds the ERP order by
 its `WC-ORDER-<id>` reference instead of creating a second one.
+Once imported and written back, every later run follows the shop's order (amendments, cancellation, trash,
+restore, refunds → credit notes): connector/sync/order_life.py.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from connector.logs import event, get_correlation_id
 from connector.mapping import customers as customer_mapping
 from connector.mapping import orders as mapping
 from connector.models import OrderSync
+from connector.sync import order_life
 from connector.sync import order_state as st
 from connector.sync import sku_lookup
 from connector.sync.customers import CustomerLinker
@@ -72,12 +75,18 @@ class OrderImporter:
                       erp_order_id=row.erp_order_id)
                 return self._report(order_id, "gone in WooCommerce")
             self._remember(order_id, order)
-            if order.get("status") == "cancelled":
-                return self._cancel(row, order)
             if row.state == st.WRITTEN_BACK and self._lost_in_shop(row, order):
                 row = self._row_after_reset(order_id)
             if row.state in st.IMPORTED:
-                return self._write_back(order_id, order)
+                report = self._write_back(order_id, order)
+                if report.state != st.WRITTEN_BACK:
+                    return report
+                followed = self._follow(order_id, order)
+                return report if followed.detail == order_life.IN_STEP else followed
+            if row.state in st.FOLLOWED and row.erp_order_id:
+                return self._follow(order_id, order)
+            if order.get("status") in order_life.ENDED:
+                return self._cancel(row, order)
             if row.state in (st.CANCELLED, st.CONFLICT):
                 return self._report(order_id, f"no action in state {row.state}")
             if order.get("status") not in self.import_statuses:
@@ -119,14 +128,11 @@ class OrderImporter:
         an order not yet in the ERP holds its lines while its status is imported, else holds nothing."""
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
-            if row.state not in st.IMPORTED:
+            if row.state not in st.IMPORTED and row.state != st.ATTENTION:  # in the ERP: its reservation counts
                 if order.get("status") in self.import_statuses and row.state != st.CANCELLED:
                     holds.hold(s, order_id, order)
                 else:
                     holds.release(s, order_id)
-            if row.woo_modified_gmt and row.state in st.IMPORTED and row.woo_modified_gmt != order.get("date_modified_gmt"):
-                event(log, "order changed in Woo after import; ERP order left as is", order_id=order_id,
-                      woo_status=order.get("status"))
             row.woo_status = order.get("status")
             row.woo_modified_gmt = order.get("date_modified_gmt")
 
@@ -258,15 +264,20 @@ class OrderImporter:
                 return None
         return self._woo_customer
 
+    def _follow(self, order_id: int, order: dict) -> OrderReport:
+        """An imported order: amendments, cancellation, trash, restore and refunds (connector/sync/order_life.py)."""
+        with self.db.session() as s:
+            row = s.get(OrderSync, order_id)
+            s.expunge(row)
+        return self._report(order_id, order_life.OrderLife(self).follow(row, order))
+
     def _cancel(self, row: OrderSync, order: dict) -> OrderReport:
+        """An order not in the ERP ends in the shop (cancelled, refunded, trashed): nothing to undo there."""
         order_id = order["id"]
         if row.state == st.CANCELLED:
             return self._report(order_id, "already cancelled")
-        if row.state in st.IMPORTED:
-            self.erp.cancel_sales_order(row.erp_order_id)
-            event(log, "ERP order cancelled", order_id=order_id, erp_order_id=row.erp_order_id)
         if row.state in st.TRANSITIONS and st.CANCELLED in st.TRANSITIONS[row.state]:
-            self._move(order_id, st.CANCELLED, reason="cancelled in WooCommerce")
+            self._move(order_id, st.CANCELLED, reason=f"{order.get('status')} in WooCommerce before import")
         return self._report(order_id, "cancelled")
 
     def _report(self, order_id: int, detail: str) -> OrderReport:
@@ -296,10 +307,12 @@ def reset_for_retry(db: Database, order_id: int, by: str | None = None) -> bool:
         dead_letters.discard(db, letter.id, f"superseded by a retry of order {order_id}", by=by)
     with db.session() as s:
         row = s.get(OrderSync, order_id)
-        if row is None or (row.state != st.QUARANTINED and not letters):
+        if row is None or (row.state not in (st.QUARANTINED, st.ATTENTION) and not letters):
             return False
         if row.state == st.QUARANTINED:
             row.reason = None
+        if row.state == st.ATTENTION:  # a person fixed it (in the ERP or the shop): compare again
+            row.state, row.reason = st.WRITTEN_BACK, None
         row.updated_at = utcnow()
         return True
 

@@ -114,6 +114,10 @@ class WooClient:
     def update_order(self, order_id: int, data: dict) -> dict:
         return self.call("PUT", f"orders/{int(order_id)}", data)[0]
 
+    def order_refunds(self, order_id: int) -> list[dict]:
+        """The order's refunds with their line items (`GET orders/<id>/refunds`, newest first)."""
+        return self.get(f"orders/{int(order_id)}/refunds", per_page=100)
+
     # -- customers ---------------------------------------------------------------------------------
     def get_customer(self, customer_id: int) -> dict:
         return self.get(f"customers/{int(customer_id)}")

@@ -16,8 +16,8 @@ import time
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import (ADMIN_PREFIX, API_PREFIX, DEFAULT_TOKEN, categories, control, customers, inventory, orders,
-               products, shipments, system)
+from . import (ADMIN_PREFIX, API_PREFIX, DEFAULT_TOKEN, categories, control, credit_notes, customers, inventory,
+               orders, products, shipments, system)
 from .clock import now_iso
 from .errors import ApiError, error_response
 from .faults import BEFORE_KINDS, FaultInjector, drop_connection
@@ -36,7 +36,7 @@ def create_app(token: str | None = None, *, seed_demo: bool = False) -> Flask:
     app.json.ensure_ascii = False
     store, faults, traffic = Store(), FaultInjector(), Traffic()
     app.extensions.update(erp_store=store, erp_faults=faults, erp_traffic=traffic)
-    for module in (products, inventory, customers, orders, shipments, categories, system, control):
+    for module in (products, inventory, customers, orders, shipments, categories, credit_notes, system, control):
         app.register_blueprint(module.bp)
     if seed_demo:
         with store.lock:

@@ -1,10 +1,15 @@
-"""Sales orders: create (`POST /sales-orders`), lookup by `external_ref`, get, cancel.
+"""Sales orders: create (`POST /sales-orders`), lookup by `external_ref`, get, amend (`PATCH`), cancel.
 
 `external_ref` is not unique by default (two POSTs make two orders; idempotency is the connector's
 job); with config `enforce_unique_external_ref` a repeat answers 409. Statuses: open, confirmed,
 partially_shipped, shipped, cancelled. An order reserves its quantities in its warehouse (named
 in the body as `warehouse`, else chosen; the answer says which) and a cancel releases what is still
 reserved (sandbox/erp/reservations.py).
+
+Amending (contract v1.1): `PATCH /sales-orders/{id}` with any of AMENDABLE, validated as a create, while the
+order is open or confirmed (else `409` code `not_amendable`); every PATCH bumps `revision` (1 at creation)
+and `modified_at`; `If-Match: <revision>` (or `"revision"` in the body) that is not the current revision is
+`412 precondition_failed`. The reservation follows the new lines.
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ from .store import Store, current
 
 OPTIONAL_KEYS = ("customer_id", "order_date", "shipping", "payment", "note")
 LIST_KEYS = ("discounts", "fees")
+AMENDABLE = ("billing_address", "shipping_address", "lines", "shipping", "discounts", "fees", "totals", "note",
+             "payment")
 
 bp = Blueprint("erp_orders", __name__, url_prefix=API_PREFIX)
 
@@ -76,11 +83,51 @@ def create_order():
                  "shipping_address": clean_address(body.get("shipping_address")),
                  "lines": body["lines"],
                  **{k: body.get(k) or [] for k in LIST_KEYS},
-                 "totals": body["totals"], "warehouse": warehouse}
+                 "totals": body["totals"], "warehouse": warehouse, "revision": 1}
         reservations.reserve(store, warehouse, reservations.quantities(order["lines"]), stamp)
         store.orders.put(order["id"], order)
         store.orders_by_ref.setdefault(ref, []).append(order["id"])
         return store.orders.view(order["id"]), 201
+
+
+@bp.patch("/sales-orders/<id>")
+def amend_order(id):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object")
+    store = current()
+    with store.lock:
+        order = _order(store, id)
+        revision = order.get("revision", 1)
+        expected = request.headers.get("If-Match", body.get("revision"))
+        if expected is not None and str(expected).strip('"') != str(revision):
+            raise ApiError(412, f"sales order {id} is at revision {revision}, not {expected}",
+                           code="precondition_failed")
+        if order["status"] not in ("open", "confirmed"):
+            raise ApiError(409, f"sales order {id} is {order['status']}, it cannot be amended",
+                           code="not_amendable")
+        unknown = sorted(set(body) - set(AMENDABLE) - {"revision"})
+        if unknown:
+            raise validation_failed({k: "cannot be amended" for k in unknown})
+        changes = {k: body[k] for k in AMENDABLE if k in body}
+        errors = order_errors(store, {**order, **changes})
+        if errors:
+            raise validation_failed(errors)
+        if "lines" in changes:
+            from .shipments import remaining  # shipments imports this module
+            warehouse = order_warehouse(store, order)
+            reservations.release(store, warehouse, remaining(store, order))
+            reservations.reserve(store, warehouse, reservations.quantities(changes["lines"]))
+        for key in ("billing_address", "shipping_address"):
+            if key in changes:
+                changes[key] = clean_address(changes[key])
+        for key in LIST_KEYS:
+            if key in changes:
+                changes[key] = changes[key] or []
+        order.update(changes)
+        order["revision"] = revision + 1
+        store.orders.touch(order["id"])
+        return store.orders.view(order["id"])
 
 
 @bp.post("/sales-orders/<id>/cancel")

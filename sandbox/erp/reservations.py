@@ -4,7 +4,7 @@
 - Cancelling releases what is still reserved (ordered − shipped).
 - A shipment takes its quantities out of both `on_hand` and `reserved`.
 - A restocking credit note adds its quantities to `on_hand` of the order's warehouse
-  (`restock`; the sandbox has no credit-note endpoint yet, the hook is here for it).
+  (`restock`, called by sandbox/erp/credit_notes.py for units that had shipped).
 
 Every change bumps the stock row's `modified_at`. The order's warehouse is the one it names, else the
 first sellable warehouse with enough available stock (on_hand − reserved) for every line, else the

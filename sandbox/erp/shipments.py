@@ -35,7 +35,7 @@ def remaining(store: Store, order: dict) -> Counter:
     ordered = Counter()
     for line in order["lines"]:
         ordered[line["sku"]] += line["quantity"]
-    return ordered - store.shipped.get(order["id"], Counter())
+    return ordered - store.shipped.get(order["id"], Counter()) - store.withdrawn.get(order["id"], Counter())
 
 
 def ship(store: Store, order_id: str, lines: list | None = None, carrier: str = "DHL",

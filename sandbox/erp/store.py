@@ -50,13 +50,17 @@ class Store:
             self.orders = Collection("sales-orders", after_stamp=after)
             self.shipments = Collection("shipments", after_stamp=after)
             self.categories = Collection("categories", after_stamp=after)
+            self.credit_notes = Collection("credit-notes", after_stamp=after)
             self._collections = (self.products, self.inventory, self.customers, self.orders, self.shipments,
-                                 self.categories)
+                                 self.categories, self.credit_notes)
             self.warehouses: dict[str, dict] = {w["code"]: dict(w) for w in DEFAULT_WAREHOUSES}
             self.product_by_sku: dict[str, str] = {}
             self.sellable_ids: list[str] = []  # simple products and variants, in creation order
             self.orders_by_ref: dict[str, list[str]] = {}
             self.shipped: dict[str, Counter] = {}  # sales order id -> quantity shipped per sku
+            self.credit_notes_by_ref: dict[str, list[str]] = {}
+            self.returned: dict[str, Counter] = {}  # sales order id -> shipped units back in stock (credit notes)
+            self.withdrawn: dict[str, Counter] = {}  # sales order id -> units credited and restocked before shipping
             self._sequences: Counter = Counter()
             self.rng = random.Random(seed)
 

@@ -13,7 +13,8 @@ import re
 
 from flask import Flask, g, has_request_context, request
 
-from sandbox.woo import auth, categories, control, customers, faults as faultmod, orders, products, system, webhooks
+from sandbox.woo import (auth, categories, control, customers, faults as faultmod, orders, products, refunds, system,
+                        webhooks)
 from sandbox.woo.catalog import render_product
 from sandbox.woo.defaults import credentials
 from sandbox.woo.delivery import Dispatcher
@@ -92,6 +93,7 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
     categories.register(app, sb)  # before products: `products/categories` is not a product id
     products.register(app, sb)
     orders.register(app, sb)
+    refunds.register(app, sb)
     customers.register(app, sb)
     webhooks.register(app, sb)
     system.register(app, sb)

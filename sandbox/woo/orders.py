@@ -11,6 +11,7 @@ notes 201 `author:"system"`, unknown ids → `woocommerce_rest_shop_order_invali
 (§11) an API note's author is `WooCommerce` and notes of an unknown order answer
 `woocommerce_rest_shop_order_invalid_id`; with `silent_meta_updates` a meta-only PUT fires nothing.
 Webhook events: order.created + order.updated on create, order.updated, order.deleted (trash) (§7.1).
+Refunds (`orders/<id>/refunds`, the order's `refunds` array, status `refunded`): sandbox/woo/refunds.py.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import secrets
 
 from sandbox.woo import catalog, order_lines as lines
 from sandbox.woo.batch import run_batch
+from sandbox.woo.refunds import order_refunds
 from sandbox.woo.collections import list_response, parse_query, select
 from sandbox.woo.rest import (ApiError, arg, arg_list, body_params, fmt_date, json_response, money, to_int, truthy,
                               validate)
@@ -177,6 +179,7 @@ class Orders:
             if force:
                 self.store.orders.delete(rec)
                 self.store.notes.pop(rec["id"], None)
+                self.store.refunds.pop(rec["id"], None)
                 return shown
             if rec["status"] == "trash":
                 raise ApiError("woocommerce_rest_already_trashed", "The order has already been deleted.", 410)
@@ -230,7 +233,8 @@ class Orders:
             "tax_lines": [lines.render_tax_line(x) for x in rec["tax_lines"]],
             "shipping_lines": [lines.render_shipping_line(x) for x in rec["shipping_lines"]],
             "fee_lines": [lines.render_fee_line(x) for x in rec["fee_lines"]],
-            "coupon_lines": [lines.render_coupon_line(x) for x in rec["coupon_lines"]], "refunds": [],
+            "coupon_lines": [lines.render_coupon_line(x) for x in rec["coupon_lines"]],
+            "refunds": order_refunds(store, rec["id"]),
             "payment_url": (f"{store.home_url}/checkout/order-pay/{rec['id']}/"
                             f"?pay_for_order=true&key={rec['order_key']}"),
             "is_editable": rec["status"] in ("pending", "on-hold", "auto-draft", "checkout-draft"),

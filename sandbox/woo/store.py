@@ -114,6 +114,7 @@ class Store:
             self.skus: dict[str, set[int]] = {}
             self.slugs: set[str] = set()
             self.notes: dict[int, list[dict]] = {}
+            self.refunds: dict[int, list[dict]] = {}  # order id -> its refunds (sandbox/woo/refunds.py)
             self.webhooks: dict[int, dict] = {}
             self.customers = {cid: dict(c, id=cid) for cid, c in CUSTOMERS.items()}
             self.seeded: dict[int, int] = {}

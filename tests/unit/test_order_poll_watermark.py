@@ -33,10 +33,14 @@ def order(oid: int, modified: str) -> dict:
     return {"id": oid, "status": "processing", "date_modified_gmt": modified}
 
 
-def settle(db, *ids: int) -> None:
+def settle(db, shop, *ids: int) -> None:
+    """Record the orders as imported and written back at their current version (a later change in the shop,
+    a newer `date_modified_gmt`, is followed by the poll: order_life)."""
+    modified = {o["id"]: o["date_modified_gmt"] for o in shop.orders}
     with db.session() as s:
         for oid in ids:
-            s.add(OrderSync(woo_order_id=oid, state=st.WRITTEN_BACK, created_at=utcnow(), updated_at=utcnow()))
+            s.add(OrderSync(woo_order_id=oid, state=st.WRITTEN_BACK, created_at=utcnow(), updated_at=utcnow(),
+                            woo_modified_gmt=modified.get(oid)))
 
 
 def watermark(db) -> str | None:
@@ -50,7 +54,7 @@ def run(db, shop, queued: list, overlap=60) -> int:
 
 def test_settled_orders_are_not_queued_and_the_watermark_follows_the_newest(db):
     shop = Shop([order(1, ago(50)), order(2, ago(40)), order(3, ago(30))])
-    settle(db, 1, 2, 3)
+    settle(db, shop, 1, 2, 3)
     queued = []
     assert run(db, shop, queued) == 0 and queued == []
     assert watermark(db) == shop.orders[2]["date_modified_gmt"] + "Z"
@@ -59,7 +63,7 @@ def test_settled_orders_are_not_queued_and_the_watermark_follows_the_newest(db):
 
 def test_an_order_not_through_holds_the_watermark_at_its_own_timestamp(db):
     shop = Shop([order(1, ago(50)), order(2, ago(40)), order(3, ago(30))])
-    settle(db, 1, 3)
+    settle(db, shop, 1, 3)
     queued = []
     assert run(db, shop, queued) == 1 and queued == [2]
     assert watermark(db) == shop.orders[1]["date_modified_gmt"] + "Z"
@@ -67,7 +71,7 @@ def test_an_order_not_through_holds_the_watermark_at_its_own_timestamp(db):
 
 def test_the_next_poll_reads_from_the_watermark_less_the_overlap(db):
     shop = Shop([order(1, ago(50))])
-    settle(db, 1)
+    settle(db, shop, 1)
     run(db, shop, [])
     shop.asked.clear()
     run(db, shop, [], overlap=60)
@@ -78,8 +82,17 @@ def test_the_next_poll_reads_from_the_watermark_less_the_overlap(db):
 
 def test_the_watermark_never_passes_the_start_of_the_run(db):
     shop = Shop([order(1, (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"))])  # a shop clock ahead
-    settle(db, 1)
+    settle(db, shop, 1)
     before = utcnow()
     run(db, shop, [])
     assert watermark(db) <= (utcnow() + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert watermark(db) >= before.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_a_written_back_order_changed_in_the_shop_since_is_queued_again(db):
+    """An amendment or refund whose webhook was lost still reaches order_life through the poll."""
+    shop = Shop([order(1, ago(50)), order(2, ago(40))])
+    settle(db, shop, 1, 2)
+    shop.orders[1] = order(2, ago(20))  # order 2 edited in the shop after it was written back
+    queued = []
+    assert run(db, shop, queued) == 1 and queued == [2]

@@ -1,0 +1,244 @@
+"""An imported order's life after import: amendments, cancellation, full refund, trash and restore, and one
+ERP credit note per shop refund (the rules are the state table in README "The order's life").
+
+Runs inside the importer's lease on the order, after the ERP number is written back, so one worker at a time
+follows one order. Every step is a lookup before a write, so a retry after a crash, a lost answer
+(commit-then-fail) or a duplicate delivery finds the work done instead of doing it again:
+- an amendment compares the shop's order (mapped as for creation) with the ERP order it re-reads, and
+  patches only what differs, naming the ERP revision it read (a concurrent change answers 412: retried);
+- a refund's credit note is looked up by its reference `WC-REFUND-<refund id>` on the ERP order before one
+  is created; its number goes into the shop order's meta `_erp_credit_note_<refund id>` and one note.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from decimal import Decimal
+
+from connector.erp.protocol import NotAmendable, StaleRevision, Unsupported
+from connector.errors import InvalidDataError, PermanentError, TransientError
+from connector.logs import event
+from connector.mapping import orders as mapping
+from connector.sync import order_state as st
+
+log = logging.getLogger("wooerp.order_life")
+AMENDED = ("billing_address", "shipping_address", "lines", "shipping", "discounts", "fees", "totals", "note")
+ENDED = ("cancelled", "refunded", "trash")
+NOT_SHIPPED = ("open", "confirmed", "draft")
+CREDIT_NOTE_META = "_erp_credit_note_{}"
+RESTOCKED_META = "_restock_refunded_items"  # WooCommerce's order item meta: units restocked by refunds
+IN_STEP = "in step with the ERP"
+
+
+def refund_ref(refund_id: int) -> str:
+    return f"WC-REFUND-{int(refund_id)}"
+
+
+class OrderLife:
+    def __init__(self, importer):
+        self.imp = importer
+        self.woo, self.erp = importer.woo, importer.erp
+
+    def follow(self, row, order: dict) -> str:
+        """Bring the ERP order in line with the shop's order; the report's detail."""
+        order_id, status = order["id"], order.get("status")
+        erp_order = self._erp_order(row)
+        if erp_order is None:
+            return self._attention(row, f"its ERP order {row.erp_order_id} is no longer in the ERP")
+        problems = self._credit_notes(row, order, erp_order)
+        erp_status = erp_order.get("status")
+        if status in ENDED:
+            if erp_status in NOT_SHIPPED:
+                try:
+                    self.erp.cancel_sales_order(erp_order["id"])
+                except PermanentError as e:
+                    if e.status != 409:  # the ERP's own "cannot cancel" (e.g. Tryton with a shipment)
+                        raise
+                    problems.append(f"{status} in WooCommerce; the ERP refused to cancel: {e}")
+                    return self._settle(row, st.WRITTEN_BACK, "", problems)
+                event(log, "ERP order cancelled", order_id=order_id, erp_order_id=erp_order["id"], woo_status=status)
+                erp_status = "cancelled"
+            if erp_status == "cancelled":
+                return self._settle(row, st.CANCELLED, f"{status} in WooCommerce; ERP order cancelled", problems)
+            if status == "trash":
+                problems.append(f"trashed in WooCommerce after the ERP shipped it ({erp_status}); a person must "
+                                f"decide (return, credit note or restore the order)")
+            elif status == "cancelled" and not order.get("refunds"):
+                problems.append(f"cancelled in WooCommerce after the ERP shipped it ({erp_status}) and nothing "
+                                f"refunded; a person must decide")
+            return self._settle(row, st.WRITTEN_BACK, f"{status} after shipment; credit notes follow the refunds",
+                                problems)
+        if erp_status == "cancelled":
+            return self._settle(row, st.CANCELLED, "", problems + [
+                f"{status} in WooCommerce (restored or reopened) but its ERP order {erp_order['id']} is cancelled; "
+                f"it is not revived: a person must re-enter or refund it"])
+        amended = self._amend(row, order, erp_order, problems)
+        return self._settle(row, st.WRITTEN_BACK, f"ERP order amended: {amended}" if amended else IN_STEP, problems)
+
+    # -- ERP order ---------------------------------------------------------------------------------
+    def _erp_order(self, row) -> dict | None:
+        found = [o for o in self.erp.find_sales_orders(mapping.order_ref(row.woo_order_id))
+                 if o["id"] == row.erp_order_id]
+        return found[0] if found else None
+
+    def _amend(self, row, order: dict, erp_order: dict, problems: list[str]) -> str:
+        """The fields patched ("" if none); what could not be applied goes into `problems`."""
+        if not getattr(self.erp, "can_amend", True):  # e.g. Tryton: its orders cannot be compared field by field
+            return ""
+        try:
+            self.imp._validate(order)
+            wanted = mapping.map_order(order, row.erp_customer_id)
+        except InvalidDataError as e:
+            problems.append(f"amended in WooCommerce into an order the ERP cannot take: {e}")
+            return ""
+        changes = {k: wanted[k] for k in AMENDED if _norm(k, wanted.get(k)) != _norm(k, erp_order.get(k))}
+        if not changes:
+            return ""
+        fields = ", ".join(changes)
+        if erp_order.get("status") not in NOT_SHIPPED:
+            problems.append(f"amended after shipment ({erp_order.get('status')}): {fields} differ from ERP order "
+                            f"{erp_order['id']}; a person must decide")
+            return ""
+        try:
+            amended = self.erp.amend_sales_order(erp_order["id"], changes, revision=erp_order.get("revision"))
+        except StaleRevision as e:  # someone changed the ERP order since we read it: read again and compare
+            raise TransientError(str(e), status=412) from None
+        except NotAmendable as e:
+            problems.append(f"amended in WooCommerce but the ERP order cannot be amended: {e}")
+            return ""
+        except InvalidDataError as e:
+            problems.append(f"amended in WooCommerce; the ERP refused the amendment: {e}")
+            return ""
+        event(log, "ERP order amended", order_id=row.woo_order_id, erp_order_id=erp_order["id"], fields=fields,
+              revision=amended.get("revision"), woo_modified_gmt=order.get("date_modified_gmt"))
+        return fields
+
+    # -- refunds -----------------------------------------------------------------------------------
+    def _credit_notes(self, row, order: dict, erp_order: dict) -> list[str]:
+        if not order.get("refunds"):
+            return []
+        order_id, problems = order["id"], []
+        refunds = sorted(self.woo.order_refunds(order_id), key=lambda r: r["id"])
+        existing = self.erp.find_credit_notes(sales_order_id=erp_order["id"])
+        restock_left = _shop_restocked(order) - _erp_restocked(existing)
+        written = []
+        for refund in refunds:
+            ref = refund_ref(refund["id"])
+            notes = [n for n in existing if n.get("external_ref") == ref]
+            if len(notes) > 1:
+                problems.append(f"the ERP holds {len(notes)} credit notes for {ref}: "
+                                f"{', '.join(n['id'] for n in notes)}")
+                continue
+            if not notes:
+                body = credit_note(refund, erp_order["id"], restock_left)
+                try:
+                    note = self.erp.create_credit_note(body)
+                except (InvalidDataError, Unsupported) as e:
+                    problems.append(f"the ERP refused the credit note for refund {refund['id']}: {e}")
+                    continue
+                event(log, "ERP credit note created", order_id=order_id, refund_id=refund["id"],
+                      credit_note_id=note["id"], amount=body["amount"], restock=body["restock"])
+                if body["restock"]:
+                    restock_left -= Counter({ln["sku"]: ln["quantity"] for ln in body["lines"]})
+            else:
+                note = notes[0]
+            written.append((refund["id"], note))
+        self._write_numbers(order, written)
+        return problems
+
+    def _write_numbers(self, order: dict, written: list[tuple[int, dict]]) -> None:
+        """Each credit note's number into the order's meta and one order note, once."""
+        meta = {m.get("key"): m.get("value") for m in order.get("meta_data") or []}
+        missing = [(rid, n) for rid, n in written if meta.get(CREDIT_NOTE_META.format(rid)) != n.get("number")]
+        if missing:
+            self.woo.update_order(order["id"], {"meta_data": [
+                {"key": CREDIT_NOTE_META.format(rid), "value": n.get("number")} for rid, n in missing]})
+        if not written:
+            return
+        notes = {n.get("note") for n in self.woo.order_notes(order["id"])}
+        for rid, n in written:
+            text = credit_note_text(rid, n)
+            if text not in notes:
+                self.woo.add_order_note(order["id"], text)
+
+    # -- state -------------------------------------------------------------------------------------
+    def _settle(self, row, state: str, detail: str, problems: list[str]) -> str:
+        if problems:
+            return self._attention(row, "; ".join(problems))
+        if row.state != state:
+            self.imp._move(row.woo_order_id, state, reason=None if state == st.WRITTEN_BACK else detail)
+        return detail
+
+    def _attention(self, row, reason: str) -> str:
+        self.imp._move(row.woo_order_id, st.ATTENTION, reason=reason)
+        event(log, "order needs a person", logging.WARNING, order_id=row.woo_order_id, reason=reason)
+        return reason
+
+
+def credit_note(refund: dict, sales_order_id: str, restock_left: Counter) -> dict:
+    """The ERP credit note for one shop refund: its goods lines (quantity, amount with tax) and its amount; a
+    refund of shipping, fees or a free amount alongside goods is added to the last line (the contract wants
+    Σ lines = amount); without goods it is an amount-only note. Restocked when the shop restocked those units."""
+    amount = Decimal(str(refund.get("amount") or "0"))
+    lines = []
+    for li in refund.get("line_items") or []:
+        qty = -int(li.get("quantity") or 0)
+        if qty > 0 and li.get("sku"):
+            value = -(Decimal(str(li.get("total") or "0")) + Decimal(str(li.get("total_tax") or "0")))
+            lines.append({"sku": li["sku"], "quantity": qty, "amount": value})
+    reason = refund.get("reason") or ""
+    rest = amount - sum((ln["amount"] for ln in lines), Decimal(0))
+    if lines and rest:
+        lines[-1]["amount"] += rest
+        reason = f"{reason} (incl. {rest} not on goods lines)".strip()
+    wanted = Counter()
+    for ln in lines:
+        wanted[ln["sku"]] += ln["quantity"]
+    restock = bool(lines) and all(restock_left[sku] >= qty for sku, qty in wanted.items())
+    return {"external_ref": refund_ref(refund["id"]), "sales_order_id": sales_order_id, "reason": reason,
+            "lines": [dict(ln, amount=str(ln["amount"])) for ln in lines], "amount": str(amount), "restock": restock}
+
+
+def credit_note_text(refund_id: int, note: dict) -> str:
+    return f"Refund {refund_id} credited in the ERP as {note.get('number')} ({note.get('id')})."
+
+
+def _shop_restocked(order: dict) -> Counter:
+    counts = Counter()
+    for li in order.get("line_items") or []:
+        for m in li.get("meta_data") or []:
+            if m.get("key") == RESTOCKED_META and li.get("sku"):
+                counts[li["sku"]] += int(m.get("value") or 0)
+    return counts
+
+
+def _erp_restocked(notes: list[dict]) -> Counter:
+    counts = Counter()
+    for n in notes:
+        if n.get("restock"):
+            for ln in n.get("lines") or []:
+                counts[ln["sku"]] += int(ln["quantity"])
+    return counts
+
+
+def _norm(key: str, value):
+    """A field as both sides store it: addresses by their keys (blank = missing), lists and objects as they are,
+    money strings as Decimals."""
+    if key.endswith("_address"):
+        return {k: str(v or "").strip() for k, v in (value or {}).items() if str(v or "").strip()}
+    if value in (None, ""):
+        return None if key != "note" else ""
+    return _decimals(value)
+
+
+def _decimals(value):
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return value
+    return value

@@ -1,0 +1,198 @@
+"""An imported order's life, importer against both sandboxes over HTTP and a real database: amendments reach
+the ERP once (and quarantine after shipment), cancellation / full refund / trash before shipment cancel the ERP
+order, every refund becomes exactly one credit note (restocked when the shop restocked) whose number is written
+back once, restore after cancel is flagged, and a lost answer on the PATCH or the credit-note POST changes
+nothing on the retry."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from connector.erp.rest import RestErp
+from connector.errors import TransientError
+from connector.settings import SANDBOX_ERP_TOKEN, SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET
+from connector.sync import order_state as st
+from connector.sync.orders import OrderImporter, not_done, reset_for_retry
+from connector.woo.client import WooClient
+from sandbox.erp.admin import ErpSandboxAdmin
+from sandbox.woo.admin import WooSandboxAdmin
+
+SKUS = ("LIFE-A", "LIFE-B")
+
+
+class Env:
+    def __init__(self, db, woo_url: str, erp_url: str):
+        self.woo = WooClient(woo_url, SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET, timeout=10)
+        self.woo_admin, self.erp_admin, self.erp_url = WooSandboxAdmin(woo_url), ErpSandboxAdmin(erp_url), erp_url
+        self.woo_admin.reset()
+        self.erp_admin.reset()
+        for sku in SKUS:
+            self.woo.call("POST", "products", {"name": sku, "sku": sku, "regular_price": "10.00",
+                                               "manage_stock": True, "stock_quantity": 50})
+            self.erp_admin.add_product(sku, name=sku, list_price="10.00", stock={"MAIN": {"on_hand": 50}})
+        self.importer = OrderImporter(db, self.woo, RestErp(erp_url, SANDBOX_ERP_TOKEN, timeout=10),
+                                      import_statuses=("processing", "on-hold"), currencies=("EUR",))
+
+    def imported_order(self) -> int:
+        oid = self.woo_admin.checkout([{"sku": "LIFE-A", "quantity": 2}, {"sku": "LIFE-B", "quantity": 1}])["id"]
+        assert self.importer.run(oid).state == st.WRITTEN_BACK
+        return oid
+
+    def erp(self, path: str, **params):
+        r = requests.get(f"{self.erp_url}/api/v1{path}", params=params,
+                         headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"}, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def erp_order(self, oid: int) -> dict:
+        (order,) = self.erp("/sales-orders", external_ref=f"WC-ORDER-{oid}")["items"]
+        return order
+
+    def credit_notes(self, oid: int) -> list[dict]:
+        return self.erp("/credit-notes", sales_order_id=self.erp_order(oid)["id"])["items"]
+
+    def writes(self, method: str, route: str) -> int:
+        return sum(1 for r in self.erp_admin.requests() if r["method"] == method and r["route"] == route)
+
+    def refund(self, oid: int, **body) -> dict:
+        return self.woo.call("POST", f"orders/{oid}/refunds", dict({"api_refund": False}, **body))[0]
+
+    def on_hand(self, sku: str) -> int:
+        return next(r["on_hand"] for r in self.erp("/inventory", limit=500)["items"]
+                    if r["sku"] == sku and r["warehouse"] == "MAIN")
+
+
+@pytest.fixture
+def env(db, sandboxes):
+    return Env(db, *sandboxes)
+
+
+def test_an_amendment_before_shipment_reaches_the_erp_once_and_after_shipment_needs_a_person(env):
+    oid = env.imported_order()
+    env.woo.update_order(oid, {"shipping": {"address_1": "Neue Str. 9", "city": "Bonn"}})
+    report = env.importer.run(oid)
+    assert report.state == st.WRITTEN_BACK and report.detail == "ERP order amended: shipping_address"
+    amended = env.erp_order(oid)
+    assert (amended["shipping_address"]["line1"], amended["shipping_address"]["city"]) == ("Neue Str. 9", "Bonn")
+    assert amended["revision"] == 2
+    for _ in range(2):  # duplicate deliveries of the same modification
+        env.importer.run(oid)
+    assert env.writes("PATCH", "/api/v1/sales-orders/{id}") == 1 and env.erp_order(oid)["revision"] == 2
+    line = env.woo.get_order(oid)["line_items"][0]
+    env.woo.update_order(oid, {"line_items": [{"id": line["id"], "quantity": 3}]})  # one more unit
+    env.importer.run(oid)
+    erp = env.erp_order(oid)
+    assert erp["revision"] == 3 and {ln["sku"]: ln["quantity"] for ln in erp["lines"]} == {"LIFE-A": 3, "LIFE-B": 1}
+    assert erp["totals"]["gross"] == env.woo.get_order(oid)["total"]
+    env.erp_admin.ship_order(erp["id"], [{"sku": "LIFE-A", "quantity": 1}])
+    env.woo.update_order(oid, {"shipping": {"address_1": "Dritte Str. 3"}})
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION and "amended after shipment (partially_shipped): shipping_address" in report.detail
+    assert env.erp_order(oid)["revision"] == 3
+    assert [(o, s) for o, s, *_ in not_done(env.importer.db)] == [(oid, st.ATTENTION)]
+
+
+def test_every_refund_is_one_credit_note_restocked_as_the_shop_did_and_written_back_once(env):
+    oid = env.imported_order()
+    erp_id = env.erp_order(oid)["id"]
+    env.erp_admin.ship_order(erp_id)
+    order = env.woo.get_order(oid)
+    line = next(li for li in order["line_items"] if li["sku"] == "LIFE-A")
+    before = env.on_hand("LIFE-A")
+    goods = env.refund(oid, amount="11.90", reason="broken", line_items=[
+        {"id": line["id"], "quantity": 1, "refund_total": "10.00",
+         "refund_tax": [{"id": order["tax_lines"][0]["rate_id"], "refund_total": "1.90"}]}])
+    shipping = env.refund(oid, amount="2.00", reason="late delivery", api_restock=False)
+    for _ in range(2):
+        report = env.importer.run(oid)
+        assert report.state == st.WRITTEN_BACK, report.detail
+    notes = {n["external_ref"]: n for n in env.credit_notes(oid)}
+    assert set(notes) == {f"WC-REFUND-{goods['id']}", f"WC-REFUND-{shipping['id']}"}
+    first = notes[f"WC-REFUND-{goods['id']}"]
+    assert (first["amount"], first["restock"], first["lines"]) == (
+        "11.90", True, [{"sku": "LIFE-A", "quantity": 1, "amount": "11.90"}])
+    second = notes[f"WC-REFUND-{shipping['id']}"]
+    assert (second["amount"], second["lines"], second["restock"]) == ("2.00", [], False)
+    assert env.on_hand("LIFE-A") == before + 1  # the returned unit is back in the ERP's stock
+    shop = env.woo.get_order(oid)
+    meta = {m["key"]: m["value"] for m in shop["meta_data"]}
+    assert meta[f"_erp_credit_note_{goods['id']}"] == first["number"]
+    texts = [n["note"] for n in env.woo.order_notes(oid)]
+    assert sum(first["number"] in t for t in texts) == 1 and sum(second["number"] in t for t in texts) == 1
+    assert env.writes("POST", "/api/v1/credit-notes") == 2
+
+
+def test_a_full_refund_before_shipment_cancels_the_erp_order_and_credits_the_money(env):
+    oid = env.imported_order()
+    total = env.woo.get_order(oid)["total"]
+    env.refund(oid, amount=total, reason="customer changed their mind")
+    assert env.woo.get_order(oid)["status"] == "refunded"
+    report = env.importer.run(oid)
+    assert report.state == st.CANCELLED and "refunded in WooCommerce" in report.detail
+    assert env.erp_order(oid)["status"] == "cancelled"
+    assert [n["amount"] for n in env.credit_notes(oid)] == [total]
+    assert env.importer.run(oid).state == st.CANCELLED and len(env.credit_notes(oid)) == 1
+
+
+def test_trash_before_shipment_cancels_restore_is_flagged_and_trash_after_shipment_needs_a_person(env):
+    oid = env.imported_order()
+    env.woo.call("DELETE", f"orders/{oid}")
+    assert env.importer.run(oid).state == st.CANCELLED and env.erp_order(oid)["status"] == "cancelled"
+    env.woo_admin.restore(oid)
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION and "is not revived" in report.detail
+    assert env.erp_order(oid)["status"] == "cancelled"
+    shipped = env.imported_order()
+    env.erp_admin.ship_order(env.erp_order(shipped)["id"])
+    env.woo.call("DELETE", f"orders/{shipped}")
+    report = env.importer.run(shipped)
+    assert report.state == st.ATTENTION and "trashed in WooCommerce after the ERP shipped it" in report.detail
+    assert reset_for_retry(env.importer.db, shipped)  # a person looked; the rule still holds
+    assert env.importer.run(shipped).state == st.ATTENTION
+
+
+def test_a_lost_answer_on_the_patch_or_the_credit_note_post_changes_nothing_on_the_retry(env):
+    oid = env.imported_order()
+    env.erp_admin.set_faults([{"method": "PATCH", "path": "/api/v1/sales-orders/*", "kind": "commit_then_fail",
+                               "count": 1},
+                              {"method": "POST", "path": "/api/v1/credit-notes", "kind": "commit_then_fail",
+                               "count": 1}])
+    env.woo.update_order(oid, {"billing": {"phone": "+49 221 1"}, "customer_note": "ring twice"})
+    env.refund(oid, amount="1.00", reason="goodwill")
+    with pytest.raises(TransientError):
+        env.importer.run(oid)  # the credit note is committed, its answer lost
+    with pytest.raises(TransientError):
+        env.importer.run(oid)  # found by its reference; then the PATCH is committed, its answer lost
+    assert env.importer.run(oid).state == st.WRITTEN_BACK
+    assert env.erp_order(oid)["note"] == "ring twice" and env.erp_order(oid)["revision"] == 2
+    assert len(env.credit_notes(oid)) == 1
+    assert env.writes("PATCH", "/api/v1/sales-orders/{id}") == 1 and env.writes("POST", "/api/v1/credit-notes") == 1
+
+
+def test_reconcile_reports_differing_orders_refunds_without_credit_notes_and_mismatched_notes(env):
+    from datetime import datetime, timedelta, timezone
+
+    from connector.reconcile import (CREDIT_NOTE_MISMATCH, ORDER_DIFFERS, REFUND_WITHOUT_CREDIT_NOTE,
+                                     Reconciler)
+
+    def reconcile():
+        return Reconciler(env.importer.db, env.woo, env.importer.erp, warehouses=("MAIN",),
+                          import_statuses=("processing", "on-hold"), order_grace_minutes=0,
+                          clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=1)).run()
+
+    oid = env.imported_order()
+    env.woo.update_order(oid, {"shipping": {"city": "Bonn"}})  # its webhook never arrives
+    refund = env.refund(oid, amount="3.00", reason="goodwill")
+    report = reconcile()
+    (differs,) = report.of(ORDER_DIFFERS)
+    assert differs.key == str(oid) and "shipping_address" in differs.detail
+    assert [d.key for d in report.of(REFUND_WITHOUT_CREDIT_NOTE)] == [f"WC-REFUND-{refund['id']}"]
+    env.importer.run(oid)
+    report = reconcile()
+    assert not report.of(ORDER_DIFFERS) and not report.of(REFUND_WITHOUT_CREDIT_NOTE)
+    assert not report.of(CREDIT_NOTE_MISMATCH)
+    requests.post(f"{env.erp_url}/api/v1/credit-notes", headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"},
+                  json={"external_ref": f"WC-REFUND-{refund['id']}", "sales_order_id": env.erp_order(oid)["id"],
+                        "amount": "3.00"}, timeout=10).raise_for_status()  # a second note, made by hand
+    (mismatch,) = reconcile().of(CREDIT_NOTE_MISMATCH)
+    assert "2 credit notes for one refund" in mismatch.detail
