@@ -74,7 +74,8 @@ def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask
                   status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
             return _answer(verdict.status, verdict.reason), metrics.refused(verdict.status)
         publisher = publish_customer if verdict.topic.startswith("customer.") else publish
-        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publisher)
+        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publisher,
+                                                            hold_statuses=settings.import_statuses)
         if not new:
             event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
                   payload_sha256=verdict.body_sha256)
