@@ -17,7 +17,7 @@ import requests
 from woocommerce.oauth import OAuth
 
 from connector.errors import PermanentError
-from connector.http import exchange, pooled_session
+from connector.http import exchange, pooled_session, woocommerce_not_found
 
 BATCH_LIMIT = 100
 PAGE_LIMIT = 100
@@ -80,7 +80,7 @@ class WooClient:
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
         return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
-                        limiter=self.limiter, invalid_statuses=invalid_statuses)
+                        limiter=self.limiter, invalid_statuses=invalid_statuses, not_found=woocommerce_not_found)
 
     def get(self, endpoint: str, **params) -> Any:
         return self.call("GET", endpoint, params=params)[0]
