@@ -32,3 +32,18 @@ def test_retrying_a_gone_order_explains_why_and_exits_2(db, database_url):
     assert result.exit_code == 2, result.output
     (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
     assert "order 63: gone in WooCommerce" in line and "final" in line and "nothing to retry" not in line
+
+
+def test_dead_letter_show_names_the_same_resource_as_the_list(db, database_url):
+    from connector import dead_letters
+    letter = dead_letters.Letter(task_id="t-sku", attempt_key="0", task_name="wooerp.catalog.apply_products",
+                                 args=[["pct%2C", "B-1"]], kwargs={}, queue="catalog", correlation_id=None,
+                                 retries=0, exc_type="PermanentError", exc_message="401", traceback=None)
+    letter_id, _ = dead_letters.record(db, letter)
+    env = {"DATABASE_URL": database_url}
+    listed = CliRunner().invoke(main, ["dead-letters", "list"], env=env)
+    shown = CliRunner().invoke(main, ["dead-letters", "show", str(letter_id)], env=env)
+    assert listed.exit_code == 0 and shown.exit_code == 0, listed.output + shown.output
+    assert "SKU pct%2C, B-1" in listed.output
+    (line,) = [ln for ln in shown.output.splitlines() if ln.strip().startswith("resource:")]
+    assert line.split(":", 1)[1].strip() == "SKU pct%2C, B-1"
