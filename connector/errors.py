@@ -3,6 +3,8 @@
     SyncError
     ├── TransientError      retry with backoff; may carry retry_after (429, 5xx, timeouts, lock busy)
     ├── PermanentError      no retry; dead-letter with the reason (4xx other than 408/429, bad config)
+    │   └── NotFound        the remote system itself says the record does not exist (WooCommerce: 410, or
+    │                       404 with its `woocommerce_rest_…invalid_id` code); only this means "gone"
     └── InvalidDataError    no retry; quarantine the record with a human-readable reason
 
 ConfigError is separate: it stops start-up before any work is done.
@@ -29,6 +31,11 @@ class TransientError(SyncError):
 
 class PermanentError(SyncError):
     """Retrying will not help; an operator must look (dead letter)."""
+
+
+class NotFound(PermanentError):
+    """The remote system's own answer that the record does not exist. A bare 404 (a proxy's HTML page, an
+    unknown route) is not this: it is classified as a TransientError in connector/http.py."""
 
 
 class InvalidDataError(SyncError):

@@ -11,7 +11,7 @@ import time
 import requests
 from requests.adapters import HTTPAdapter
 
-from connector.errors import InvalidDataError, PermanentError, TransientError
+from connector.errors import InvalidDataError, NotFound, PermanentError, TransientError
 from connector.logs import get_correlation_id
 
 
@@ -46,13 +46,40 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def check_response(system: str, response: requests.Response, *, invalid_statuses: tuple[int, ...] = ()) -> None:
-    """Raise the right SyncError for a non-2xx answer; return quietly for 2xx."""
+def woocommerce_not_found(response: requests.Response) -> bool:
+    """True only for WooCommerce's own "this record does not exist" answer: 410, or 404 with a JSON body whose
+    `code` is one of its `woocommerce_rest_…invalid_id` codes (`woocommerce_rest_shop_order_invalid_id`,
+    `woocommerce_rest_product_invalid_id`, `woocommerce_rest_invalid_id` for customers…). A 404 from a proxy
+    or a cache (an HTML page), or with another code (`rest_no_route`: the API is not reachable at that
+    address right now), says nothing about the record."""
+    if response.status_code == 410:
+        return True
+    if response.status_code != 404:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    code = body.get("code") if isinstance(body, dict) else None
+    return isinstance(code, str) and code.startswith("woocommerce_rest_") and code.endswith("invalid_id")
+
+
+def check_response(system: str, response: requests.Response, *, invalid_statuses: tuple[int, ...] = (),
+                   not_found=None) -> None:
+    """Raise the right SyncError for a non-2xx answer; return quietly for 2xx.
+
+    `not_found(response)`, when given, decides a 404/410: True → NotFound (the record is gone), False →
+    TransientError (someone other than the system answered; try again). Without it a 404 is a PermanentError."""
     status = response.status_code
     if 200 <= status < 300:
         return
     excerpt = response.text[:EXCERPT]
     where = f"{system} {response.request.method} {_path(response.url)} -> {status}"
+    if not_found is not None and status in (404, 410):
+        if not_found(response):
+            raise NotFound(f"{where}: {excerpt}", status=status, excerpt=excerpt)
+        raise TransientError(f"{where} without {system}'s own not-found answer (a proxy or routing fault?): "
+                             f"{excerpt}", status=status, excerpt=excerpt)
     if status in RETRYABLE_STATUSES or status >= 500:
         raise TransientError(f"{where}: {excerpt}", status=status, excerpt=excerpt,
                              retry_after=retry_after_seconds(response.headers.get("Retry-After")))
@@ -61,7 +88,7 @@ def check_response(system: str, response: requests.Response, *, invalid_statuses
     raise PermanentError(f"{where}: {excerpt}", status=status, excerpt=excerpt)
 
 
-def exchange(system: str, send, *, limiter=None, invalid_statuses: tuple[int, ...] = ()):
+def exchange(system: str, send, *, limiter=None, invalid_statuses: tuple[int, ...] = (), not_found=None):
     """One request/answer with a remote system: wait for the fleet-wide rate limit, pass the correlation id
     on, classify any failure. `send(headers)` performs the request. Returns (decoded JSON, response)."""
     if limiter is not None:
@@ -71,7 +98,7 @@ def exchange(system: str, send, *, limiter=None, invalid_statuses: tuple[int, ..
         response = send({"X-Correlation-ID": cid} if cid else {})
     except requests.RequestException as exc:
         raise transport_error(system, exc) from exc
-    check_response(system, response, invalid_statuses=invalid_statuses)
+    check_response(system, response, invalid_statuses=invalid_statuses, not_found=not_found)
     return json_body(system, response), response
 
 

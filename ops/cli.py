@@ -13,7 +13,7 @@ from connector.identity import rebind as do_rebind
 from connector.logs import setup
 from connector.services import Services
 from connector.settings import load_or_exit
-from connector.sync.orders import not_done, reset_for_retry
+from connector.sync.orders import gone_reason, not_done, reset_for_retry
 from ops.bootstrap import bootstrap as do_bootstrap
 from ops.cli_failures import dead_letters_group, products
 from ops.cli_reconcile import reconcile
@@ -130,14 +130,20 @@ def orders_list(state: str | None) -> None:
 def orders_retry(order_ids: tuple[int, ...]) -> None:
     """Re-run quarantined or dead-lettered orders after their cause was fixed."""
     db = _services().db
-    failed = False
+    failed = gone_seen = False
     for oid in order_ids:
+        gone = gone_reason(db, oid)
+        if gone is not None:  # final: WooCommerce itself said the order does not exist
+            click.echo(f"order {oid}: gone in WooCommerce ({gone}); a gone order is final and is not retried",
+                       err=True)
+            gone_seen = True
+            continue
         if not reset_for_retry(db, oid):
             click.echo(f"order {oid}: not quarantined and no open dead letter; nothing to retry", err=True)
             failed = True
             continue
         click.echo(f"order {oid}: queued as task {publish_import(oid, None, collapse=False)}")
-    sys.exit(1 if failed else 0)
+    sys.exit(2 if gone_seen else 1 if failed else 0)
 
 
 @main.command()

@@ -107,7 +107,7 @@ def dl_show(letter_id: int) -> None:
     for name in ("id", "status", "task_name", "resource", "task_id", "queue", "args", "kwargs", "correlation_id", "retries",
                  "exc_type", "exc_message", "created_at", "announced_at", "resolved_at", "resolved_by", "resolution",
                  "replay_task_id"):
-        click.echo(f"{name:>15}: {getattr(r, name)}")
+        click.echo(f"{name:>15}: {_resource(r) if name == 'resource' else getattr(r, name)}")
     click.echo(f"{'traceback':>15}:\n{r.traceback}")
 
 

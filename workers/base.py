@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from connector import dead_letters
 from connector.broker import redis_client
 from connector.errors import PermanentError, TransientError
-from connector.logs import event, new_correlation_id, reset_correlation_id, set_correlation_id
+from connector.logs import event, get_correlation_id, new_correlation_id, reset_correlation_id, set_correlation_id
 from connector.services import Services
 from workers.announce import announce
 
@@ -125,7 +125,9 @@ class SyncTask(Task):
         return dead_letters.Letter(
             task_id=self.request.id, attempt_key=str(self.request.retries), task_name=self.name,
             args=list(self.request.args or []), kwargs=dict(self.request.kwargs or {}),
-            queue=delivery.get("routing_key"), correlation_id=self._header("wooerp_cid"),
+            queue=delivery.get("routing_key"),
+            # the id this run logged under: the message's, or the one a scheduled task (no header) was given
+            correlation_id=self._header("wooerp_cid") or get_correlation_id() or None,
             retries=self.request.retries, exc_type=type(exc).__name__, exc_message=str(exc)[:2000],
             traceback=tb[-8000:], resource=self.resource_of(self.request.args))
 

@@ -95,8 +95,14 @@ def customer_from_woo_customer(woo: dict, vat_keys=DEFAULT_VAT_META_KEYS) -> dic
     """The ERP customer fields a WooCommerce customer record (`customer.updated`) carries."""
     return customer_from_order({"customer_id": woo.get("id"), "billing": woo.get("billing") or {},
                                 "shipping": woo.get("shipping") or {}, "meta_data": woo.get("meta_data")},
-                               vat_keys)[0] | {"email": fold_email(woo.get("email") or
-                                                                   (woo.get("billing") or {}).get("email"))}
+                               vat_keys)[0] | {"email": _email_or_blank(woo.get("email") or
+                                                                        (woo.get("billing") or {}).get("email"))}
+
+
+def _email_or_blank(value) -> str:
+    """The folded e-mail when it is an address (order_mapping.is_email); blank otherwise, so a malformed one
+    (`foo@`) is never used to link or create an ERP customer."""
+    return fold_email(value) if order_mapping.is_email(value) else ""
 
 
 def updatable_from_order(order: dict) -> tuple[str, ...]:
@@ -107,8 +113,13 @@ def updatable_from_order(order: dict) -> tuple[str, ...]:
     return UPDATABLE
 
 
+_NEEDS = [erp for erp, woo in order_mapping.ADDRESS_FIELDS.items() if woo in order_mapping.ADDRESS_NEEDS]  # line1, city
+
+
 def _address(value) -> dict | None:
-    if not value or not value.get("country"):
+    """The address as the ERP stores it; None when it is not usable (the order rule: a country, a street
+    and a city), so a half-filled shop address never overwrites the one the ERP holds."""
+    if not value or not value.get("country") or any(not str(value.get(k) or "").strip() for k in _NEEDS):
         return None
     return {k: value.get(k) or "" for k in order_mapping.ADDRESS_FIELDS}
 

@@ -11,6 +11,8 @@ net = Σ amounts − discounts + shipping + fees equals the shop's figures to th
 """
 from __future__ import annotations
 
+import email.utils
+
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from connector.errors import InvalidDataError
@@ -130,12 +132,37 @@ def _is_country(value) -> bool:
     return isinstance(value, str) and len(value) == 2 and value.isascii() and value.isalpha()
 
 
+def is_email(value) -> bool:
+    """Whether `value` looks like an e-mail address a mail server could take: one `local@domain`, as
+    `email.utils.parseaddr` reads it back unchanged (no display name, no comment, no blanks), with a
+    non-empty local part and a domain of at least two non-empty dot-separated labels. Deliberately not
+    a full RFC 5322 check: it catches what people type wrong (`foo@`, `foo@bar`, `@x.de`, `a b@c.de`)."""
+    text = str(value or "").strip()
+    if not text or any(c.isspace() for c in text) or text.count("@") != 1:
+        return False
+    if email.utils.parseaddr(text) != ("", text):
+        return False
+    local, domain = text.split("@")
+    labels = domain.split(".")
+    return bool(local) and len(labels) >= 2 and all(labels)
+
+
+ADDRESS_NEEDS = {"address_1": "street (address_1)", "city": "city"}  # besides a valid country
+
+
+def address_gaps(address: dict | None) -> list[str]:
+    """What a non-blank postal address lacks to be delivered to: a street and a city (the country is checked
+    apart). An address with only a country (or a postcode) is not one the ERP can ship to."""
+    return [label for field, label in ADDRESS_NEEDS.items() if not str((address or {}).get(field) or "").strip()]
+
+
 def validate(order: dict, *, known_skus: set[str], currencies: tuple[str, ...]) -> None:
     """Raise InvalidDataError with a sentence an operator can act on; nothing is written before this.
 
     It checks what the ERP will require (so an order is quarantined here, not refused by the ERP half-way):
-    SKUs, whole positive quantities, decimal non-negative amounts, the currency, an e-mail, a billing
-    country, a usable shipping address, and that the order's own totals add up."""
+    SKUs, whole positive quantities, decimal non-negative amounts, the currency, an e-mail address
+    (is_email), a billing country, a usable shipping address (blank: goods go to billing; else a country, a
+    street and a city: address_gaps), and that the order's own totals add up."""
     oid = order.get("id")
     try:
         _check(order, known_skus, currencies)
@@ -163,13 +190,18 @@ def _check(order: dict, known_skus: set[str], currencies: tuple[str, ...]) -> No
         for field in ("total", "subtotal_tax", "total_tax"):
             amount(line.get(field), f"{name}: {field}")
     billing = order.get("billing") or {}
-    if "@" not in str(billing.get("email") or "").strip():
-        raise InvalidDataError(f"billing e-mail {billing.get('email')!r} is missing or not an address")
+    if not is_email(billing.get("email")):
+        raise InvalidDataError(f"billing e-mail {billing.get('email')!r} is missing or not an address "
+                               f"(expected local@domain.tld)")
     if not _is_country(str(billing.get("country") or "").strip()):
         raise InvalidDataError(f"billing country {billing.get('country')!r} is missing or not an ISO code")
     if not _blank(order.get("shipping")) and not _is_country(str(order["shipping"].get("country") or "").strip()):
         raise InvalidDataError(f"shipping address has no valid country ({order['shipping'].get('country')!r}); "
                                f"fill it in, or clear the whole shipping address to ship to the billing address")
+    gaps = [] if _blank(order.get("shipping")) else address_gaps(order["shipping"])
+    if gaps:
+        raise InvalidDataError(f"shipping address has no {' and no '.join(gaps)}; fill it in, or clear the whole "
+                               f"shipping address to ship to the billing address")
     if not order.get("payment_method"):
         raise InvalidDataError("has no payment method")
     discount = amount(order.get("discount_total"), "discount_total")

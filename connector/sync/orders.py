@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from connector import dead_letters, holds, leases
 from connector.db import Database, utcnow
-from connector.errors import InvalidDataError, PermanentError
+from connector.errors import InvalidDataError, NotFound, PermanentError
 from connector.logs import event, get_correlation_id
 from connector.mapping import customers as customer_mapping
 from connector.mapping import orders as mapping
@@ -64,9 +64,9 @@ class OrderImporter:
                 return self._report(order_id, "gone in WooCommerce")
             try:
                 order = self.woo.get_order(order_id)
-            except PermanentError as e:
-                if e.status not in (404, 410):
-                    raise
+            except NotFound as e:  # WooCommerce's own answer; a bare 404 is a TransientError (connector/http.py)
+                if row.state in st.IMPORTED | st.FOLLOWED:
+                    return self._missing_after_import(row, e)
                 # a sale the shop no longer has holds no stock
                 erp_side = f"ERP order {row.erp_order_id} exists" if row.erp_order_id else "never imported"
                 self._move(order_id, st.GONE, also=lambda s: holds.release(s, order_id),
@@ -155,6 +155,21 @@ class OrderImporter:
             row.erp_order_id = row.erp_order_number = row.erp_customer_id = None
             row.reason = None
             return row
+
+    def _missing_after_import(self, row: OrderSync, e: NotFound) -> OrderReport:
+        """The shop says an order we already put into the ERP does not exist. That is never decided by one
+        read: its ERP order stays, and a person looks (attention), since cancelling a live, paid ERP order on
+        a wrong answer costs far more than a look. A cancelled one has nothing left to undo."""
+        oid = row.woo_order_id
+        if row.state == st.CANCELLED:
+            return self._report(oid, f"not in WooCommerce ({e.status}); its ERP order is cancelled")
+        reason = (f"WooCommerce answers that order {oid} does not exist ({e.status}) but ERP order "
+                  f"{row.erp_order_number or row.erp_order_id} holds it: check the shop (deleted for good?) "
+                  f"and cancel the ERP order if so, then `wooerp orders retry {oid}`")
+        self._move(oid, st.ATTENTION, reason=reason)
+        event(log, "imported order not found in WooCommerce", logging.WARNING, order_id=oid,
+              erp_order_id=row.erp_order_id, status=e.status)
+        return self._report(oid, reason)
 
     def _move(self, order_id: int, new: str, also=None, **fields) -> None:
         """Change the order's state; `also(session)` runs in the same transaction."""
@@ -297,6 +312,13 @@ def erp_refusal(error: InvalidDataError) -> str:
         return str(problem.get("message") or error)
     except (ValueError, KeyError, TypeError, AttributeError):
         return str(error)
+
+
+def gone_reason(db: Database, order_id: int) -> str | None:
+    """Why the order is gone (WooCommerce said it does not exist), None if it is not gone."""
+    with db.session() as s:
+        row = s.get(OrderSync, order_id)
+        return (row.reason or "no reason recorded") if row is not None and row.state == st.GONE else None
 
 
 def reset_for_retry(db: Database, order_id: int, by: str | None = None) -> bool:

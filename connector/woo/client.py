@@ -3,34 +3,63 @@
 Hard limits of the remote API: batch endpoints take at most 100 items (413 above), collections at most
 per_page=100, prices are strings, variations are written only under their parent, webhooks are
 auto-disabled after repeated failed deliveries. The `woocommerce` client 3.0.0 opens a new connection
-per call with a 5 s timeout; this adapter sends on a pooled keep-alive session with explicit timeouts,
-keeping the package's OAuth 1.0a signing (see _Transport).
+per call with a 5 s timeout and signs some values differently from what WooCommerce checks; this adapter
+sends on a pooled keep-alive session with explicit timeouts and signs as WooCommerce verifies (see
+_Transport and oauth_signed_query).
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import secrets
 import time
 from typing import Any, Iterable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import requests
-from woocommerce.oauth import OAuth
 
 from connector.errors import PermanentError
-from connector.http import exchange, pooled_session
+from connector.http import exchange, pooled_session, woocommerce_not_found
 
 BATCH_LIMIT = 100
 PAGE_LIMIT = 100
 
 
+def _rawurlencode(value: str) -> str:
+    """PHP's rawurlencode (RFC 3986): everything but A-Z a-z 0-9 - _ . ~ is %-escaped, UTF-8 bytes."""
+    return quote(value, safe="")
+
+
+def oauth_signed_query(method: str, url: str, params: dict, key: str, secret: str, *,
+                       timestamp: int | None = None, nonce: str | None = None) -> str:
+    """The query string of a one-legged OAuth 1.0a request (HMAC-SHA256), signed over exactly what
+    WooCommerce's `WC_REST_Authentication::check_oauth_signature` rebuilds: the parameters as PHP decoded
+    them into $_GET (i.e. the values we send, never decoded a second time), sorted by key (strcmp),
+    each key and value rawurlencoded, every `key=value` rawurlencoded again and joined with `%26`, after
+    `METHOD&rawurlencode(url)`; key `secret&`."""
+    signed = {str(k): str(v) for k, v in params.items()}
+    signed.update(oauth_consumer_key=key, oauth_timestamp=str(int(time.time()) if timestamp is None else timestamp),
+                  oauth_nonce=nonce or secrets.token_hex(16), oauth_signature_method="HMAC-SHA256")
+    pairs = [_rawurlencode(f"{_rawurlencode(k)}={_rawurlencode(signed[k])}")
+             for k in sorted(signed, key=lambda k: k.encode("utf-8"))]
+    base = f"{method.upper()}&{_rawurlencode(url)}&{'%26'.join(pairs)}"
+    digest = hmac.new(f"{secret}&".encode(), base.encode(), hashlib.sha256).digest()
+    signed["oauth_signature"] = base64.b64encode(digest).decode()
+    return urlencode(signed, quote_via=quote, safe="")
+
+
 class _Transport:
-    """One WooCommerce REST request, signed as the `woocommerce` package signs it, sent on a pooled session.
+    """One WooCommerce REST request, signed as WooCommerce verifies it, sent on a pooled session.
 
     Why not the package's `API` class: it sends through the module-level `requests.request` (a new
     connection per call) and its public `get/post/...` cannot carry extra headers (the correlation id)
-    because its private `__request` passes `headers` twice. So the request is built here, at the session
-    level, and only the package's public OAuth 1.0a signer (`woocommerce.oauth.OAuth`) is reused.
-    HTTPS: basic auth (or query-string keys); HTTP: an OAuth 1.0a-signed URL.
+    because its private `__request` passes `headers` twice. Why not its OAuth signer either: it URL-decodes
+    every value before signing, so a value holding a valid `%XX` escape (SKU `a%20b`, `%41`) is signed as
+    `a b` / `A` while WooCommerce signs the value it received, and answers 401 "Invalid signature"; it also
+    leaves `/` unescaped where WooCommerce's rawurlencode escapes it.
+    HTTPS: basic auth (or query-string keys); HTTP: an OAuth 1.0a-signed URL (oauth_signed_query).
     """
 
     version = "wc/v3"
@@ -53,8 +82,7 @@ class _Transport:
         elif self.is_ssl:
             params.update(consumer_key=self.key, consumer_secret=self._secret)
         else:
-            url = OAuth(url=f"{url}?{urlencode(params)}", consumer_key=self.key, consumer_secret=self._secret,
-                        version=self.version, method=method, oauth_timestamp=int(time.time())).get_oauth_url()
+            url = f"{url}?{oauth_signed_query(method, url, params, self.key, self._secret)}"
             params = {}  # already inside the signed URL
         sent = {"user-agent": self.user_agent, "accept": "application/json"}
         if data is not None:
@@ -80,7 +108,7 @@ class WooClient:
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
         return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
-                        limiter=self.limiter, invalid_statuses=invalid_statuses)
+                        limiter=self.limiter, invalid_statuses=invalid_statuses, not_found=woocommerce_not_found)
 
     def get(self, endpoint: str, **params) -> Any:
         return self.call("GET", endpoint, params=params)[0]

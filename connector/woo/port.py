@@ -4,7 +4,9 @@
 Records are WooCommerce REST v3 JSON as the shop sends it: ids are ints, prices and totals decimal
 strings, `stock_quantity` an int or None, `date_modified_gmt` a UTC timestamp without zone
 ("2026-11-20T10:00:00"). Every method raises only connector.errors families: TransientError (timeouts,
-5xx, 429), PermanentError (401/403, 404 for a record the shop does not have, other 4xx); a batch
+5xx, 429, and a 404 that is not WooCommerce's own answer, e.g. a proxy's HTML page), NotFound (a
+PermanentError: 410, or 404 with a `woocommerce_rest_…invalid_id` code: the shop does not have the record),
+PermanentError (401/403, other 4xx); a batch
 call reports a refused item inside its answer instead of raising. Limits: ≤ BATCH_LIMIT (100) creates + updates
 per batch call, ≤ PAGE_LIMIT (100) ids or SKUs per lookup.
 """
@@ -22,7 +24,7 @@ class ShopPort(Protocol):
 
     # -- orders ------------------------------------------------------------------------------------------
     def get_order(self, order_id: int) -> dict:
-        """One order (line items, totals, addresses, meta_data); PermanentError 404 when it is gone."""
+        """One order (line items, totals, addresses, meta_data); NotFound when the shop says it does not exist."""
         ...
 
     def list_orders(self, *, modified_after: str | None, statuses: Iterable[str], page: int = 1) -> tuple[list, int]:

@@ -7,7 +7,8 @@ Tried in order, as `WC_REST_Authentication` does:
    401 `woocommerce_rest_authentication_error` with a `WWW-Authenticate: Basic` realm.
 2. OAuth 1.0a one-legged: params from the query (PHP semantics: last duplicate wins), a form body
    or an `Authorization: OAuth` header; HMAC-SHA1/SHA256 with key `secret&` over
-   `METHOD&enc(url the client used)&enc(sorted params)`; ±15 min timestamp; nonces remembered 15 min.
+   `METHOD&enc(url the client used)&enc(sorted params)`, enc = PHP rawurlencode of the values as received
+   (no second decoding, "/" escaped); ±15 min timestamp; nonces remembered 15 min.
 Then the key's permission (`read`, `write`, `read_write`) is checked against the HTTP method.
 """
 from __future__ import annotations
@@ -137,9 +138,9 @@ def _oauth(ring: KeyRing) -> dict | None:
     given = unquote(str(params["oauth_signature"]).replace(" ", "+"))
     signed = {k: v for k, v in params.items() if k != "oauth_signature"}
     url = request.host_url.rstrip("/") + request.path
-    # PHP rawurlencode escapes "/", the Python client's quote() does not: accept either spelling.
-    if not any(hmac.compare_digest(_signature(signed, url, method, rec["secret"], safe), given)
-               for safe in ("", "/")):
+    # exactly WooCommerce's check: the values as received (decoded once), rawurlencoded ("/" too); a client
+    # that decodes a value again (`%41`) or leaves "/" unescaped is refused, as the real shop refuses it
+    if not hmac.compare_digest(_signature(signed, url, method, rec["secret"]), given):
         raise _auth_error("Invalid signature - provided signature does not match.")
     try:
         ts = int(params["oauth_timestamp"])
@@ -152,9 +153,9 @@ def _oauth(ring: KeyRing) -> dict | None:
     return rec
 
 
-def _signature(params: dict, url: str, method: str, secret: str, safe: str) -> str:
-    def enc(s: str) -> str:
-        return quote(str(s), safe="~" + safe)
+def _signature(params: dict, url: str, method: str, secret: str) -> str:
+    def enc(s: str) -> str:  # PHP rawurlencode
+        return quote(str(s), safe="~")
 
     pairs = []
     for key in sorted(params, key=lambda k: k.encode()):  # uksort(strcmp)

@@ -196,3 +196,31 @@ def test_reconcile_reports_differing_orders_refunds_without_credit_notes_and_mis
                         "amount": "3.00"}, timeout=10).raise_for_status()  # a second note, made by hand
     (mismatch,) = reconcile().of(CREDIT_NOTE_MISMATCH)
     assert "2 credit notes for one refund" in mismatch.detail
+
+
+def test_only_woocommerces_own_not_found_answer_makes_an_order_gone(env, db):
+    """F2: a proxy's HTML 404 is retried, never final; an imported order is never flipped to gone by a read."""
+    fresh = env.woo_admin.checkout([{"sku": "LIFE-A", "quantity": 1}])["id"]
+    env.woo_admin.set_faults([{"method": "GET", "path": f"/wp-json/wc/v3/orders/{fresh}", "kind": "html",
+                               "status": 404, "times": 1}])
+    with pytest.raises(TransientError):
+        env.importer.run(fresh)
+    assert env.importer.run(fresh).state == st.WRITTEN_BACK  # the retry imports it
+
+    oid = env.imported_order()
+    env.woo_admin.set_faults([{"method": "GET", "path": f"/wp-json/wc/v3/orders/{oid}", "kind": "html",
+                               "status": 404, "times": 1}])
+    with pytest.raises(TransientError):
+        env.importer.run(oid)
+    assert env.importer.run(oid).state == st.WRITTEN_BACK
+    assert env.erp_order(oid)["status"] != "cancelled"
+
+    # WooCommerce itself says the imported order does not exist: a person looks; the ERP order stays
+    env.woo.call("DELETE", f"orders/{oid}", params={"force": "true"})
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION and "does not exist" in report.detail
+    assert env.erp_order(oid)["status"] != "cancelled"
+
+    never = env.woo_admin.checkout([{"sku": "LIFE-B", "quantity": 1}], status="pending")["id"]
+    env.woo.call("DELETE", f"orders/{never}", params={"force": "true"})
+    assert env.importer.run(never).state == st.GONE

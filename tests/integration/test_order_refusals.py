@@ -3,7 +3,7 @@ gone; an open dead letter keeps the order from running again (the importer on a 
 import json
 
 from connector import dead_letters
-from connector.errors import InvalidDataError, PermanentError
+from connector.errors import InvalidDataError, NotFound, PermanentError
 from connector.models import OrderSync
 from connector.sync import order_state as st
 from connector.sync.orders import OrderImporter, not_done, reset_for_retry
@@ -16,7 +16,7 @@ class Woo:
 
     def get_order(self, order_id):
         if self.order is None:
-            raise PermanentError("woo GET orders -> 404", status=404)
+            raise NotFound("woo GET orders -> 404 woocommerce_rest_shop_order_invalid_id", status=404)
         return self.order
 
 

@@ -26,6 +26,10 @@ class Erp:
         assert all("," not in s for s in skus), "a SKU with the separator went into a list query"
         return [r for r in self.records.values() if r["sku"] in skus]
 
+    def list_products(self, modified_since, cursor, limit=100):
+        from connector.erp.protocol import Page
+        return Page(items=list(self.records.values()), next_cursor=None)
+
     def get_product(self, erp_id):
         if erp_id not in self.records:
             raise PermanentError("erp GET products -> 404", status=404)
@@ -80,3 +84,20 @@ def test_the_shop_is_asked_for_a_sku_with_a_comma_alone_and_only_its_exact_match
     asked = [parse_qs(urlparse(c.request.url).query)["sku"] for c in responses.calls]
     assert asked == [["X"], ["A,B"]]
     assert [p["id"] for p in found] == [1, 2, 3, 2]  # the joined query's answer as is, the lone one exact
+
+
+def test_a_sku_with_the_separator_and_no_mapping_yet_is_found_in_the_erp(db, sandboxes):
+    """F6: an order line `A,B` whose shop product predates the catalog sync is not "unknown in the ERP"."""
+    from connector.settings import SANDBOX_ERP_TOKEN
+    from sandbox.erp.admin import ErpSandboxAdmin
+    erp_url = sandboxes[1]
+    admin = ErpSandboxAdmin(erp_url)
+    admin.reset()
+    for i in range(30):
+        admin.add_product(f"FILL-{i}", name=f"filler {i}", list_price="1.00")
+    admin.add_product("A,B", name="comma", list_price="2.00")
+    admin.add_product("PLAIN", name="plain", list_price="3.00")
+    erp = RestErp(erp_url, SANDBOX_ERP_TOKEN, timeout=10)
+    records = sku_lookup.erp_products(db, erp, ["A,B", "PLAIN", "NOWHERE,1"])
+    assert sorted(r["sku"] for r in records) == ["A,B", "PLAIN"]
+    assert sku_lookup.missing(["A,B", "PLAIN", "NOWHERE,1"], records) == ["NOWHERE,1"]

@@ -76,3 +76,36 @@ def test_more_than_100_batch_items_are_refused_before_any_call(woo):
     with pytest.raises(PermanentError):
         woo.batch_products(create=[{"sku": str(i)} for i in range(101)])
     assert len(responses.calls) == 0
+
+
+# -- "gone" is WooCommerce's own answer only (F2): anything else answering 404 is worth another try ----------
+@responses.activate
+def test_a_proxys_html_404_is_transient_not_gone(woo):
+    from connector.errors import NotFound
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/63", status=404, body="<html><h1>404 Not Found</h1>nginx</html>",
+                  content_type="text/html")
+    with pytest.raises(TransientError) as e:
+        woo.get_order(63)
+    assert not isinstance(e.value, NotFound) and e.value.status == 404
+
+
+@responses.activate
+def test_a_404_with_another_code_is_transient_not_gone(woo):
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/63", status=404,
+                  json={"code": "rest_no_route", "message": "No route was found", "data": {"status": 404}})
+    with pytest.raises(TransientError):
+        woo.get_order(63)
+
+
+@responses.activate
+def test_woocommerces_invalid_id_answer_and_410_mean_gone(woo):
+    from connector.errors import NotFound
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/63", status=404,
+                  json={"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                        "data": {"status": 404}})
+    responses.get(f"{WOO}/wp-json/wc/v3/orders/64", status=410, body="")
+    with pytest.raises(NotFound) as e:
+        woo.get_order(63)
+    assert e.value.status == 404 and isinstance(e.value, PermanentError)
+    with pytest.raises(NotFound):
+        woo.get_order(64)

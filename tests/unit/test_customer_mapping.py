@@ -72,3 +72,18 @@ def test_a_woo_customer_record_maps_like_an_order_buyer():
     wanted = customer_from_woo_customer(woo)
     assert (wanted["external_ref"], wanted["email"], wanted["vat_id"], wanted["company"]) == (
         "WC-CUST-5", "bob@example.com", "ATU13585627", "Analytical Ltd")
+
+
+def test_a_shop_customers_half_filled_shipping_address_never_overwrites_the_erps():
+    """F7: the order rule (a country, a street and a city) holds for customer records too."""
+    erp = customer_from_order(order())[0]  # ships to billing: Main St 1, Berlin
+    woo = {"id": 42, "email": "ada.lovelace@example.com", "billing": dict(BILLING),
+           "shipping": dict(EMPTY_SHIPPING, country="FR"), "meta_data": []}
+    assert "shipping_address" not in stale_fields(erp, customer_from_woo_customer(woo))
+    woo["shipping"] = dict(EMPTY_SHIPPING, country="FR", address_1="1 rue X", city="Paris")
+    assert stale_fields(erp, customer_from_woo_customer(woo))["shipping_address"]["city"] == "Paris"
+
+
+def test_a_malformed_e_mail_of_a_shop_customer_is_never_used():
+    woo = {"id": 42, "email": "foo@", "billing": dict(BILLING, email="foo@"), "shipping": {}, "meta_data": []}
+    assert customer_from_woo_customer(woo)["email"] == ""

@@ -45,3 +45,21 @@ def test_letters_whose_message_could_not_be_decoded_cannot_be_replayed():
     assert not dead_letters.replayable(DeadLetter(attempt_key=f"{dead_letters.UNDECODABLE}0"))
     assert dead_letters.replayable(DeadLetter(attempt_key="unknown-task:0"))
     assert dead_letters.replayable(DeadLetter(attempt_key="2"))
+
+
+def test_a_letter_of_a_scheduled_task_carries_the_correlation_id_its_run_logged_under():
+    """F5: a task started by beat has no correlation header; its letter still names the id of its log lines."""
+    from connector.errors import PermanentError
+    from connector.logs import reset_correlation_id, set_correlation_id
+    from workers.app import app
+    app.loader.import_default_modules()
+    task = app.tasks["wooerp.catalog.apply_products"]
+    task.push_request(id="t-1", args=[["pct%2C"]], kwargs={}, retries=0, headers={},
+                      delivery_info={"routing_key": "catalog"})
+    token = set_correlation_id("cid-from-the-run")
+    try:
+        letter = task._letter(PermanentError("401"), "tb")
+    finally:
+        reset_correlation_id(token)
+        task.pop_request()
+    assert letter.correlation_id == "cid-from-the-run"

@@ -83,6 +83,19 @@ def test_guests_are_keyed_by_email_and_customers_by_reference():
     ({"payment_method": ""}, "no payment method"),
     ({"total": "99.00"}, "totals do not add up"),
     ({"currency": "XYZ"}, "currency XYZ is not supported"),
+    # F7: a shipping address with only a country cannot be shipped to; each missing part is named
+    ({"shipping": {"country": "FR"}}, "shipping address has no street (address_1) and no city"),
+    ({"shipping": {"country": "FR", "postcode": "75001", "address_1": " "}}, "no street (address_1) and no city"),
+    ({"shipping": {"country": "FR", "address_1": "1 rue X"}}, "shipping address has no city;"),
+    ({"shipping": {"country": "FR", "city": "Paris"}}, "shipping address has no street (address_1);"),
+    # F7: the e-mail must look like an address
+    ({"billing": dict(ORDER["billing"], email="foo@")}, "billing e-mail 'foo@' is missing or not an address"),
+    ({"billing": dict(ORDER["billing"], email="foo@bar")}, "billing e-mail 'foo@bar'"),
+    ({"billing": dict(ORDER["billing"], email="@example.com")}, "billing e-mail '@example.com'"),
+    ({"billing": dict(ORDER["billing"], email="a b@example.com")}, "billing e-mail 'a b@example.com'"),
+    ({"billing": dict(ORDER["billing"], email="a@@example.com")}, "billing e-mail 'a@@example.com'"),
+    ({"billing": dict(ORDER["billing"], email="a@example..com")}, "billing e-mail 'a@example..com'"),
+    ({"billing": dict(ORDER["billing"], email="Dana <d@example.com>")}, "billing e-mail 'Dana <d@example.com>'"),
 ])
 def test_invalid_orders_are_refused_with_a_readable_reason(change, words):
     with pytest.raises(InvalidDataError) as e:
@@ -92,3 +105,15 @@ def test_invalid_orders_are_refused_with_a_readable_reason(change, words):
 
 def test_a_consistent_order_passes_validation():
     om.validate(ORDER, known_skus={"TSHIRT-RED-M"}, currencies=("EUR",))
+
+
+@pytest.mark.parametrize("shipping", [{}, {"country": "", "address_1": "", "city": ""}])
+def test_an_all_blank_shipping_address_ships_to_billing_and_passes(shipping):
+    order = dict(ORDER, shipping=shipping)
+    om.validate(order, known_skus={"TSHIRT-RED-M"}, currencies=("EUR",))
+    assert om.map_customer(order)["shipping_address"]["city"] == "Berlin"
+
+
+@pytest.mark.parametrize("address", ["dana@example.com", "Dana.W+shop@mail.example.co.uk", "x@a.b"])
+def test_ordinary_addresses_are_e_mails(address):
+    assert om.is_email(address)
