@@ -1,11 +1,13 @@
-"""WooCommerce REST API v3 adapter, on top of the `woocommerce` package.
+"""WooCommerce REST API v3 adapter.
 
 Hard limits of the remote API: batch endpoints take at most 100 items (413 above), collections at most
 per_page=100, prices are strings, variations are written only under their parent, webhooks are
-auto-disabled after repeated failed deliveries. The `woocommerce` client 3.0.0 opens a new connection
-per call with a 5 s timeout and signs some values differently from what WooCommerce checks; this adapter
-sends on a pooled keep-alive session with explicit timeouts and signs as WooCommerce verifies (see
-_Transport and oauth_signed_query).
+auto-disabled after repeated failed deliveries. The `woocommerce` package (3.0.0, on the design card)
+is not used to send: it opens a new connection per call with a 5 s timeout, and its OAuth 1.0a signer
+decodes query values before signing (a SKU such as `a%20b` is signed as `a b`, and the shop answers 401)
+and leaves `/` unencoded, where WooCommerce verifies the values as sent. So this adapter sends on a pooled
+keep-alive session with explicit timeouts and signs as WooCommerce verifies (_Transport and
+oauth_signed_query); the package stays the reference client the sandbox's contract tests run.
 """
 from __future__ import annotations
 
