@@ -202,7 +202,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_hour=int(r.number("RECONCILE_HOUR_UTC", "4", int, 0)),
         reconcile_order_grace_minutes=r.number("RECONCILE_ORDER_GRACE_MINUTES", "60"),
         reconcile_dir=os.path.abspath(r.raw("RECONCILE_DIR", os.path.join("var", "reconcile"))),
-        import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold"),
+        import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold,completed"),
         currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
         webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored,"
                                                "customer.updated"),

@@ -7,6 +7,7 @@ import requests
 
 from connector import holds
 from connector.erp.rest import RestErp
+from connector.errors import TransientError
 from connector.settings import SANDBOX_ERP_TOKEN, SANDBOX_WOO_KEY, SANDBOX_WOO_SECRET, load
 from connector.sync.orders import OrderImporter
 from connector.woo.client import WooClient
@@ -49,3 +50,35 @@ def test_a_quarantined_order_the_shop_moves_to_a_status_not_imported_is_skipped_
     report = importer.run(order["id"])  # was: IllegalTransition, a dead letter, again on every retry
     assert (report.state, report.detail) == ("skipped", "status not imported")
     assert holds.totals(db) == {"orders": 0, "units": 0} and erp_orders(erp_url, order["id"]) == []
+
+
+@pytest.mark.parametrize("how", ["completed at checkout", "completed after checkout"])
+def test_an_order_completed_before_its_import_reaches_the_erp_once_and_holds_until_then(db, shop, how):
+    """F3: a virtual good completes itself, a fast shop ships first: it was skipped for good, its hold released."""
+    woo, admin, importer, erp_url = shop
+    if how == "completed at checkout":
+        order = admin.checkout([{"sku": SKU, "quantity": 3}], status="completed")
+    else:
+        order = admin.checkout([{"sku": SKU, "quantity": 3}])
+        woo.update_order(order["id"], {"status": "completed"})
+    assert woo.get_order(order["id"])["status"] == "completed"
+    erp_admin = ErpSandboxAdmin(erp_url)
+    erp_admin.set_faults([{"method": "POST", "path": "/api/v1/sales-orders", "kind": "error", "status": 503}])
+    with pytest.raises(TransientError):  # the ERP is down: the task retries later
+        importer.run(order["id"])
+    assert holds.totals(db) == {"orders": 1, "units": 3}  # holding its units until then: none re-offered
+    erp_admin.clear_faults()
+    assert importer.run(order["id"]).state == "written_back"
+    assert importer.run(order["id"]).detail == "already written back"
+    assert len(erp_orders(erp_url, order["id"])) == 1 and holds.totals(db) == {"orders": 0, "units": 0}
+
+
+def test_an_order_our_shipment_sync_completed_is_followed_not_imported_again(db, shop):
+    woo, admin, importer, erp_url = shop
+    order = admin.checkout([{"sku": SKU, "quantity": 1}])
+    assert importer.run(order["id"]).state == "written_back"
+    woo.update_order(order["id"], {"status": "completed"})  # what connector/sync/shipments.py does
+    report = importer.run(order["id"])
+    assert report.state == "written_back", report
+    [erp_order] = erp_orders(erp_url, order["id"])
+    assert erp_order["status"] != "cancelled" and holds.totals(db) == {"orders": 0, "units": 0}
