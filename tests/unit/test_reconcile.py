@@ -299,6 +299,12 @@ def test_the_daily_task_runs_on_the_catalog_queue_writes_the_csv_and_logs_the_co
 def test_with_the_default_statuses_a_completed_order_without_an_erp_number_is_reported(db):
     """F3: an order completed before its import used to be skipped for good, and reconcile said nothing."""
     from connector.settings import load
-    shop = Shop(orders=[woo_order(8, 90, status="completed"), woo_order(9, 90, status="completed", number="SO-9")])
-    report = reconcile(db, Erp(), shop, import_statuses=load({"DATABASE_URL": db.url}).import_statuses)
+    shop = Shop(orders=[woo_order(8, 90, status="completed"), woo_order(9, 90, status="completed", number="SO-9"),
+                        woo_order(7, 60 * 24 * 400, status="completed")])  # last year's sale, before wooerp
+    statuses = load({"DATABASE_URL": db.url}).import_statuses
+    assert found(reconcile(db, Erp(), shop, import_statuses=statuses)) == set()  # wooerp has seen no order yet
+    with db.session() as s:  # the first order wooerp saw, two hours ago
+        s.add(OrderSync(woo_order_id=9, state="written_back", erp_order_id="SO-9", attempts=1,
+                        created_at=NOW.replace(tzinfo=None) - timedelta(hours=2), updated_at=utcnow()))
+    report = reconcile(db, Erp(), shop, import_statuses=statuses)
     assert found(report) == {("order_without_erp_number", "8")}
