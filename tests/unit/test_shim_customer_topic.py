@@ -39,3 +39,12 @@ def test_every_order_topic_routes_to_the_order_import(topic):
 def test_a_topic_no_task_handles_is_refused_never_taken_for_an_order(topic):
     with pytest.raises(ValueError):
         webhooks.route(topic)
+
+
+def test_a_webhook_topic_no_task_handles_is_a_configuration_error():
+    from connector.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        load({"WEBHOOK_TOPICS": "order.created,product.updated"})
+    assert e.value.variable == "WEBHOOK_TOPICS" and "product.updated" in str(e.value)
+    assert load({"WEBHOOK_TOPICS": "order.created,customer.updated"}).webhook_topics == ("order.created",
+                                                                                       "customer.updated")
