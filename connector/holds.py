@@ -9,7 +9,14 @@ So every line of an accepted order holds its quantity for its SKU here, and
 
 (connector/sync/inventory.py computes it for every stock write: delta pushes, first load, full resync).
 
-Life of a hold (all under the order's lease, by the importer, so one order's holds change one at a time):
+Life of a hold (all under the order's lease, by the importer, so one order's holds change one at a time,
+but for the first):
+- `hold_on_arrival`: the moment an order is accepted (the shim stores its webhook; the order poll finds
+  it), before its task is queued, an order the importer has never seen holds the lines of the body it
+  came with. So an order waiting in the queue or for a retry already holds. From its first run on, the
+  importer's rule below decides (it re-reads the order). Should an arrival hold be written after an
+  import that raced it to the finish (the importer saw no row of ours... and finished first), `recheck`
+  hands it over like any hold of an imported order, adding nothing twice.
 - `hold`: an order in an imported status (processing, on-hold) holds Σ quantity per SKU of its lines;
   quarantined and dead-lettered orders keep holding. An order that is not (or no longer) in such a
   status, or is cancelled before import, is `release`d. A discarded dead letter releases its order.
@@ -50,6 +57,7 @@ from collections import Counter
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
 from connector.models import InventoryLevel, StockHold
@@ -88,6 +96,26 @@ def hold(s, order_id: int, order: dict) -> None:
     for sku, qty in wanted.items():
         if sku not in current:
             s.add(StockHold(woo_order_id=order_id, sku=sku, quantity=qty, created_at=now))
+
+
+def hold_on_arrival(db: Database, order_id: int, wanted: dict[str, int]) -> bool:
+    """Hold `wanted` ({sku: quantity}, see `demand`) for an order the importer has not seen yet; False when
+    it has (its rule applies), when the order holds already, or when there is nothing to hold. One short
+    transaction; a concurrent arrival of the same order loses the insert race and changes nothing."""
+    from connector.models import OrderSync
+    if not wanted:
+        return False
+    try:
+        with db.session() as s:
+            if s.get(OrderSync, order_id) is not None or s.scalar(
+                    select(StockHold.sku).where(StockHold.woo_order_id == order_id).limit(1)) is not None:
+                return False
+            now = utcnow()
+            s.add_all(StockHold(woo_order_id=order_id, sku=sku, quantity=qty, created_at=now)
+                      for sku, qty in sorted(wanted.items()))
+        return True
+    except IntegrityError:
+        return False
 
 
 def release(s, order_id: int) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from connector import holds
 from connector.db import Database, utcnow
 from connector.models import WebhookDelivery
 
@@ -52,6 +53,8 @@ class Verdict:
     resource_id: int | None = None
     modified_gmt: str | None = None
     body_sha256: str | None = None
+    shop_status: str | None = None  # an order body's status, and its lines as ((sku, quantity), …):
+    lines: tuple = ()               # what the order holds from the moment it is accepted (connector/holds.py)
 
     @property
     def accepted(self) -> bool:
@@ -135,14 +138,20 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
     digest = hashlib.sha256(raw_body)
     if topic.endswith(".deleted"):  # `{"id": N}` every time: a second trashing (after a restore) is a new change,
         digest.update(b"|" + (headers.get("X-WC-Webhook-Delivery-ID") or "").encode())  # told apart by delivery
+    status, lines = None, ()
+    if topic in ("order.created", "order.updated") and isinstance(payload.get("status"), str):
+        status, lines = payload["status"], tuple(sorted(holds.demand(payload).items()))
     return Verdict(200, "accepted", topic=topic, resource_id=resource_id,
-                   modified_gmt=modified, body_sha256=digest.hexdigest())
+                   modified_gmt=modified, body_sha256=digest.hexdigest(), shop_status=status, lines=lines)
 
 
-def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish) -> tuple[int, bool, bool]:
+def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish,
+           hold_statuses: tuple[str, ...] = ()) -> tuple[int, bool, bool]:
     """Hand a new change to `publish(topic, resource_id, correlation_id)` and commit the delivery, with the
     outcome, in one short write. Returns (delivery id, is new, published). A failed publish leaves
     `published_at` empty for the relay; a change already recorded is not published again.
+    An order body in one of `hold_statuses` that the importer has not seen yet holds its lines before it
+    is published (connector/holds.py: a sale waiting in the queue is never offered again).
     (SQLAlchemy Core here: this is the shim's hot path.)"""
     table = WebhookDelivery.__table__
     find = select(table.c.id).where(table.c.change_key == verdict.change_key)
@@ -154,6 +163,8 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
                delivery_header=headers.get("X-WC-Webhook-Delivery-ID"), webhook_id=headers.get("X-WC-Webhook-ID"),
                body_sha256=verdict.body_sha256, modified_gmt=verdict.modified_gmt, correlation_id=correlation_id,
                received_at=utcnow(), task_id=None, published_at=None)
+    if verdict.lines and verdict.shop_status in hold_statuses:
+        holds.hold_on_arrival(db, verdict.resource_id, dict(verdict.lines))
     try:
         row["task_id"] = publish(verdict.topic, verdict.resource_id, correlation_id)
         row["published_at"] = utcnow()

@@ -8,11 +8,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from connector import logs
+from connector import dead_letters, logs
 from connector.identity import enforce
 from connector.logs import event
+from connector.models import OrderSync
 from connector.settings import SANDBOX_WOO_KEY, Settings
 from connector.services import Services
+from connector.sync import order_state as st
 from connector.sync.webhook_setup import ensure_webhooks
 from connector.woo.delivery_address import refusal
 
@@ -127,5 +129,26 @@ def _demo_order(settings: Settings, services: Services) -> str | None:
     except requests.RequestException as e:
         event(log, "demo order could not be placed", logging.WARNING, error=str(e)[:200])
         return f"the demo order could not be placed at the sandbox checkout ({str(e)[:120]})"
-    event(log, "demo order placed", order_id=r.json().get("id"))
-    return None
+    order_id = r.json().get("id")
+    event(log, "demo order placed", order_id=order_id)
+    return _demo_order_imported(services, order_id)
+
+
+def _demo_order_imported(services: Services, order_id: int, timeout: float = 90) -> str | None:
+    """Wait until the demo order is in the ERP and its number is in the shop (None), or say where it
+    stopped instead: the banner promises a working fleet only when the demo went all the way through."""
+    deadline = time.monotonic() + timeout
+    state = reason = None
+    while time.monotonic() < deadline:
+        with services.db.session() as s:
+            row = s.get(OrderSync, order_id)
+            state, reason = (row.state, row.reason) if row else (None, None)
+        if state == st.WRITTEN_BACK:
+            return None
+        if state in (st.QUARANTINED, st.CONFLICT, st.GONE, st.CANCELLED) or \
+                dead_letters.open_for(services.db, [dead_letters.order_resource(order_id)]):
+            break
+        time.sleep(1)
+    where = f"it is {state}" + (f": {reason}" if reason else "") if state else "no worker has taken it yet"
+    event(log, "demo order did not reach the ERP", logging.WARNING, order_id=order_id, state=state)
+    return f"demo order #{order_id} did not reach the ERP ({where}; make orders, make dead-letters)"

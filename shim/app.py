@@ -72,7 +72,8 @@ def create_app(settings: Settings, publish=None) -> Flask:
             event(log, "webhook not accepted", logging.INFO if verdict.status < 400 else logging.WARNING,
                   status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
             return _answer(verdict.status, verdict.reason), metrics.refused(verdict.status)
-        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publish)
+        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publish,
+                                                   hold_statuses=settings.import_statuses)
         if not new:
             event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
                   payload_sha256=verdict.body_sha256)

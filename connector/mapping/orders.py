@@ -199,6 +199,21 @@ def map_customer(order: dict) -> dict:
     return customer
 
 
+def _line_tax_rate(li: dict, order: dict, subtotal: Decimal, name: str) -> Decimal:
+    """The line's tax rate in percent: the configured rate(s) the shop applied to it (its `taxes` ids →
+    the order's `tax_lines[].rate_percent`), summed when several apply. Derived from the rounded amounts
+    (subtotal_tax / subtotal) only when the shop does not say: 1.60 / 8.40 reads as 19.05, not 19."""
+    percents = {t.get("rate_id"): t.get("rate_percent") for t in order.get("tax_lines") or [] if isinstance(t, dict)}
+    try:
+        applied = [t.get("id") for t in li.get("taxes") or []
+                   if isinstance(t, dict) and Decimal(str(t.get("subtotal") or t.get("total") or "0").strip() or "0")]
+        if applied and all(percents.get(rid) is not None for rid in applied):
+            return sum((Decimal(str(percents[rid])) for rid in applied), Decimal(0))
+    except InvalidOperation:
+        pass  # the shop's tax detail is unreadable: derive the rate from the amounts
+    return amount(li.get("subtotal_tax"), f"{name}: subtotal_tax") * 100 / subtotal if subtotal else Decimal(0)
+
+
 def map_order(order: dict, erp_customer_id: str) -> dict:
     """The ERP order for a validated Woo order (call `validate` first)."""
     lines = []
@@ -206,7 +221,7 @@ def map_order(order: dict, erp_customer_id: str) -> dict:
         name = _line_name(i, li)
         qty = quantity(li.get("quantity"), f"{name}: quantity")
         subtotal = _cents(amount(li.get("subtotal"), f"{name}: subtotal"))
-        rate = amount(li.get("subtotal_tax"), f"{name}: subtotal_tax") * 100 / subtotal if subtotal else Decimal(0)
+        rate = _line_tax_rate(li, order, subtotal, name)
         lines.append({"sku": li["sku"], "quantity": qty, "unit_price": str(unit_price(subtotal, qty)),
                       "amount": _s(subtotal), "tax_rate": _s(rate), "description": li.get("name") or li["sku"]})
     shipping_line = (order.get("shipping_lines") or [{}])[0]

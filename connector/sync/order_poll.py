@@ -13,7 +13,7 @@ from datetime import timedelta, timezone
 
 from sqlalchemy import select
 
-from connector import dead_letters
+from connector import dead_letters, holds
 from connector.db import Database, utcnow
 from connector.models import OrderSync, SyncCursor
 from connector.paging import woo_pages
@@ -62,6 +62,8 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
                     and row.woo_modified_gmt == o.get("date_modified_gmt")))  # changed since: follow it (order_life)
             modified = o.get("date_modified_gmt")
             if not settled:
+                if row is None and o.get("status") in statuses:  # a sale never seen: it holds from now on
+                    holds.hold_on_arrival(db, o["id"], holds.demand(o))
                 enqueue(o["id"])
                 queued += 1
                 if modified and modified > hold_limit and (oldest_open is None or modified < oldest_open):

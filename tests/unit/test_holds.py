@@ -8,6 +8,7 @@ from itertools import permutations
 import pytest
 
 from connector import binding, holds
+from connector.db import utcnow
 from connector.erp.protocol import Reservation
 from connector.models import InventoryLevel
 from connector.sync.inventory import InventorySync
@@ -251,3 +252,54 @@ def test_a_quarantined_order_waiting_for_a_fix_keeps_holding_and_imports_after_a
     assert importer.run(42).state == "skipped"
     shop.order = dict(shop.order, status="on-hold")  # back in an imported status: held and judged again
     assert importer.run(42).state == "quarantined" and holds.held_with_orders(db) == {"A": (2, 1)}
+
+
+def test_an_accepted_order_holds_before_its_task_is_queued_and_the_importer_takes_over(db):
+    """Issue 18: every line of every accepted order holds from the moment the shim stores it, so a sale
+    waiting in the queue (or for a retry) is never offered again; the importer's rule applies from its
+    first run on, and a second arrival changes nothing."""
+    import json
+    from connector.models import OrderSync
+    from connector.sync import order_state as st
+    from connector.webhooks import judge, record, signature
+    inv = InventorySync(db, Shop(), WEB)
+    inv.record([stock_row("A", "MAIN", 10), stock_row("B", "MAIN", 4)])
+    body = json.dumps({"id": 77, "status": "processing", "date_modified_gmt": "2026-11-30T10:00:00",
+                       "line_items": [{"sku": "A", "quantity": 3}, {"sku": "B", "quantity": 1.0},
+                                      {"sku": "A", "quantity": "2"}]}).encode()
+    topics = ("order.created", "order.updated")
+    verdict = judge(body, {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": signature(body, "k")},
+                    secret="k", topics=topics, max_bytes=10_000)
+    seen = []
+
+    def publish(topic, order_id, cid):  # the task is queued after the hold is committed
+        with db.session() as s:
+            seen.append(holds.held(s, ["A", "B"]))
+        return "task-1"
+    record(db, verdict, {}, "cid", publish, hold_statuses=("processing",))
+    assert seen == [{"A": 5, "B": 1}]
+    assert inv.expected(["A", "B"]) == {"A": 5, "B": 3}
+    # a pending (unpaid) order holds nothing; an order the importer has seen is its business
+    pending = json.dumps({"id": 78, "status": "pending", "line_items": [{"sku": "A", "quantity": 9}]}).encode()
+    record(db, judge(pending, {"X-WC-Webhook-Topic": "order.created",
+                               "X-WC-Webhook-Signature": signature(pending, "k")},
+                     secret="k", topics=topics, max_bytes=10_000), {}, "cid", lambda *a: "t", ("processing",))
+    with db.session() as s:
+        s.add(OrderSync(woo_order_id=79, state=st.WRITTEN_BACK, attempts=1, created_at=utcnow(),
+                        updated_at=utcnow()))
+    assert not holds.hold_on_arrival(db, 79, {"A": 4})
+    assert not holds.hold_on_arrival(db, 77, {"A": 1})  # holds already: nothing changes
+    assert holds.totals(db) == {"orders": 1, "units": 6}
+
+
+def test_the_order_poll_holds_a_sale_it_finds_before_queueing_it(db):
+    from connector.sync.order_poll import poll_orders
+
+    class Poll:
+        def list_orders(self, *, modified_after, statuses, page=1):
+            return [{"id": 90, "status": "processing", "date_modified_gmt": "2026-11-30T10:00:00",
+                     "line_items": [{"sku": "A", "quantity": 2}]}], 1
+    queued = []
+    poll_orders(db, Poll(), statuses=("processing",), overlap_seconds=60, enqueue=queued.append)
+    with db.session() as s:
+        assert queued == [90] and holds.held(s, ["A"]) == {"A": 2}

@@ -60,6 +60,18 @@ def test_order_maps_to_an_erp_order_whose_totals_add_up():
     assert Decimal(erp["totals"]["gross"]) == Decimal(erp["totals"]["net"]) + Decimal(erp["totals"]["tax"])
 
 
+def test_a_line_carries_the_tax_rate_the_shop_applied_not_one_derived_from_rounded_amounts():
+    """7.56 / 39.80 reads as 18.99 %; the shop says which rate it applied (the line's `taxes` ids and the
+    order's `tax_lines[].rate_percent`), and several rates on one line add up."""
+    line = dict(ORDER["line_items"][0], taxes=[{"id": 1, "total": "6.81", "subtotal": "7.56"}])
+    order = dict(ORDER, line_items=[line], tax_lines=[{"id": 90, "rate_id": 1, "rate_percent": 19}])
+    assert om.map_order(order, "C-1")["lines"][0]["tax_rate"] == "19.00"
+    two = dict(line, taxes=[{"id": 1, "subtotal": "7.00"}, {"id": 2, "subtotal": "0.56"}, {"id": 3, "subtotal": ""}])
+    order = dict(order, line_items=[two], tax_lines=[{"rate_id": 1, "rate_percent": 17.5}, {"rate_id": 2,
+                                                                                           "rate_percent": 1.5}])
+    assert om.map_order(order, "C-1")["lines"][0]["tax_rate"] == "19.00"
+
+
 def test_guests_are_keyed_by_email_and_customers_by_reference():
     assert om.customer_key(ORDER) == ("email", "dana@example.com")
     assert om.customer_key(dict(ORDER, customer_id=57)) == ("external_ref", "WC-CUST-57")
