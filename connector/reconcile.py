@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connector import binding, holds
 from connector.binding import CATEGORY, STOCK
@@ -42,6 +42,7 @@ from connector.mapping.orders import order_ref
 from connector.models import OrderSync
 from connector.paging import SQL_IN_LIMIT, chunked, erp_pages, woo_pages
 from connector.sync import order_life
+from connector.sync.order_poll import HISTORY
 from connector.sync.orders import ERP_NUMBER_META
 from connector.sync.resync import differing
 from connector.woo.client import PAGE_LIMIT
@@ -290,6 +291,10 @@ class Reconciler:
         cutoff = (self.clock() - self.grace).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         missing = []
         statuses = tuple(dict.fromkeys(self.import_statuses + ENDED))
+        # a completed order older than the first order wooerp saw is the shop's history, not a lost import
+        with self.db.session() as s:
+            first_seen = s.scalar(select(func.min(OrderSync.created_at)))
+        history_before = first_seen.strftime("%Y-%m-%dT%H:%M:%S") if first_seen else None
         for o in self._woo_items(self.woo.list_orders_created_before, before=cutoff,
                                  statuses=statuses, fields=ORDER_FIELDS):
             report.checked["woo_orders"] += 1
@@ -299,6 +304,9 @@ class Reconciler:
             if meta.get(ERP_NUMBER_META):
                 self._order_life(o, report)
             if o.get("status") not in self.import_statuses:
+                continue
+            if o.get("status") in HISTORY and (history_before is None
+                                               or (o.get("date_created_gmt") or "") < history_before):
                 continue
             if not meta.get(ERP_NUMBER_META):
                 missing.append((o["id"], o.get("status"), o.get("date_created_gmt")))

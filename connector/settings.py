@@ -166,6 +166,18 @@ class _Reader:
             raise ConfigError(name, f"must be at least {minimum}, got {value!r}")
         return number
 
+    def topics(self, name: str, default: str) -> tuple[str, ...]:
+        """Webhook topics, each one a task handles (connector.webhooks.route): a topic accepted but routed
+        nowhere would be stored and never published."""
+        from connector.webhooks import route  # not at import time: webhooks imports the database layer
+        topics = self.csv(name, default)
+        for topic in topics:
+            try:
+                route(topic)
+            except ValueError as e:
+                raise ConfigError(name, str(e)) from None
+        return topics
+
     def csv(self, name: str, default: str) -> tuple[str, ...]:
         items = tuple(x.strip() for x in self.raw(name, default).split(",") if x.strip())
         if not items:
@@ -202,10 +214,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_hour=int(r.number("RECONCILE_HOUR_UTC", "4", int, 0)),
         reconcile_order_grace_minutes=r.number("RECONCILE_ORDER_GRACE_MINUTES", "60"),
         reconcile_dir=os.path.abspath(r.raw("RECONCILE_DIR", os.path.join("var", "reconcile"))),
-        import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold"),
+        import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold,completed"),
         currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
-        webhook_topics=r.csv("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored,"
-                                               "customer.updated"),
+        webhook_topics=r.topics("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored,"
+                                                  "customer.updated"),
         vat_meta_keys=r.csv("VAT_META_KEYS", ",".join(DEFAULT_VAT_META_KEYS)),
         webhook_max_body_bytes=int(r.number("WEBHOOK_MAX_BODY_BYTES", str(2 * 1024 * 1024), int, 1024)),
         webhook_body_timeout=r.number("WEBHOOK_BODY_TIMEOUT_SECONDS", "10", minimum=0.5),

@@ -30,6 +30,19 @@ MAX_RESOURCE_ID = 2**63 - 1  # the database's BIGINT
 STORED_HEADERS = {"X-WC-Webhook-ID": 32, "X-WC-Webhook-Delivery-ID": 64}
 MODIFIED_GMT_MAX = 32
 _PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+# What a delivery asks the workers to do is decided by its topic's resource, here and only here: the shim
+# and the outbox relay both go through `route`, so a `customer.*` delivery can never become an order import.
+ROUTES = {"order": "import_order", "customer": "update_customer"}
+
+
+def route(topic: str | None) -> str:
+    """The work a delivery of `topic` ("<resource>.<event>") asks for: a key of the workers' publishers.
+    Raises ValueError for a topic whose resource wooerp does not sync (never a silent order import)."""
+    resource, dot, event_ = (topic or "").partition(".")
+    if not dot or not event_ or resource not in ROUTES:
+        raise ValueError(f"no task handles webhook topic {topic!r}; "
+                         f"topics must be <resource>.<event> with resource one of {', '.join(ROUTES)}")
+    return ROUTES[resource]
 
 
 @dataclass(frozen=True)
@@ -134,7 +147,7 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
 
 def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish,
            hold_statuses: tuple[str, ...] = ()) -> tuple[int, bool, bool]:
-    """Hand a new change to `publish(resource_id, correlation_id)` and commit the delivery, with the
+    """Hand a new change to `publish(topic, resource_id, correlation_id)` and commit the delivery, with the
     outcome, in one short write. Returns (delivery id, is new, published). A failed publish leaves
     `published_at` empty for the relay; a change already recorded is not published again.
     An order body in one of `hold_statuses` that the importer has not seen yet holds its lines before it
@@ -153,7 +166,7 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
     if verdict.lines and verdict.shop_status in hold_statuses:
         holds.hold_on_arrival(db, verdict.resource_id, dict(verdict.lines))
     try:
-        row["task_id"] = publish(verdict.resource_id, correlation_id)
+        row["task_id"] = publish(verdict.topic, verdict.resource_id, correlation_id)
         row["published_at"] = utcnow()
     except Exception as exc:  # broker down: the row stays unpublished and the relay publishes it later
         log.warning("publish failed; delivery kept for the relay: %s: %s", type(exc).__name__, str(exc)[:200])

@@ -33,6 +33,15 @@ def _wait(url: str, timeout: float = 120) -> None:
     raise SystemExit(f"wooerp bootstrap: {url} did not answer within {timeout}s")
 
 
+def register_webhooks(settings: Settings, woo) -> dict:
+    """Have the shop deliver every topic the shim accepts (WEBHOOK_TOPICS): the order's trash and
+    restore (order.deleted, order.restored) included, or a trashed order would keep its hold for ever."""
+    summary = ensure_webhooks(woo, settings.shim_url + "/webhooks/woocommerce", settings.woo_webhook_secret,
+                              settings.webhook_topics)
+    event(log, "webhooks registered", **summary)
+    return summary
+
+
 def bootstrap(settings: Settings, demo: bool) -> None:
     logs.setup(settings.log_level, secrets=settings.secrets())
     services = Services(settings)
@@ -40,9 +49,7 @@ def bootstrap(settings: Settings, demo: bool) -> None:
     _wait(settings.woo_url + "/wp-json/")
     enforce(services, process="bootstrap")  # exit status 2 when the shop or the ERP is not ours
     warn_if_undeliverable(settings)
-    summary = ensure_webhooks(services.woo, settings.shim_url + "/webhooks/woocommerce",
-                              settings.woo_webhook_secret, ("order.created", "order.updated", "customer.updated"))
-    event(log, "webhooks registered", **summary)
+    register_webhooks(settings, services.woo)
     if demo:
         failure = _demo_order(settings, services)
         if failure:

@@ -27,11 +27,10 @@ from workers.publish import publish_delivery  # the shim's one way onto the queu
 log = logging.getLogger("wooerp.shim")
 
 
-def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask:
-    """`publish(order_id, correlation_id) -> task id` hands an order delivery to the workers,
-    `publish_customer(customer_id, correlation_id)` a `customer.*` one."""
-    publish = publish or (lambda order_id, cid: publish_delivery("order", order_id, cid))
-    publish_customer = publish_customer or (lambda customer_id, cid: publish_delivery("customer", customer_id, cid))
+def create_app(settings: Settings, publish=None) -> Flask:
+    """`publish(topic, resource_id, correlation_id) -> task id` hands a delivery to the workers
+    (by default workers.publish.publish_delivery, which routes it by its topic, as the relay does)."""
+    publish = publish or publish_delivery
     services = Services(settings)
     db = services.db
     app = Flask("wooerp-shim")
@@ -73,9 +72,8 @@ def create_app(settings: Settings, publish=None, publish_customer=None) -> Flask
             event(log, "webhook not accepted", logging.INFO if verdict.status < 400 else logging.WARNING,
                   status=verdict.status, reason=verdict.reason, topic=request.headers.get("X-WC-Webhook-Topic"))
             return _answer(verdict.status, verdict.reason), metrics.refused(verdict.status)
-        publisher = publish_customer if verdict.topic.startswith("customer.") else publish
-        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publisher,
-                                                            hold_statuses=settings.import_statuses)
+        delivery_id, new, queued = webhooks.record(db, verdict, request.headers, cid, publish,
+                                                   hold_statuses=settings.import_statuses)
         if not new:
             event(log, "duplicate delivery ignored", topic=verdict.topic, resource_id=verdict.resource_id,
                   payload_sha256=verdict.body_sha256)

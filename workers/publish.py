@@ -3,6 +3,7 @@ operator CLI call. Not a task module: it imports no task, only the app, so every
 same message (name, args, correlation header) whichever module it lives in."""
 from __future__ import annotations
 
+from connector.webhooks import route
 from workers import coalesce
 from workers.app import app
 
@@ -29,9 +30,10 @@ def publish_customer(woo_customer_id: int, correlation_id: str | None) -> str:
 
 
 def publish_delivery(topic: str | None, resource_id: int, correlation_id: str | None, collapse: bool = True) -> str:
-    """Queue the task a webhook delivery of `topic` asks for: customer topics refresh the customer, the
-    rest import the order. Returns the task id, or "coalesced". The shim's one way onto the queues."""
-    if (topic or "").startswith("customer."):
+    """Queue the task a webhook delivery of `topic` asks for, as connector.webhooks.route decides it
+    (`customer.*` refreshes the customer, `order.*` imports the order). Returns the task id, or
+    "coalesced". The one way onto the queues for the shim and the outbox relay alike."""
+    if route(topic) == "update_customer":
         return publish_customer(resource_id, correlation_id)
     return publish_import(resource_id, correlation_id, collapse=collapse)
 

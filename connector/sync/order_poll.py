@@ -2,6 +2,10 @@
 overlap) in the given statuses, and hand every one not yet settled to `enqueue` (an imported order
 that was cancelled in the shop since is not settled: its ERP order must be cancelled too; quarantined
 and conflicting orders, orders with an open dead letter and orders gone from the shop wait for a person). The watermark never passes an order that is not through.
+
+The first poll (no watermark yet) reads every order in the imported statuses except `completed` ones, which
+it reads from the last `overlap_seconds` only: a shop's history of completed orders is not ours to import,
+while an order completed before its import right now (a virtual good, a fast shop) is.
 """
 from __future__ import annotations
 
@@ -17,6 +21,16 @@ from connector.sync import order_state as st
 from connector.sync.delta import format_ts, parse_ts
 
 STREAM = "orders"
+HISTORY = ("completed",)  # statuses a fresh install does not read from the beginning of time
+
+
+def _windows(statuses: tuple[str, ...], since: str | None, recent: str) -> list[tuple[tuple[str, ...], str | None]]:
+    """(statuses, modified after) of each listing this poll makes."""
+    if since is not None or not any(s in HISTORY for s in statuses):
+        return [(statuses, since)]
+    current = tuple(s for s in statuses if s not in HISTORY)
+    history = tuple(s for s in statuses if s in HISTORY)
+    return [(w, after) for w, after in ((current, None), (history, recent)) if w]
 
 
 def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds: float, enqueue) -> int:
@@ -31,8 +45,11 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
     # dead letter by then, and must not drag every later poll back with it
     hold_limit = format_ts((signpost - timedelta(seconds=12 * overlap_seconds)).replace(tzinfo=timezone.utc))[:19]
     newest, oldest_open, queued = cursor.watermark, None, 0
-    for orders in woo_pages(lambda page: woo.list_orders(modified_after=since, statuses=statuses, page=page),
-                            name="order poll"):
+    recent = format_ts((signpost - timedelta(seconds=overlap_seconds)).replace(tzinfo=timezone.utc))[:19]
+    listings = (orders for wanted, after in _windows(statuses, since, recent)
+                for orders in woo_pages(lambda page, wanted=wanted, after=after: woo.list_orders(
+                    modified_after=after, statuses=wanted, page=page), name="order poll"))
+    for orders in listings:
         ids = [o["id"] for o in orders]
         with db.session() as s:
             known = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(OrderSync.woo_order_id.in_(ids)))}

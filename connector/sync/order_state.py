@@ -8,6 +8,12 @@
 
     gone: WooCommerce no longer has the order (404); final, reachable from every state but cancelled.
 
+    skipped: the shop's status is not imported (pending payment, failed, a custom status…). Every state an
+    order not yet in the ERP can be in may become skipped when the shop moves it there: received,
+    quarantined (the shop gave up on it before anyone fixed it), validated and submitted (an ERP order an
+    earlier attempt may have created is adopted by its reference once the order is imported again). Its
+    stock holds are released (connector/holds.py). Conflict stays until a person resolves it.
+
     attention: imported, and the shop's order changed in a way the ERP cannot follow by itself (amended or
     trashed after shipment, restored after its ERP order was cancelled, a refused amendment or credit note):
     a person must look. in_erp, written_back and cancelled can become attention; it goes back to
@@ -25,9 +31,9 @@ GONE, ATTENTION = "gone", "attention"
 TRANSITIONS: dict[str, set[str]] = {
     RECEIVED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
     SKIPPED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
-    QUARANTINED: {VALIDATED, QUARANTINED, CANCELLED},
-    VALIDATED: {SUBMITTED, IN_ERP, CONFLICT, QUARANTINED},
-    SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED, QUARANTINED},
+    QUARANTINED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
+    VALIDATED: {SUBMITTED, IN_ERP, CONFLICT, QUARANTINED, SKIPPED, CANCELLED},
+    SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED, QUARANTINED, SKIPPED},
     IN_ERP: {WRITTEN_BACK, CANCELLED, ATTENTION},
     WRITTEN_BACK: {CANCELLED, RECEIVED, ATTENTION},
     CONFLICT: {IN_ERP, CONFLICT},
@@ -39,6 +45,7 @@ for _state, _next in TRANSITIONS.items():
     if _state not in (CANCELLED, GONE):  # a cancelled order keeps its cancelled ERP order
         _next.add(GONE)
 IN_FLIGHT = {VALIDATED, SUBMITTED}
+NOT_IN_ERP = {RECEIVED, SKIPPED, QUARANTINED, VALIDATED, SUBMITTED}  # what the importer skips or imports
 IMPORTED = {IN_ERP, WRITTEN_BACK}
 FOLLOWED = {WRITTEN_BACK, CANCELLED, ATTENTION}  # in the ERP and written back: order_life follows the shop
 

@@ -224,6 +224,36 @@ def test_an_order_holds_what_its_lines_ask_read_as_the_order_mapping_reads_quant
     assert demand(order) == {"ROPE": 2, "CUP": 5}
 
 
+@pytest.mark.parametrize("state", ["received", "skipped", "quarantined", "validated", "submitted"])
+def test_an_order_not_in_the_erp_whose_shop_status_is_not_imported_is_skipped_and_holds_nothing(db, state):
+    """F4: a quarantined (or any not-yet-imported) order moved by the shop to a status that is not imported
+    was dead-lettered with IllegalTransition and kept no hold; it is skipped, and released."""
+    from connector.models import OrderSync
+    from connector.sync.orders import OrderImporter
+    shop = OneOrderShop({"status": "processing", "line_items": [{"sku": "A", "quantity": 3, "name": "a"}]})
+    importer = OrderImporter(db, shop, NoSkuErp(), import_statuses=("processing", "on-hold"), currencies=("EUR",))
+    assert importer.run(41).state == "quarantined"
+    with db.session() as s:
+        s.get(OrderSync, 41).state = state
+    shop.order = dict(shop.order, status="failed")
+    report = importer.run(41)
+    assert (report.state, report.detail) == ("skipped", "status not imported")
+    assert holds.totals(db) == {"orders": 0, "units": 0}
+
+
+def test_a_quarantined_order_waiting_for_a_fix_keeps_holding_and_imports_after_a_skip(db):
+    from connector.sync.orders import OrderImporter
+    shop = OneOrderShop({"status": "processing", "line_items": [{"sku": "A", "quantity": 2, "name": "a"}]})
+    importer = OrderImporter(db, shop, NoSkuErp(), import_statuses=("processing", "on-hold"), currencies=("EUR",))
+    assert importer.run(42).state == "quarantined"
+    assert importer.run(42).state == "quarantined"  # only waiting (for a data fix): it keeps its hold
+    assert holds.held_with_orders(db) == {"A": (2, 1)}
+    shop.order = dict(shop.order, status="pending")
+    assert importer.run(42).state == "skipped"
+    shop.order = dict(shop.order, status="on-hold")  # back in an imported status: held and judged again
+    assert importer.run(42).state == "quarantined" and holds.held_with_orders(db) == {"A": (2, 1)}
+
+
 def test_an_accepted_order_holds_before_its_task_is_queued_and_the_importer_takes_over(db):
     """Issue 18: every line of every accepted order holds from the moment the shim stores it, so a sale
     waiting in the queue (or for a retry) is never offered again; the importer's rule applies from its
@@ -242,7 +272,7 @@ def test_an_accepted_order_holds_before_its_task_is_queued_and_the_importer_take
                     secret="k", topics=topics, max_bytes=10_000)
     seen = []
 
-    def publish(order_id, cid):  # the task is queued after the hold is committed
+    def publish(topic, order_id, cid):  # the task is queued after the hold is committed
         with db.session() as s:
             seen.append(holds.held(s, ["A", "B"]))
         return "task-1"

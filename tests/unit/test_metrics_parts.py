@@ -97,7 +97,7 @@ def test_the_shim_counts_a_delivery_it_could_not_queue_and_one_it_failed_on(db, 
     from connector.settings import load
     from shim.app import create_app
 
-    def broker_down(order_id, cid):
+    def broker_down(topic, order_id, cid):
         raise ConnectionError("broker down")
     settings = load({"DATABASE_URL": db.url, "WOO_WEBHOOK_SECRET": "unit-secret"})
     client = create_app(settings, publish=broker_down).test_client()

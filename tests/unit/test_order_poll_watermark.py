@@ -96,3 +96,32 @@ def test_a_written_back_order_changed_in_the_shop_since_is_queued_again(db):
     shop.orders[1] = order(2, ago(20))  # order 2 edited in the shop after it was written back
     queued = []
     assert run(db, shop, queued) == 1 and queued == [2]
+
+
+class StatusShop(Shop):
+    """A shop that also filters by status, as WooCommerce does."""
+
+    def list_orders(self, *, modified_after, statuses, page=1):
+        keep = self.orders
+        self.orders = [o for o in keep if o["status"] in statuses]
+        try:
+            return super().list_orders(modified_after=modified_after, statuses=statuses, page=page)
+        finally:
+            self.orders = keep
+
+
+def test_completed_orders_are_polled_but_a_fresh_install_does_not_import_the_shops_history(db):
+    from connector.settings import load
+    statuses = load({"DATABASE_URL": db.url}).import_statuses
+    assert "completed" in statuses  # F3: an order completed before its import must still reach the ERP
+    shop = StatusShop([dict(order(1, ago(86400 * 400)), status="completed"),  # last year's sale
+                       dict(order(2, ago(86400 * 400)), status="processing"),  # never shipped: still ours
+                       dict(order(3, ago(20)), status="completed"),  # a download, completed at checkout
+                       dict(order(4, ago(10)), status="pending")])
+    queued = []
+    poll_orders(db, shop, statuses=statuses, overlap_seconds=300, enqueue=queued.append)
+    assert sorted(queued) == [2, 3]
+    shop.orders.append(dict(order(5, ago(1)), status="completed"))
+    queued.clear()
+    poll_orders(db, shop, statuses=statuses, overlap_seconds=300, enqueue=queued.append)
+    assert 5 in queued and 1 not in queued

@@ -14,3 +14,20 @@ def test_the_happy_path_is_allowed():
 def test_shortcuts_are_refused(a, b):
     with pytest.raises(st.IllegalTransition):
         st.check(a, b)
+
+
+@pytest.mark.parametrize("state", sorted(st.NOT_IN_ERP))
+def test_every_state_of_an_order_not_in_the_erp_may_be_skipped_when_the_shop_moves_it_out(state):
+    st.check(state, st.SKIPPED)  # a quarantined order whose shop status becomes `pending` or `failed`
+
+
+@pytest.mark.parametrize("state", [st.IN_ERP, st.WRITTEN_BACK, st.CANCELLED, st.ATTENTION, st.CONFLICT, st.GONE])
+def test_an_order_in_the_erp_or_needing_a_person_is_never_skipped(state):
+    with pytest.raises(st.IllegalTransition):
+        st.check(state, st.SKIPPED)
+
+
+def test_every_state_is_in_the_table_and_every_target_is_a_state():
+    states = set(st.TRANSITIONS)
+    assert st.NOT_IN_ERP | st.IMPORTED | st.FOLLOWED | {st.CONFLICT, st.GONE} == states
+    assert all(targets <= states for targets in st.TRANSITIONS.values())

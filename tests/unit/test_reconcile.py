@@ -99,9 +99,9 @@ def woo_order(oid, minutes_old, status="processing", number=None):
     return {"id": oid, "status": status, "date_created_gmt": created, "meta_data": meta}
 
 
-def reconcile(db, erp, shop, **kw) -> Report:
+def reconcile(db, erp, shop, import_statuses=("processing", "on-hold"), **kw) -> Report:
     naps = []
-    r = Reconciler(db, shop, erp, warehouses=("MAIN", "STORE2"), import_statuses=("processing", "on-hold"),
+    r = Reconciler(db, shop, erp, warehouses=("MAIN", "STORE2"), import_statuses=import_statuses,
                    order_grace_minutes=60, erp_page_size=2, clock=lambda: NOW, sleep=naps.append, **kw)
     report = r.run()
     report.naps = naps
@@ -294,3 +294,17 @@ def test_the_daily_task_runs_on_the_catalog_queue_writes_the_csv_and_logs_the_co
     assert len(list(tmp_path.glob("reconcile-*.csv"))) == 1 and (tmp_path / "last.json").exists()
     [logged] = [r for r in caplog.records if r.getMessage() == "reconciliation finished"]
     assert logged.levelname == "WARNING" and logged.fields["examples"] == {"price_mismatch": ["A"]}
+
+
+def test_with_the_default_statuses_a_completed_order_without_an_erp_number_is_reported(db):
+    """F3: an order completed before its import used to be skipped for good, and reconcile said nothing."""
+    from connector.settings import load
+    shop = Shop(orders=[woo_order(8, 90, status="completed"), woo_order(9, 90, status="completed", number="SO-9"),
+                        woo_order(7, 60 * 24 * 400, status="completed")])  # last year's sale, before wooerp
+    statuses = load({"DATABASE_URL": db.url}).import_statuses
+    assert found(reconcile(db, Erp(), shop, import_statuses=statuses)) == set()  # wooerp has seen no order yet
+    with db.session() as s:  # the first order wooerp saw, two hours ago
+        s.add(OrderSync(woo_order_id=9, state="written_back", erp_order_id="SO-9", attempts=1,
+                        created_at=NOW.replace(tzinfo=None) - timedelta(hours=2), updated_at=utcnow()))
+    report = reconcile(db, Erp(), shop, import_statuses=statuses)
+    assert found(report) == {("order_without_erp_number", "8")}

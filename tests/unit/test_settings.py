@@ -12,7 +12,7 @@ def test_defaults_run_the_embedded_fleet():
     assert s.broker_url == "redis://127.0.0.1:6390/0"
     assert s.database_url.startswith("sqlite:///")
     assert s.web_warehouses == ("MAIN", "STORE2")
-    assert s.import_statuses == ("processing", "on-hold")
+    assert s.import_statuses == ("processing", "on-hold", "completed")
 
 
 @pytest.mark.parametrize("env, variable", [

@@ -17,7 +17,7 @@ def shim(db):
     published = []
     settings = load({"DATABASE_URL": db.url, "WOO_WEBHOOK_SECRET": SECRET, "WEBHOOK_MAX_BODY_BYTES": "4096"})
 
-    def publish(order_id, cid):
+    def publish(topic, order_id, cid):
         published.append(order_id)
         return f"task-{order_id}"
     app = create_app(settings, publish=publish)
