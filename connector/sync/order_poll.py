@@ -62,7 +62,8 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
                     and row.woo_modified_gmt == o.get("date_modified_gmt")))  # changed since: follow it (order_life)
             modified = o.get("date_modified_gmt")
             if not settled:
-                if row is None and o.get("status") in statuses:  # a sale never seen: it holds from now on
+                # a sale never seen holds from now on (the poll also lists cancelled orders: they hold nothing)
+                if row is None and o.get("status") in statuses and o.get("status") != "cancelled":
                     holds.hold_on_arrival(db, o["id"], holds.demand(o))
                 enqueue(o["id"])
                 queued += 1

@@ -303,3 +303,16 @@ def test_the_order_poll_holds_a_sale_it_finds_before_queueing_it(db):
     poll_orders(db, Poll(), statuses=("processing",), overlap_seconds=60, enqueue=queued.append)
     with db.session() as s:
         assert queued == [90] and holds.held(s, ["A"]) == {"A": 2}
+
+
+def test_the_order_poll_holds_nothing_for_a_cancelled_order_it_finds(db):
+    from connector.sync.order_poll import poll_orders
+
+    class Poll:
+        def list_orders(self, *, modified_after, statuses, page=1):
+            return [{"id": 91, "status": "cancelled", "date_modified_gmt": "2026-11-30T10:00:00",
+                     "line_items": [{"sku": "A", "quantity": 2}]}], 1
+    queued = []
+    poll_orders(db, Poll(), statuses=("processing", "cancelled"), overlap_seconds=60, enqueue=queued.append)
+    with db.session() as s:
+        assert queued == [91] and holds.held(s, ["A"]) == {}
