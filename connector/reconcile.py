@@ -58,7 +58,7 @@ PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock"
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
 ORDER_FIELDS = ("id", "status", "date_created_gmt", "meta_data", "refunds", "billing", "shipping", "line_items",
                 "shipping_lines", "fee_lines", "coupon_lines", "total", "total_tax", "discount_total",
-                "shipping_total", "shipping_tax", "customer_note", "currency")
+                "shipping_total", "shipping_tax", "customer_note", "currency", "tax_lines")  # tax_lines: line tax rates
 ENDED = ("refunded", "cancelled")
 ORDER_REF_PREFIX = order_ref(0)[:-1]  # "WC-ORDER-"
 RETRIES = 4

@@ -308,3 +308,9 @@ def test_with_the_default_statuses_a_completed_order_without_an_erp_number_is_re
                         created_at=NOW.replace(tzinfo=None) - timedelta(hours=2), updated_at=utcnow()))
     report = reconcile(db, Erp(), shop, import_statuses=statuses)
     assert found(report) == {("order_without_erp_number", "8")}
+
+
+def test_every_kind_reconcile_reports_has_a_meaning_for_the_summary():
+    from connector.reconcile import KINDS
+    from connector.reconcile_output import MEANING
+    assert set(KINDS) == set(MEANING)
