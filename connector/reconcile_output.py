@@ -146,3 +146,16 @@ def run(services, csv_path: str | os.PathLike | None = None) -> tuple[Report, Pa
     finally:  # the counts reach the metrics even when the CSV cannot be written
         record_last(report, path, s.reconcile_dir, s.broker_url)
     return report, path
+
+
+def run_and_log(services) -> dict:
+    """The daily reconciliation: `run` with the default CSV path, then one structured event
+    "reconciliation finished" (WARNING when anything differs) with the counts by kind, the first
+    EXAMPLES keys of each kind, what was checked, the seconds taken and the CSV path. Returns
+    {"clean": bool, "discrepancies": {kind: count}, "csv": path}. Raises what `run` raises."""
+    report, path = run(services)
+    examples = {kind: [d.key for d in report.of(kind)[:EXAMPLES]] for kind, n in report.counts().items() if n}
+    event(log, "reconciliation finished", logging.INFO if report.clean else logging.WARNING,
+          clean=report.clean, discrepancies=report.counts(), examples=examples, checked=dict(report.checked),
+          seconds=round(report.seconds, 1), csv=str(path))
+    return {"clean": report.clean, "discrepancies": report.counts(), "csv": str(path)}
