@@ -50,6 +50,7 @@ class ErpCategory(TypedDict):
 
 
 class ShipmentLine(TypedDict):
+    """One SKU of a shipment and the units of it shipped (an int)."""
     sku: str
     quantity: int
 
@@ -67,6 +68,7 @@ class ErpShipment(TypedDict):
 
 
 class Address(TypedDict):
+    """A postal address as the ERP takes it; empty optional parts are None or absent."""
     line1: str
     line2: NotRequired[str | None]
     city: str
@@ -91,6 +93,9 @@ class ErpCustomer(TypedDict):
 
 
 class SalesOrderLine(TypedDict):
+    """One order line. The ERP books quantity × unit_price rounded half-up to the cent, so `unit_price` may
+    carry more than two decimals ("8.395"); the order mapper also sends `amount`, the line total before
+    discounts as a decimal string, which the ERP checks against that product and keeps."""
     sku: str
     quantity: int
     unit_price: str  # decimal string, net of tax

@@ -16,6 +16,8 @@ from typing import Iterable, Protocol
 
 
 class ShopPort(Protocol):
+    """One WooCommerce shop as the use-cases call it; every method is one REST call (products_by_sku: one
+    more per SKU with a comma). `url`: the shop's base URL as configured (WOO_URL), without `/wp-json`."""
     url: str
 
     def system_status(self) -> dict:
@@ -24,7 +26,8 @@ class ShopPort(Protocol):
 
     # -- orders ------------------------------------------------------------------------------------------
     def get_order(self, order_id: int) -> dict:
-        """One order (line items, totals, addresses, meta_data); NotFound when the shop says it does not exist."""
+        """One order (line items, totals, addresses, meta_data, refunds); NotFound when the shop says it does
+        not exist (a trashed order is still returned, with status `trash`)."""
         ...
 
     def list_orders(self, *, modified_after: str | None, statuses: Iterable[str], page: int = 1) -> tuple[list, int]:
@@ -45,30 +48,35 @@ class ShopPort(Protocol):
         ...
 
     def get_customer(self, customer_id: int) -> dict:
-        """One registered customer (email, names, billing/shipping addresses, meta_data)."""
+        """One registered customer (email, names, billing/shipping addresses, meta_data); NotFound when the
+        shop has no such customer."""
         ...
 
     # -- products ----------------------------------------------------------------------------------------
     def products_by_sku(self, skus: list[str]) -> list[dict]:
-        """Products and variations holding any of `skus` (≤ 100), exact matches only; absent SKUs are
-        left out."""
+        """Products and variations holding any of `skus` (≤ 100: more is a PermanentError before any call),
+        exact matches only; absent SKUs are left out. A SKU with a comma costs a call of its own."""
         ...
 
     def products_by_id(self, ids: list[int]) -> list[dict]:
-        """Products with any of `ids` (≤ 100); ids missing from the shop are left out."""
+        """Products with any of `ids` (≤ 100: more is a PermanentError before any call); ids missing from the
+        shop are left out."""
         ...
 
     def list_products(self, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
-        """(top-level products of `page`, total pages), oldest id first, trimmed to `fields` when given."""
+        """(top-level products of `page`, total pages): any status but trash, no variations, 100 a page,
+        oldest id first, trimmed to `fields` when given."""
         ...
 
     def list_variations(self, parent_id: int, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
-        """(variations of `parent_id` on `page`, total pages)."""
+        """(variations of `parent_id` on `page`, total pages), 100 a page, oldest id first, trimmed to
+        `fields` when given."""
         ...
 
     def batch_products(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
         """One batch call (≤ 100 items in all): `{"create": [...], "update": [...]}` answered item by item,
-        in order; a refused item carries `{"error": {"code", "message"}}` instead of the record."""
+        in order; a refused item carries `{"error": {"code", "message"}}` instead of the record. More than
+        100 items is a PermanentError before any call. Creates are not idempotent."""
         ...
 
     def batch_variations(self, parent_id: int, create: list[dict] = (), update: list[dict] = ()) -> dict:
@@ -77,7 +85,7 @@ class ShopPort(Protocol):
 
     # -- categories and webhooks -------------------------------------------------------------------------
     def categories_by_slug(self, slugs: list[str]) -> list[dict]:
-        """Product categories with any of `slugs` (≤ 100)."""
+        """Product categories with any of `slugs` (≤ 100), each `{"id", "name", "slug", "parent", ...}`."""
         ...
 
     def batch_categories(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
@@ -89,7 +97,8 @@ class ShopPort(Protocol):
         ...
 
     def create_webhook(self, name: str, topic: str, delivery_url: str, secret: str) -> dict:
-        """Register an active webhook for `topic` signing its deliveries with `secret`."""
+        """Register an active webhook for `topic` signing its deliveries with `secret`; returns it with its
+        `id` (the shop never echoes the secret)."""
         ...
 
     def update_webhook(self, webhook_id: int, data: dict) -> dict:
