@@ -48,6 +48,7 @@ SCHEMA = {
 
 
 def table_path() -> str:
+    """The product mapping table in use: PRODUCT_MAPPING_FILE, else the packaged products.json."""
     return os.environ.get("PRODUCT_MAPPING_FILE") or str(DEFAULT_TABLE)
 
 
@@ -73,6 +74,8 @@ def read_table(path: str) -> tuple[dict, ...]:
 
 @lru_cache(maxsize=4)
 def load_table(path: str | None = None) -> tuple[dict, ...]:
+    """The product mapping table at `path` (default: table_path()), read and checked once per path and
+    process (cached); ConfigError as read_table."""
     return read_table(path or table_path())
 
 
@@ -122,4 +125,5 @@ def parent_attributes(variants: list[dict]) -> list[dict]:
 
 
 def payload_hash(payload: dict) -> str:
+    """A SHA-256 hex digest of `payload` (key order ignored): equal payloads, equal hashes; stored as `sync_hash`."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
