@@ -20,7 +20,8 @@ def utcnow() -> datetime:
 
 
 def normalise_url(url: str) -> str:
-    """SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the card ships psycopg2."""
+    """`url` with `postgres://` and `postgresql://` turned into `postgresql+psycopg2://` (SQLAlchemy 2.1 maps
+    plain postgresql:// to psycopg 3; the card ships psycopg2); any other URL unchanged."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix):]
@@ -68,7 +69,8 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """A session that commits on success and rolls back on error (re-raised). Rows stay readable after the
+        block (`expire_on_commit` is off), detached."""
         s = self.sessions()
         try:
             yield s

@@ -145,7 +145,9 @@ def prune(report_dir: str, keep: int = KEEP_CSV) -> None:
 
 
 def run(services, csv_path: str | os.PathLike | None = None) -> tuple[Report, Path]:
-    """Reconcile now, write the CSV (default: the report directory) and record the counts."""
+    """Reconcile now, write the CSV (default: a new file in the report directory, keeping the newest
+    KEEP_CSV) and record the counts (even when the CSV cannot be written); returns (report, CSV path).
+    Raises what Reconciler.run raises (nothing is recorded then) and OSError."""
     s = services.settings
     report = services.reconciler.run()
     path = Path(csv_path) if csv_path else default_csv_path(s.reconcile_dir, report.started_at)

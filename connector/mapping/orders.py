@@ -252,7 +252,11 @@ def _line_tax_rate(li: dict, order: dict, subtotal: Decimal, name: str) -> Decim
 
 
 def map_order(order: dict, erp_customer_id: str) -> dict:
-    """The ERP order for a validated Woo order (call `validate` first)."""
+    """The ERP order (SalesOrder shape, without the ERP's answer keys) for a validated Woo order (call
+    `validate` first), for ERP customer `erp_customer_id`. Pure. Money as decimal strings to the cent
+    (`unit_price` may carry more decimals, see the module docstring), quantities as ints, `tax_rate` in
+    percent, timestamps ISO UTC with `Z`; `external_ref` "WC-ORDER-<id>"; totals net = gross − tax.
+    Raises InvalidDataError naming the field for an amount or quantity it cannot read exactly."""
     lines = []
     for i, li in enumerate(order["line_items"], 1):
         name = _line_name(i, li)

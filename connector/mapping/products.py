@@ -80,7 +80,8 @@ def load_table(path: str | None = None) -> tuple[dict, ...]:
 
 
 def validate(record: dict) -> None:
-    """Raise InvalidDataError for an ERP product that must not reach the shop."""
+    """Raise InvalidDataError for an ERP product that must not reach the shop: no SKU, or (not a parent) a
+    `list_price` that is missing, not a decimal or negative."""
     if not str(record.get("sku") or "").strip():
         raise InvalidDataError(f"ERP product {record.get('id')}: has no SKU")
     if not record.get("is_parent"):
@@ -88,7 +89,11 @@ def validate(record: dict) -> None:
 
 
 def map_product(record: dict, table: tuple[dict, ...] | None = None) -> dict:
-    """The WooCommerce payload for one ERP product (simple, parent or variant)."""
+    """The WooCommerce payload for one ERP product (ErpProduct: simple, parent or variant) through the mapping
+    `table` (default: load_table()): a simple product gets `type` "simple", a parent "variable" (and no
+    price), a variant only the fields a variation takes plus its `attributes`; prices as strings to the
+    cent; `meta_data` [{key, value}]. Pure. InvalidDataError (as `validate`, or a field the table's
+    transform refuses); ConfigError when the default table is broken."""
     validate(record)
     payload: dict = {}
     meta: list[dict] = []
