@@ -100,6 +100,7 @@ class SalesOrderLine(TypedDict):
     quantity: int
     unit_price: str  # decimal string, net of tax
     tax_rate: str  # percent, decimal string ("19.00")
+    amount: NotRequired[str]  # the shop's line subtotal, decimal string; must equal quantity × unit_price
     description: NotRequired[str]
 
 
@@ -111,6 +112,8 @@ class SalesOrder(TypedDict):
     number: NotRequired[str | None]
     status: NotRequired[str]
     created_at: NotRequired[str]
+    revision: NotRequired[int]  # the answer's amendment counter: a PATCH names the revision it read
+    warehouse: NotRequired[str]  # the warehouse that ships it: named in the request, else chosen by the ERP
     external_ref: str  # "WC-ORDER-<shop order id>": the only idempotency key an ERP lookup has
     customer_id: str
     currency: str

@@ -30,12 +30,13 @@ def money(value, field: str = "price") -> str:
 
 
 def decimal_string(value, field: str = "value") -> str:
-    """`value` as a normalised decimal string ("1.500" → "1.5"), "" for None or ""; InvalidDataError naming
-    `field` when it is not a decimal. Beware: Decimal.normalize also drops trailing zeros of an integer,
-    so "10" and "10.0" come out in exponent form, "1E+1"."""
+    """`value` as a plain decimal string without needless trailing zeros ("1.500" → "1.5", "10.0" → "10",
+    never exponent form such as "1E+1", which WooCommerce would store as text), "" for None or "";
+    InvalidDataError naming `field` when it is not a decimal."""
     if value in (None, ""):
         return ""
-    return str(decimal(value, field).normalize())
+    number = decimal(value, field).normalize()
+    return format(number.copy_abs() if number.is_zero() else number, "f")
 
 
 def text(value, field: str = "value") -> str:

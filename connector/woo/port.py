@@ -20,6 +20,11 @@ class ShopPort(Protocol):
     more per SKU with a comma). `url`: the shop's base URL as configured (WOO_URL), without `/wp-json`."""
     url: str
 
+    def get(self, endpoint: str, **params) -> object:
+        """`GET endpoint?params` (a path below `/wp-json/wc/v3/`) → the decoded JSON body; for reads no other
+        method covers (identity checks, bootstrap)."""
+        ...
+
     def system_status(self) -> dict:
         """`GET system_status`: environment, database and settings of the shop (identity, checks)."""
         ...
@@ -33,6 +38,19 @@ class ShopPort(Protocol):
     def list_orders(self, *, modified_after: str | None, statuses: Iterable[str], page: int = 1) -> tuple[list, int]:
         """(orders of `page`, total pages): orders in `statuses` modified after `modified_after` (UTC, no
         zone; None: all), oldest modification first, 100 a page. Read them through connector.paging.woo_pages."""
+        ...
+
+    def list_orders_created_before(self, *, before: str, statuses: Iterable[str], page: int = 1,
+                                   fields: Iterable[str] = ()) -> tuple[list, int]:
+        """(orders of `page`, total pages): orders in `statuses` created before `before` (UTC, no zone), oldest
+        id first, 100 a page, each trimmed to `fields` when given (reconcile's sweep of older orders)."""
+        ...
+
+    def order_refunds(self, order_id: int) -> list[dict]:
+        """The order's refunds, newest first: `{"id", "amount" (positive decimal string), "reason",
+        "refunded_payment", "meta_data", "line_items"/"shipping_lines"/"fee_lines" (each with the refunded
+        order item's id in `meta_data` `_refunded_item_id`, negative `quantity` and `total`)}`; NotFound when
+        the shop has no such order."""
         ...
 
     def update_order(self, order_id: int, data: dict) -> dict:
@@ -50,6 +68,10 @@ class ShopPort(Protocol):
     def get_customer(self, customer_id: int) -> dict:
         """One registered customer (email, names, billing/shipping addresses, meta_data); NotFound when the
         shop has no such customer."""
+        ...
+
+    def update_customer(self, customer_id: int, data: dict) -> dict:
+        """Patch a registered customer (meta_data upserted by key) and return it; fires `customer.updated`."""
         ...
 
     # -- products ----------------------------------------------------------------------------------------
