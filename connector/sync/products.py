@@ -47,6 +47,7 @@ class ProductReport:
     write_calls: int = 0
 
     def as_dict(self) -> dict:
+        """The counts and the quarantined {SKU: reason} as a plain dict (a task's JSON result)."""
         return self.__dict__.copy()
 
 

@@ -23,10 +23,7 @@ NOT_YET_DOCUMENTED = {
         "TrytonErp.amend_sales_order", "TrytonErp.find_credit_notes", "TrytonErp.list_credit_notes",
         "TrytonErp.create_credit_note", "TrytonErp.reservation",
     },
-    "sync/inventory.py": {"InventorySync"},
     "sync/order_life.py": {"refund_ref", "OrderLife", "credit_note_text"},
-    "sync/order_poll.py": {"poll_orders"},
-    "sync/products.py": {"ProductReport", "ProductReport.as_dict", "ProductSync"},
     "webhooks.py": {"Verdict", "Verdict.accepted", "Verdict.change_key", "signature", "mark_published",
                     "unpublished"},
 }
