@@ -434,10 +434,20 @@ class TrytonErp:
 
     # -- sales orders ----------------------------------------------------------------------------------
     def find_sales_orders(self, external_ref: str) -> list[dict]:
+        """Sales with `reference` = `external_ref` ("WC-ORDER-<id>"), oldest first, drafts included. Each as
+        `{id: "S<id>", number, external_ref, status, customer_id, currency, lines: [{sku, quantity (int),
+        unit_price, description}] (goods lines, as Tryton holds them: a split line is two), totals: {net, tax,
+        gross} (Tryton's untaxed, tax and total amounts, decimal strings), revision (int, Tryton's),
+        billing_address, shipping_address ({line1, line2, city, postcode, country}; Tryton keeps no state),
+        shipping {method, amount}, fees [{name, amount}], discounts [{code, amount}] (read back from the lines
+        without product), note (the shop's note at the head of the comment), return_of (False: a sale),
+        created_at, warehouse, last_change}`."""
         ids = self.rpc.model("sale.sale", "search", [("reference", "=", external_ref)], 0, None, [["id", "ASC"]])
         return self._sales(ids)
 
     def list_sales_orders(self, modified_since, cursor, limit=100) -> Page:
+        """A delta page of sales in the shape of `find_sales_orders`, with `modified_at`; return sales (the
+        credit notes, `list_credit_notes`) are left out, so a page may hold fewer than `limit`."""
         events, more = keyset.fetch(self.rpc, [Source("sale.sale")], modified_since, cursor, limit)
         at = {e.id: e.at for e in events}
         items = [dict(sale, modified_at=timestamp(at[int(sale["id"][1:])])) for sale in self._sales(list(at))
@@ -445,6 +455,9 @@ class TrytonErp:
         return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
 
     def create_sales_order(self, order: dict) -> dict:
+        """Create, quote and (when configured) confirm a sale for `order` (the protocol's SalesOrder: money as
+        decimal strings, quantities ints) and return it as `find_sales_orders` does. InvalidDataError for an
+        unknown SKU or currency; a sale left half-way by a failure is found as `draft` and finished."""
         party = _code("C", order["customer_id"])
         products = self._products_by_code({line["sku"] for line in order["lines"]})
         lines = []
@@ -650,8 +663,9 @@ class TrytonErp:
         else:
             domain = [("origin", "=", f"sale.sale,{_code('S', sales_order_id)}")]
         ids = self.rpc.model("sale.sale", "search", domain, 0, None, [["id", "ASC"]])
-        for row in self._read("sale.sale", ids, ("state", "shipment_method", "shipment_returns")):
-            self._finish_return(row)
+        for row in self._read("sale.sale", ids, ("reference", "state", "shipment_method", "shipment_returns")):
+            if (row["reference"] or "").startswith(REFUND_PREFIX):  # ours; a person's draft return stays theirs
+                self._finish_return(row)
         return self._credit_notes(ids)
 
     def list_credit_notes(self, modified_since, cursor, limit=100) -> Page:
