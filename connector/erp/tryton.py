@@ -113,6 +113,13 @@ def _price(value) -> str | None:
 
 
 class TrytonErp:
+    """The ErpAdapter over a Tryton 8.0 database through JSON-RPC (`rpc`). Ids are Tryton ids with a letter
+    in front: products "P<id>", templates (variable parents) "T<id>", parties "C<id>", sales "S<id>",
+    shipments "SH<id>". `warehouses`: the warehouse codes whose stock counts (all coded warehouses when
+    empty); `sale_warehouse`: the code sales ship from; `stock_basis` "forecast" (reserved = quantity −
+    forecast, what confirmed sales hold) or "quantity"; `confirm_sales`: confirm each created sale (else
+    it stays a quotation). Errors: TransientError for transport and server faults, PermanentError with a
+    Tryton reason for refusals (see TrytonRpc), InvalidDataError for what Tryton cannot represent."""
     system = "tryton"
 
     def __init__(self, rpc: TrytonRpc, *, warehouses: tuple[str, ...] = (), sale_warehouse: str = "",
@@ -138,6 +145,10 @@ class TrytonErp:
                 "company_created": str(rows[0]["create_date"])}
 
     def list_products(self, modified_since, cursor, limit=100) -> Page:
+        """Products with a code and the templates of multi-variant products (as parents), changed since
+        `modified_since` (UTC) in keyset order from `cursor`; at most `limit` records a page. A template's
+        change lists each of its products. Records as the ErpAdapter's ErpProduct (list_price a decimal
+        string in the company currency, weight_kg None: the installed modules give a product no weight)."""
         sources = [Source("product.product", (("code", "!=", None),)), Source("product.template", (), ("products",))]
         events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit, ALL)
         product_ids: dict[int, None] = {}
@@ -157,6 +168,8 @@ class TrytonErp:
         return Page(items=items, next_cursor=keyset.encode_cursor(used) if more and used else None)
 
     def products_by_sku(self, skus: list[str]) -> list[dict]:
+        """Products and parent templates whose code is one of `skus` (≤ SKU_LOOKUP_LIMIT, else PermanentError
+        before any call; "TEMPLATE-<id>" names a template without a code); absent SKUs are left out."""
         if len(skus) > SKU_LOOKUP_LIMIT:
             raise PermanentError(f"products_by_sku takes at most {SKU_LOOKUP_LIMIT} SKUs, got {len(skus)}")
         if not skus:
@@ -170,6 +183,7 @@ class TrytonErp:
         return [r for r in self._products(ids) + self._parents(sorted(set(parents))) if r["sku"] in skus]
 
     def get_product(self, product_id: str) -> dict:
+        """One product ("P<id>") or parent template ("T<id>"); PermanentError with status 404 when absent."""
         if product_id.startswith("T"):
             found = self._parents([_code("T", product_id)])
         else:
@@ -221,6 +235,10 @@ class TrytonErp:
 
     # -- stock -----------------------------------------------------------------------------------------
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
+        """Stock rows `{"sku", "warehouse", "on_hand", "reserved", "safety_stock": 0, "modified_at"}` (whole
+        units: on hand floored, reserved ceiled) for goods whose moves or record changed since
+        `modified_since`, one row per configured warehouse; ≤ `limit` rows a page. PermanentError when a
+        configured warehouse code does not exist."""
         goods = (("type", "!=", "service"), ("code", "!=", None))
         sources = [Source("stock.move", tuple(("product." + f, op, v) for f, op, v in goods), ("product",)),
                    Source("product.product", goods)]
@@ -285,6 +303,9 @@ class TrytonErp:
         return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
 
     def list_shipments(self, modified_since, cursor, limit=100) -> Page:
+        """Done customer shipments changed since `modified_since`: `{"id": "SH<id>", "sales_order_id",
+        "external_ref" (the sale's reference, "WC-ORDER-<id>"), "tracking_number" (the shipment's reference),
+        "shipped_at", "lines": [{"sku", "quantity"}], "modified_at"}`; only done moves count."""
         sources = [Source("stock.shipment.out", (("state", "=", "done"),),
                           ("reference", "effective_date", "outgoing_moves"))]
         events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit)
@@ -318,6 +339,8 @@ class TrytonErp:
 
     # -- customers -------------------------------------------------------------------------------------
     def find_customers(self, *, external_ref=None, email=None) -> list[dict]:
+        """Parties holding `external_ref` as an identifier (when given; `email` is then ignored), else whose
+        e-mail contact matches `email` trimmed and case-insensitively (no wildcards); lowest id first."""
         if external_ref:
             domain = [("identifiers", "where", [("type", "=", None), ("code", "=", external_ref)])]
         else:  # trimmed and case-folded, as the reference ERP matches it (ilike: no wildcards of ours)
@@ -327,12 +350,16 @@ class TrytonErp:
         return self._customers(ids)
 
     def get_customer(self, customer_id: str) -> dict:
+        """One party ("C<id>"); PermanentError (without a status) when Tryton has none."""
         found = self._customers([_code("C", customer_id)])
         if not found:
             raise PermanentError(f"Tryton has no party {customer_id}")
         return found[0]
 
     def create_customer(self, customer: dict) -> dict:
+        """Create a party from an ErpCustomer: name (company or person), e-mail and phone contacts, our
+        reference and the VAT id as identifiers, billing and shipping addresses with a country; returns it.
+        Tryton's refusals (e.g. a VAT id it finds invalid) come as TrytonRpc's errors."""
         mechanisms = [{"type": kind, "value": customer[key]} for kind, key in (("email", "email"), ("phone", "phone"))
                       if customer.get(key)]
         values = {"name": _party_name(customer), "contact_mechanisms": [["create", mechanisms]]}
@@ -505,6 +532,8 @@ class TrytonErp:
         return self._sale(sale_id)
 
     def cancel_sales_order(self, order_id: str) -> dict:
+        """Cancel sale "S<id>" (a confirmed sale goes back to draft first) and return it; a cancelled sale is
+        returned as is. PermanentError status 409 when it is processing or done (shipments exist)."""
         sale_id = _code("S", order_id)
         state = self._state(sale_id)
         if state in ("processing", "done"):
@@ -836,6 +865,9 @@ class TrytonErp:
         }
 
     def reservation(self, order: dict) -> Reservation | None:
+        """Whether `order` (as returned by this adapter) is already counted as reserved in the stock Tryton
+        reports: with the forecast basis from confirmation on, with the quantity basis only once shipped;
+        None while it is not (the connector then keeps holding its units)."""
         counted = ("confirmed", "partially_shipped", "shipped") if self.stock_basis == "forecast" else ("shipped",)
         if order.get("status") not in counted:
             return None
