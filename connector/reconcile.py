@@ -356,9 +356,8 @@ class Reconciler:
             ref = order.get("external_ref")
             if ref:
                 (candidates if ref in seen else seen).add(ref)
-                if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",) and \
-                        getattr(self.erp, "can_amend", True):  # Tryton's sales carry no addresses to compare
-                    self._open[ref] = (order["id"], order.get("status"), fingerprint(order))
+                if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",):
+                    self._open[ref] = (order["id"], order.get("status"), fingerprint(self._kept(order)))
         del seen
         for ref in sorted(candidates):
             orders = self._call(self.erp.find_sales_orders, ref)
@@ -369,6 +368,11 @@ class Reconciler:
             report.add(DUPLICATE_ERP_ORDERS, ref, ", ".join(f"{o['id']} {o.get('status')}" for o in orders), bound,
                        f"{len(live)} live ERP orders; " + (f"wooerp bound the shop order to {bound}" if bound
                                                           else "wooerp bound none of them"))
+
+    def _kept(self, order: dict) -> dict:
+        """The order as the ERP keeps it (an ERP keeping less than the shop sends, e.g. Tryton, says which)."""
+        keep = getattr(self.erp, "comparable", None)
+        return keep(order) if keep else order
 
     def _read_credit_notes(self, report: Report) -> None:
         """Credit notes by reference: [(id, amount)]."""
@@ -385,7 +389,7 @@ class Reconciler:
         if ref in self._open and o.get("status") not in ENDED + ("trash",):
             erp_id, status, erp_print = self._open[ref]
             try:
-                shop_print = fingerprint(order_mapping.map_order(o, ""))
+                shop_print = fingerprint(self._kept(order_mapping.map_order(o, "")))
             except (InvalidDataError, KeyError, TypeError, ValueError, ArithmeticError):  # quarantined data
                 shop_print = None
             if shop_print is not None and shop_print != erp_print:
