@@ -51,6 +51,8 @@ def create_app(token: str | None = None, *, seed_demo: bool = False) -> Flask:
         if not request.path.startswith(API_PREFIX):
             return None
         traffic.count_request(f"{request.method} {route_template()}")
+        traffic.enter()
+        g.in_flight = True
         fired = faults.fire(request.method, request.path, BEFORE_KINDS)
         latency = [rule for rule in fired if rule.kind == "latency"]
         for _ in latency:
@@ -93,6 +95,11 @@ def create_app(token: str | None = None, *, seed_demo: bool = False) -> Flask:
                  "dropped" if g.get("dropped") else response.status_code,
                  _elapsed_ms(), request.headers.get("X-Correlation-ID", "-"), g.get("fault") or "-")
         return response
+
+    @app.teardown_request
+    def done(_exc):
+        if g.pop("in_flight", False):
+            traffic.leave()
 
     @app.errorhandler(ApiError)
     def api_error(e: ApiError):

@@ -1,4 +1,5 @@
-"""What the sandbox saw: request counts per route, faults injected, and a bounded request log.
+"""What the sandbox saw: request counts per route, faults injected, the most API requests it served at
+once, and a bounded request log.
 
 Counts are keyed by METHOD + route template (`GET /api/v1/sales-orders/{id}`) so tests can assert
 how often the connector called something; the log keeps each request's correlation id, status,
@@ -17,6 +18,7 @@ LOG_SIZE = 10_000
 class Traffic:
     def __init__(self):
         self._lock = threading.Lock()
+        self._in_flight = 0  # API requests being served now; never cleared, as they still finish
         self.clear()
 
     def clear(self) -> None:
@@ -24,6 +26,17 @@ class Traffic:
             self._requests: Counter = Counter()
             self._faults: Counter = Counter()
             self._log: deque = deque(maxlen=LOG_SIZE)
+            self._peak = self._in_flight
+
+    def enter(self) -> None:
+        """An API request began (before its faults and latency): in flight until `leave`."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def count_request(self, route: str) -> None:
         with self._lock:
@@ -44,7 +57,8 @@ class Traffic:
 
     def counts(self) -> dict:
         with self._lock:
-            return {"requests": dict(self._requests), "faults_injected": dict(self._faults)}
+            return {"requests": dict(self._requests), "faults_injected": dict(self._faults),
+                    "in_flight_peak": self._peak}
 
 
 def current() -> Traffic:

@@ -105,6 +105,8 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
             return None
         rule = request.url_rule.rule if request.url_rule else request.path
         sb.stats.request(request.method + " " + CONVERTER.sub(r"<\1>", rule))
+        sb.stats.enter()
+        g.woo_in_flight = True
         g.woo_faults = sb.faults.firing(request.method, request.path)
         injected = faultmod.apply_before(g.woo_faults)
         if injected is not None:
@@ -121,12 +123,14 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
             action, message = DENIED[_action(request.method, request.url_rule.rule)]
             return error_response(ApiError(f"woocommerce_rest_cannot_{action}", message, 401))
         g.woo_slot = sb.profile.begin(_batch_items() if request.url_rule.rule.endswith("/batch")
-                                      else int(request.method in ("POST", "PUT", "PATCH", "DELETE")))
+                                      else int(request.method in ("POST", "PUT", "PATCH", "DELETE")), sb.stats.charge)
         return None
 
     @app.teardown_request
     def release(_exc):
         sb.profile.end(g.pop("woo_slot", None))
+        if g.pop("woo_in_flight", False):
+            sb.stats.leave()
 
     @app.route("/wp-json/", methods=["GET"], endpoint="index.site")
     def site_index():

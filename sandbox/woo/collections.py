@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 from urllib.parse import urlencode
 
-from flask import Response, request
+from flask import Response, current_app, has_app_context, request
 
 from sandbox.woo.rest import arg, arg_list, invalid_params, json_response, parse_date, truthy
 
@@ -107,7 +107,11 @@ def select(q: Query, coll, records: Iterable[dict] | None, match: Callable[[dict
     if records is None and include is not None:
         records = [coll.items[i] for i in include if i in coll.items and coll.listed(coll.items[i])]
 
+    examined = 0
+
     def keep(rec: dict) -> bool:
+        nonlocal examined
+        examined += 1
         return ((include is None or rec["id"] in include) and rec["id"] not in q.exclude
                 and _in_range(rec["created"], q.created) and _in_range(rec["modified"], q.modified)
                 and (match is None or match(rec)))
@@ -123,6 +127,7 @@ def select(q: Query, coll, records: Iterable[dict] | None, match: Callable[[dict
                     or (q.orderby != "date" and q.created != (None, None)))
         if not residual:
             page_ids = [keys[i][1] for i in ordered[start:start + q.per_page]]
+            _count_examined(len(page_ids))
             return [get(i) for i in page_ids], max(hi - lo, 0)
         total, page = 0, []
         for i in ordered:
@@ -131,11 +136,13 @@ def select(q: Query, coll, records: Iterable[dict] | None, match: Callable[[dict
                 if start <= total < start + q.per_page:
                     page.append(rec)
                 total += 1
+        _count_examined(examined)
         return page, total
 
     if records is None:
         records = (coll.items[k[1]] for k in coll.index.by["id"])
     found = [r for r in records if keep(r)]
+    _count_examined(examined)
     if q.orderby == "include" and q.include:
         position = {v: i for i, v in enumerate(q.include)}
         found.sort(key=lambda r: position.get(r["id"], 0), reverse=q.order == "desc")
@@ -144,6 +151,13 @@ def select(q: Query, coll, records: Iterable[dict] | None, match: Callable[[dict
                "modified": lambda r: (r["modified"], r["id"])}.get(q.orderby)
         found.sort(key=key or (lambda r: (sort_value(r), r["id"])), reverse=q.order == "desc")
     return found[start:start + q.per_page], len(found)
+
+
+def _count_examined(n: int) -> None:
+    """Tell the sandbox's stats how many records this listing looked at (`records_examined`)."""
+    sandbox = current_app.extensions.get("woo_sandbox") if has_app_context() else None
+    if sandbox is not None:
+        sandbox.stats.examined(n)
 
 
 def list_response(items: list[dict], total: int, q: Query) -> Response:

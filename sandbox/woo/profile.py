@@ -86,13 +86,15 @@ class Profile:
 
     # ------------------------------------------------------------ latency
 
-    def begin(self, items: int = 0):
-        """One authenticated API request: wait for a free PHP worker, then spend the request's time in it.
-        Returns the worker slot taken (hand it back with `end`), or None."""
+    def begin(self, items: int = 0, charged=None):
+        """One authenticated API request: wait for a free PHP worker, then spend the request's time in it
+        (told to `charged`, in ms, if given). Returns the worker slot taken (hand it back with `end`), or None."""
         slots = self._slots
         if slots is not None:
             slots.acquire()
         cost = self.values["latency_ms"] + items * self.values["batch_item_ms"]
+        if charged is not None:
+            charged(cost)
         if cost > 0:
             time.sleep(cost / 1000)
         return slots

@@ -1,4 +1,7 @@
-"""Request/batch/delivery counters behind `GET /_sandbox/stats` (keys: `METHOD /route/<template>`)."""
+"""Request/batch/delivery counters behind `GET /_sandbox/stats` (keys: `METHOD /route/<template>`), plus
+what tests check instead of a stopwatch: the most API requests served at once (`in_flight_peak`), the
+records a listing examined to answer (`records_examined`: a page served from a sorted index costs its own
+length, a scan costs the catalog) and the simulated PHP time charged by the profile (`charged_ms`)."""
 from __future__ import annotations
 
 import threading
@@ -8,6 +11,7 @@ from collections import Counter
 class Stats:
     def __init__(self):
         self._lock = threading.Lock()
+        self._in_flight = 0  # API requests being served now; never reset, as they still finish
         self.reset()
 
     def reset(self) -> None:
@@ -15,10 +19,31 @@ class Stats:
             self.requests: Counter = Counter()
             self.batch_items = 0
             self.deliveries = Counter(sent=0, failed=0, pings=0)
+            self.in_flight_peak = self._in_flight
+            self.records_examined = 0
+            self.charged_ms = 0
 
     def request(self, key: str) -> None:
         with self._lock:
             self.requests[key] += 1
+
+    def enter(self) -> None:
+        """An API request began (before its faults and latency): in flight until `leave`."""
+        with self._lock:
+            self._in_flight += 1
+            self.in_flight_peak = max(self.in_flight_peak, self._in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def examined(self, n: int) -> None:
+        with self._lock:
+            self.records_examined += n
+
+    def charge(self, ms: int) -> None:
+        with self._lock:
+            self.charged_ms += ms
 
     def batch(self, n: int) -> None:
         with self._lock:
@@ -31,4 +56,6 @@ class Stats:
     def snapshot(self, faults_injected: dict) -> dict:
         with self._lock:
             return {"requests": dict(self.requests), "batch_items": self.batch_items,
-                    "deliveries": dict(self.deliveries), "faults_injected": dict(faults_injected)}
+                    "deliveries": dict(self.deliveries), "faults_injected": dict(faults_injected),
+                    "in_flight_peak": self.in_flight_peak, "records_examined": self.records_examined,
+                    "charged_ms": self.charged_ms}
