@@ -68,18 +68,20 @@ def test_a_poll_without_erp_changes_writes_nothing(fleet):
         erp.add_product(f"BOOK-{i}", name=f"Book {i}", list_price="9.99",
                         stock={"MAIN": {"on_hand": 3, "reserved": 0, "safety_stock": 0}})
     fleet.start_worker()
-    beat = fleet.start_beat()
+    fleet.start_beat()
     woo = woo_client(fleet)
     wait_until(lambda: len(woo.products_by_sku([f"BOOK-{i}" for i in range(5)])) == 5, 60, 0.5, "5 books")
     wait_until(lambda: all(p["stock_quantity"] == 3 for p in woo.products_by_sku([f"BOOK-{i}" for i in range(5)])),
                60, 0.5, "book stock")
+    fleet.stop_beat()
     fleet.wait_until_idle()  # the in-flight polls settled
     before, polls = woo_writes(fleet), poll_runs(fleet)
     # two more polls of each stream run to their end against the unchanged ERP; then beat stops and whatever
     # those polls queued has run as well
+    fleet.start_beat()
     wait_until(lambda: all(n >= polls[task] + 2 for task, n in poll_runs(fleet).items()), 60, 0.3,
                "two more product and inventory polls")
-    beat.stop()
+    fleet.stop_beat()
     fleet.wait_until_idle()
     assert woo_writes(fleet) == before
 
@@ -169,11 +171,11 @@ def test_full_resync_repairs_a_product_edited_by_hand_in_the_shop(fleet):
     erp.add_product("DESK-2", name="Desk 2", list_price="199.00",
                     stock={"MAIN": {"on_hand": 2, "reserved": 0, "safety_stock": 0}})
     fleet.start_worker()
-    beat = fleet.start_beat()
+    fleet.start_beat()
     woo = woo_client(fleet)
     wait_until(lambda: {p["sku"]: p["stock_quantity"] for p in woo.products_by_sku(["DESK-1", "DESK-2"])}
                == {"DESK-1": 8, "DESK-2": 2}, 60, 0.5, "desks in the shop with stock")
-    beat.stop()
+    fleet.stop_beat()
     fleet.wait_until_idle()
     desk = woo.products_by_sku(["DESK-1"])[0]
     woo.batch_products(update=[{"id": desk["id"], "name": "Desk (edited)", "regular_price": "1.00",

@@ -58,8 +58,10 @@ def test_a_real_shop_late_coalesced_refused_and_draft_orders_are_each_imported_o
     # the delivered draft had every chance to be imported: two order polls finished since its checkout (so one
     # began after it), and the task its delivery queued has run with nothing else left in flight
     wait_until(lambda: fleet.task_runs(ORDER_POLL) >= polls + 2, 30, 0.3, "an order poll begun after the draft")
+    fleet.stop_beat()
     fleet.wait_until_idle()
     assert erp_orders(fleet, f"WC-ORDER-{draft['id']}") == []
+    fleet.start_beat()
     admin.profile(delivery_delay_ms=0)
     admin.pay(draft["id"])
     imported_once(fleet, draft["id"], timeout=30)

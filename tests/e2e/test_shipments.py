@@ -56,6 +56,7 @@ def test_partial_then_full_shipment_adds_two_notes_and_completes_the_order_once(
 
     polls = shipment_polls(erp)
     wait_until(lambda: shipment_polls(erp) >= polls + 3, 60, 0.5, "three more shipment polls")
+    fleet.stop_beat()
     fleet.wait_until_idle()  # the last of them finished writing, if it wrongly would
     notes = shipment_notes(woo, order["id"])
     assert len(notes) == 2, notes

@@ -54,26 +54,44 @@ class Fleet:
                                  "--without-mingle", "--without-gossip"])
 
     def start_beat(self) -> Proc:
+        """Beat, or beat again after `stop_beat` (one beat per fleet, as in production)."""
+        if self.beat_running():
+            raise RuntimeError("beat is already running in this fleet")
         return self.start("beat", [str(BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO",
                                    "-s", str(self.logs / "celerybeat-schedule")])
+
+    def beat_running(self) -> bool:
+        beat = self.procs.get("beat")
+        return beat is not None and beat.alive()
+
+    def stop_beat(self) -> None:
+        """No more scheduled polls, relays or watches: what beat already queued still runs. Call it before
+        `wait_until_idle`, and `start_beat` again if the test still needs the schedule."""
+        beat = self.procs.get("beat")
+        if beat is not None:
+            beat.stop()
 
     def wait_until_idle(self, timeout: float = 60, quiet: float = 1.0) -> None:
         """Until nothing more happens: every queue empty, no message held by a worker (tasks are acked
         late, so an active, reserved or retry-scheduled task holds its message unacknowledged) and the
         webhook outbox drained, all of it for `quiet` seconds in a row. Fails the test after `timeout`.
-        With beat running, "idle" is the gap between two scheduled polls."""
+
+        Refuses to wait while beat runs (`stop_beat` first): beat queues a poll or a relay every second or
+        two, so "idle" would be the gap between two of them, which a loaded machine fills."""
         import redis
 
         from connector import webhooks
         from connector.db import Database
         from workers.queues import ALL_QUEUES
+        if self.beat_running():
+            raise RuntimeError("wait_until_idle with beat running: call fleet.stop_beat() first")
         client, db = redis.Redis.from_url(self.env["REDIS_URL"]), Database(self.env["DATABASE_URL"])
-        deadline, idle_since = time.monotonic() + timeout, None
+        deadline, idle_since, busy = time.monotonic() + timeout, None, {}
         try:
             while time.monotonic() < deadline:
-                busy = (sum(client.llen(q) for q in ALL_QUEUES) + client.hlen("unacked")
-                        + len(webhooks.unpublished(db, limit=1)))
-                if busy:
+                busy = {**{q: client.llen(q) for q in ALL_QUEUES}, "unacked": client.hlen("unacked"),
+                        "outbox": len(webhooks.unpublished(db, limit=1))}
+                if any(busy.values()):
                     idle_since = None
                 elif idle_since is None:
                     idle_since = time.monotonic()
@@ -83,7 +101,9 @@ class Fleet:
         finally:
             client.close()
             db.engine.dispose()
-        raise TimeoutError(f"the fleet was not idle for {quiet} s within {timeout} s\n{self.dump_logs()}")
+        busy = {k: n for k, n in busy.items() if n}
+        raise TimeoutError(f"the fleet was not idle for {quiet} s within {timeout} s (last seen busy: {busy})\n"
+                           f"{self.dump_logs()}")
 
     def task_runs(self, task: str, outcome: str = "success") -> int:
         """How many runs of `task` ended with `outcome`, as the workers count them for their metrics."""
