@@ -153,14 +153,16 @@ def test_workers_keeper_and_flower_metrics_show_what_the_fleet_did(fleet_factory
         except requests.RequestException:
             return None
     before = wait_until(keeper, 30, 0.3, "the keeper's metrics endpoint")
+    since_stored = (utcnow() - now).total_seconds()  # the lag grew by as much while the test ran, no more
     assert value(before, "wooerp_queue_length", queue="orders") == 2  # no order worker yet
-    assert 600 <= value(before, "wooerp_sync_lag_seconds", stream="products") < 660
+    assert 600 <= value(before, "wooerp_sync_lag_seconds", stream="products") <= 600 + since_stored + 0.001
     assert value(before, "wooerp_stream_last_success_timestamp_seconds", stream="products") == \
         pytest.approx(_as_utc(now) - 30, abs=0.01)
 
     ErpSandboxAdmin(fleet.erp_url).set_faults([{"method": "POST", "path": "/api/v1/sales-orders", "kind": "error",
                                                 "status": 503, "count": 1}])
     wait_http(f"http://127.0.0.1:{flower_port}/healthcheck", proc=flower, timeout=30)
+    workers_started = time.monotonic()
     start_worker(fleet, concurrency=2)
     send(fleet, REFUSED, 4711)
     for o in orders:
@@ -171,13 +173,14 @@ def test_workers_keeper_and_flower_metrics_show_what_the_fleet_did(fleet_factory
         return s if value(s, "wooerp_tasks_total", task=KEEP, outcome="expected_failure") == 1 \
             and value(s, "wooerp_tasks_total", task=IMPORT, outcome="success") == 2 else None
     after = wait_until(settled, 30, 0.3, "the runs counted")
+    window = time.monotonic() - workers_started  # every import ran inside it, two at a time at most
     assert value(after, "wooerp_tasks_total", task=IMPORT, outcome="retry") == 1
     assert value(after, "wooerp_task_errors_total", task=IMPORT, reason="TransientError:503") == 1
     assert value(after, "wooerp_tasks_total", task=REFUSED, outcome="failure") == 1
     assert value(after, "wooerp_task_errors_total", task=REFUSED, reason="PermanentError") == 1
     assert value(after, "wooerp_task_duration_seconds_count", task=IMPORT) == 3
     assert value(after, "wooerp_task_duration_seconds_bucket", task=IMPORT, le="+Inf") == 3
-    assert 0 < value(after, "wooerp_task_duration_seconds_sum", task=IMPORT) < 60
+    assert 0 < value(after, "wooerp_task_duration_seconds_sum", task=IMPORT) <= 2 * window  # seconds, not ms
     assert value(after, "wooerp_dead_letters", status="open") == 1
     assert value(after, "wooerp_queue_length", queue="orders") == 0
     up = {dict(k[1])["source"]: v for k, v in after.items() if k[0] == "wooerp_metrics_source_up"}
