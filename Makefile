@@ -1,6 +1,7 @@
 # wooerp — the two commands are `make run` and `make test`; the rest are operator shortcuts.
 PYTHON ?= python3
-# three test processes: most end-to-end tests wait on real processes, so three run well on two cores
+# three test processes: most end-to-end tests wait on real processes, so three run well on two cores; an
+# idle one takes over tests another has not started (worksteal), the longest ones are collected first
 PYTEST_WORKERS ?= 3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -29,8 +30,12 @@ install: $(STAMP)
 run: $(STAMP)  ## start the whole fleet in the foreground; make run ERP=tryton for a local Tryton instead of the ERP sandbox
 	@ERP_KIND=$(if $(call given,ERP),$(call arg,ERP),"$${ERP_KIND:-rest}") $(BIN)/wooerp run
 
+# Bytecode (pytest's rewritten test modules included) is kept under .venv/pycache, never in the checkout, even
+# when PYTHONDONTWRITEBYTECODE is set: every test process and every sandbox, shim and worker a test starts
+# would otherwise compile the same sources again.
 test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATABASE_URL are set)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX="$(CURDIR)/$(VENV)/pycache" \
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=25 $(PYTEST_ARGS)
 
 chaos: $(STAMP)  ## the full chaos run: make chaos [ORDERS=10000]
 	$(BIN)/python -m bench.chaos --orders $(if $(call given,ORDERS),$(call arg,ORDERS),2000)

@@ -18,6 +18,8 @@ from connector.models import Lease
 
 
 def acquire(db: Database, name: str, owner: str, ttl_seconds: float) -> bool:
+    """Take lease `name` for `owner` for `ttl_seconds`, or renew it if `owner` holds it; True on success, False
+    while another owner holds it unexpired. Commits at once (its own transaction); never waits."""
     now = utcnow()
     expires = now + timedelta(seconds=ttl_seconds)
     with db.session() as s:
@@ -34,6 +36,7 @@ def acquire(db: Database, name: str, owner: str, ttl_seconds: float) -> bool:
 
 
 def release(db: Database, name: str, owner: str) -> None:
+    """Drop lease `name` if `owner` holds it (committed at once); a lease someone else took over is left alone."""
     with db.session() as s:
         s.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
 

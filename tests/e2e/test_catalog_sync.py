@@ -1,8 +1,6 @@
 """ERP → shop by beat-scheduled delta polls: mapping, linking, hashing, promotions and web stock."""
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -19,6 +17,11 @@ def woo_stats(fleet) -> dict:
 
 def woo_writes(fleet) -> int:
     return sum(n for k, n in woo_stats(fleet).items() if k.split(" ")[0] in ("POST", "PUT"))
+
+
+def poll_runs(fleet) -> dict[str, int]:
+    """How many product and inventory polls have run to their end."""
+    return {task: fleet.task_runs(task) for task in ("wooerp.catalog.poll_products", "wooerp.inventory.poll_inventory")}
 
 
 def test_stock_is_the_web_warehouse_formula_and_clamps_at_zero(fleet):
@@ -65,14 +68,19 @@ def test_a_poll_without_erp_changes_writes_nothing(fleet):
         erp.add_product(f"BOOK-{i}", name=f"Book {i}", list_price="9.99",
                         stock={"MAIN": {"on_hand": 3, "reserved": 0, "safety_stock": 0}})
     fleet.start_worker()
-    fleet.start_beat()
+    beat = fleet.start_beat()
     woo = woo_client(fleet)
     wait_until(lambda: len(woo.products_by_sku([f"BOOK-{i}" for i in range(5)])) == 5, 60, 0.5, "5 books")
     wait_until(lambda: all(p["stock_quantity"] == 3 for p in woo.products_by_sku([f"BOOK-{i}" for i in range(5)])),
                60, 0.5, "book stock")
     fleet.wait_until_idle()  # the in-flight polls settled
-    before = woo_writes(fleet)
-    time.sleep(8)  # several product and inventory polls (every 2 s) with no ERP change
+    before, polls = woo_writes(fleet), poll_runs(fleet)
+    # two more polls of each stream run to their end against the unchanged ERP; then beat stops and whatever
+    # those polls queued has run as well
+    wait_until(lambda: all(n >= polls[task] + 2 for task, n in poll_runs(fleet).items()), 60, 0.3,
+               "two more product and inventory polls")
+    beat.stop()
+    fleet.wait_until_idle()
     assert woo_writes(fleet) == before
 
 

@@ -16,6 +16,7 @@ from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 TOPICS = ("order.created", "order.updated")
+ORDER_POLL = "wooerp.orders.poll_orders"
 
 
 def sent(admin, order_id: int, since: float) -> list[dict]:
@@ -47,13 +48,17 @@ def test_a_real_shop_late_coalesced_refused_and_draft_orders_are_each_imported_o
         woo.update_order(early["id"], {"customer_note": note})
     # a storefront checkout left as a draft: order.created goes out for it, nothing is imported
     draft = checkout(fleet, email="draft@example.com", pay=False)
+    polls = fleet.task_runs(ORDER_POLL)
     assert draft["status"] == "checkout-draft"
     deliveries = wait_until(lambda: len(sent(admin, early["id"], start)) >= 2 and sent(admin, early["id"], start),
                             30, 0.3, "the late deliveries of the early order")
     # one order.created and one order.updated for the create, three changes and the write-back
     assert sorted(d["topic"] for d in deliveries) == list(TOPICS) and all(d["success"] for d in deliveries)
     wait_until(lambda: sent(admin, draft["id"], start), 30, 0.3, "the draft's order.created delivery")
-    time.sleep(4)  # a poll cycle and the delivered draft had every chance to import it
+    # the delivered draft had every chance to be imported: two order polls finished since its checkout (so one
+    # began after it), and the task its delivery queued has run with nothing else left in flight
+    wait_until(lambda: fleet.task_runs(ORDER_POLL) >= polls + 2, 30, 0.3, "an order poll begun after the draft")
+    fleet.wait_until_idle()
     assert erp_orders(fleet, f"WC-ORDER-{draft['id']}") == []
     admin.profile(delivery_delay_ms=0)
     admin.pay(draft["id"])

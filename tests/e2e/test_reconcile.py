@@ -82,7 +82,11 @@ def test_a_synced_catalog_is_clean_and_every_kind_of_drift_is_reported(fleet_fac
     s.woo.batch_variations(woo_variant["parent_id"], create=[{"sku": "SHOP-VAR", "regular_price": "2.00",
                                                              "attributes": woo_variant.get("attributes", [])}])
     erp_admin.set_stock(restocked, "MAIN", on_hand=500)
-    time.sleep(1.1)  # the grace period is 0 minutes; the shop's dates have whole seconds
+    # The grace period is 0 minutes, but the shop's dates are whole seconds and the order check reads orders
+    # created strictly before the current second: the orders made above count once the clock has entered the
+    # next second (at most one second of waiting, and a real one: the shop and the CLI read the same clock).
+    next_second = int(time.time()) + 1
+    time.sleep(max(0.0, next_second - time.time()))
 
     out = tmp_path / "drift.csv"
     found = reconcile(fleet, "--csv", str(out))

@@ -149,7 +149,7 @@ def test_slow_clients_do_not_starve_valid_deliveries(shim):
                               headers={"X-WC-Webhook-Topic": "order.created",
                                        "X-WC-Webhook-Signature": signature(body, SECRET)})
             assert r.status_code == 200 and r.json()["reason"] == "accepted"
-            time.sleep(0.1)
+            time.sleep(0.1)  # the trickle's pace: the slow bodies keep arriving, a byte each 0.1 s, for 2 s
         assert proc.alive()
     finally:
         for s in slow:

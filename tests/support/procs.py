@@ -81,11 +81,34 @@ class Proc:
             self.popen.wait(5)
         self.kill_group(signal.SIGKILL)
 
+    def wait_gone(self, deadline: float) -> None:
+        """After a SIGTERM: wait until `deadline` (time.monotonic) for the leader to exit, then kill the group."""
+        if self.popen is None:
+            return
+        try:
+            self.popen.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill_group(signal.SIGKILL)
+            self.popen.wait(5)
+        self.kill_group(signal.SIGKILL)  # children a dead leader left behind
+
     def log_tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
         except FileNotFoundError:
             return "(no log)"
+
+
+def stop_all(procs, timeout: float = 10.0) -> None:
+    """Stop several processes at once: SIGTERM to every group in the given order, then one shared grace
+    period of `timeout` seconds before what is still running is killed."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.alive():
+            proc.kill_group(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        proc.wait_gone(deadline)
 
 
 def wait_http(url: str, timeout: float = 20.0, proc: Proc | None = None) -> None:
