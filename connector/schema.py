@@ -1,0 +1,72 @@
+"""Is the database at the schema this code was written for? Asked once when a process or command starts.
+
+Without the check an un-migrated database (or one a release behind) surfaces as a raw SQL error ("no such
+table", "column … does not exist") from whatever touches it first, mid-task or mid-command. With it, the
+process stops before any work with one line that says what is wrong and what to run.
+
+The answer compares Alembic's revision(s) recorded in the database (`alembic_version`) with the heads of
+connector/migrations; nothing is changed. Migrating stays a deliberate step (`wooerp migrate`,
+`make migrate`; `make run` migrates its own database).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from connector.db import Database, alembic_config
+from connector.logs import event
+
+log = logging.getLogger("wooerp.schema")
+MIGRATE = "run `wooerp migrate` (or `make migrate`) with this DATABASE_URL first"
+
+
+def _where(db: Database) -> str:
+    return db.engine.url.render_as_string(hide_password=True)
+
+
+def problem(db: Database) -> str | None:
+    """One line saying why the database cannot be used by this code, or None when it is at the newest
+    revision. Raises SQLAlchemy's errors when the database cannot be reached."""
+    script = ScriptDirectory.from_config(alembic_config(db.url))
+    wanted = set(script.get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == wanted:
+        return None
+    where = _where(db)
+    if not current:
+        return f"the database {where} has no wooerp schema (it was never migrated): {MIGRATE}"
+    unknown = []
+    for rev in sorted(current):
+        try:
+            if script.get_revision(rev) is None:
+                unknown.append(rev)
+        except CommandError:
+            unknown.append(rev)
+    if unknown:
+        return (f"the database {where} is at schema revision {', '.join(unknown)}, which this version of wooerp "
+                f"does not know (a newer wooerp migrated it): run that newer version, or a database of this one")
+    return (f"the database {where} is at schema revision {', '.join(sorted(current))}, older than this "
+            f"wooerp needs ({', '.join(sorted(wanted))}): {MIGRATE}")
+
+
+def require(db: Database, process: str = "", *, tolerate_outage: bool = True) -> None:
+    """At a process's or command's start: one line on stderr and exit status 2 when the schema is not the
+    one this code needs. With `tolerate_outage`, a database that cannot be reached now is left to the
+    process's own handling (its tasks retry an outage) after one warning line; without it (a command) the
+    error propagates."""
+    try:
+        why = problem(db)
+    except Exception as e:  # noqa: BLE001
+        if not tolerate_outage:
+            raise
+        event(log, "database schema not checked: the database did not answer", logging.WARNING,
+              error=f"{type(e).__name__}: {str(e)[:200]}", process=process)
+        return
+    if why:
+        print(f"wooerp: {why}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
