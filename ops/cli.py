@@ -193,6 +193,12 @@ def status(as_json: bool) -> None:
         click.echo(f"stream {name:<10} last success {st['last_success_at'] or 'never'}, {lag}"
                    f"{', paging' if st['in_progress'] else ''}")
     click.echo(f"queues      {', '.join(f'{k} {v}' for k, v in r['queues'].items())}")
+    access = r.get("shop_access") or {}
+    last = access.get("last")
+    if last:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last["at"]))
+        refused = ", ".join(f"{n} {need}" for need, n in sorted(access["refused"].items()))
+        click.echo(f"shop access REFUSED ({refused} in all); last at {when}, {last['request']}: {last['reason']}")
     hooks = r["webhooks"]
     if "error" in hooks:
         click.echo(f"webhooks    could not be read: {hooks['error']}")

@@ -22,8 +22,8 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from connector.errors import PermanentError
-from connector.http import exchange, pooled_session, woocommerce_not_found
+from connector.errors import AccessDenied, PermanentError
+from connector.http import exchange, pooled_session, woocommerce_access_denied, woocommerce_not_found
 
 BATCH_LIMIT = 100
 PAGE_LIMIT = 100
@@ -101,16 +101,23 @@ class WooClient:
     system = "woocommerce"
 
     def __init__(self, url: str, key: str, secret: str, timeout: float = 30.0,
-                 session: requests.Session | None = None, limiter=None):
+                 session: requests.Session | None = None, limiter=None, on_denied=None):
         self.url = url
         self.api = _Transport(url, key, secret, timeout=timeout, session=session or pooled_session())
         self.limiter = limiter
+        self.on_denied = on_denied  # on_denied(AccessDenied, "PUT orders/5"): counted and shown (connector.shop_access)
 
     # -- transport -------------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
-        return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
-                        limiter=self.limiter, invalid_statuses=invalid_statuses, not_found=woocommerce_not_found)
+        try:
+            return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
+                            limiter=self.limiter, invalid_statuses=invalid_statuses, not_found=woocommerce_not_found,
+                            denied=woocommerce_access_denied)
+        except AccessDenied as e:
+            if self.on_denied is not None:
+                self.on_denied(e, f"{method} {endpoint}")
+            raise
 
     def get(self, endpoint: str, **params) -> Any:
         return self.call("GET", endpoint, params=params)[0]
