@@ -78,7 +78,8 @@ def woocommerce_access_denied(response: requests.Response) -> tuple[str, str, st
     user lacks the capability → 403 `woocommerce_rest_cannot_view|create|edit|delete|batch`; a request the
     shop did not see as authenticated (a key it does not know, credentials stripped by a proxy) → 401 with
     the same codes. A wrong secret, signature or timestamp is not a permission matter (None: a plain
-    PermanentError), nor is a 500 `woocommerce_rest_cannot_create_order_refund`."""
+    PermanentError), nor is a 500 `woocommerce_rest_cannot_create_order_refund` or the `cannot_edit` of a
+    variation addressed under the wrong parent ("Parent product does not match current variation.")."""
     status = response.status_code
     if status not in (401, 403):
         return None
@@ -98,7 +99,7 @@ def woocommerce_access_denied(response: requests.Response) -> tuple[str, str, st
             return "read", code, f"the API key has write-only permission; give it Read/Write in {KEY_SETTINGS}"
         return None
     match = _CANNOT.fullmatch(code)
-    if match is None:
+    if match is None or "does not match" in message:  # a variation under the wrong parent: the request is wrong
         return None
     verb = _VERBS[match.group(1)]
     if status == 403:

@@ -73,6 +73,8 @@ def test_the_cannot_codes_are_a_permission_refusal_with_the_fix(woo, seen, metho
     (500, {"code": "woocommerce_rest_cannot_create_order_refund", "message": "Invalid refund amount."},
      TransientError),
     (403, None, PermanentError),  # a firewall's HTML page: nothing says it is the key
+    (403, {"code": "woocommerce_rest_cannot_edit", "message": "Parent product does not match current variation."},
+     PermanentError),
 ])
 def test_other_refusals_are_not_called_a_permission_problem(woo, seen, status, body, family):
     with responses.RequestsMock() as mock:
