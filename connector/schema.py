@@ -28,18 +28,18 @@ def _where(db: Database) -> str:
     return db.engine.url.render_as_string(hide_password=True)
 
 
-def problem(db: Database) -> str | None:
-    """One line saying why the database cannot be used by this code, or None when it is at the newest
-    revision. Raises SQLAlchemy's errors when the database cannot be reached."""
+def compare(db: Database) -> tuple[str, str | None]:
+    """("current", None), or ("missing" | "older" | "newer", one line saying so and what to do). Raises
+    SQLAlchemy's errors when the database cannot be reached."""
     script = ScriptDirectory.from_config(alembic_config(db.url))
     wanted = set(script.get_heads())
     with db.engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     if current == wanted:
-        return None
+        return "current", None
     where = _where(db)
     if not current:
-        return f"the database {where} has no wooerp schema (it was never migrated): {MIGRATE}"
+        return "missing", f"the database {where} has no wooerp schema (it was never migrated): {MIGRATE}"
     unknown = []
     for rev in sorted(current):
         try:
@@ -48,25 +48,35 @@ def problem(db: Database) -> str | None:
         except CommandError:
             unknown.append(rev)
     if unknown:
-        return (f"the database {where} is at schema revision {', '.join(unknown)}, which this version of wooerp "
-                f"does not know (a newer wooerp migrated it): run that newer version, or a database of this one")
-    return (f"the database {where} is at schema revision {', '.join(sorted(current))}, older than this "
-            f"wooerp needs ({', '.join(sorted(wanted))}): {MIGRATE}")
+        return "newer", (f"the database {where} is at schema revision {', '.join(unknown)}, newer than this "
+                         f"release of wooerp knows (a newer release migrated it); run that release")
+    return "older", (f"the database {where} is at schema revision {', '.join(sorted(current))}, older than this "
+                     f"wooerp needs ({', '.join(sorted(wanted))}): {MIGRATE}")
+
+
+def problem(db: Database) -> str | None:
+    """The line that stops a process or command (never migrated, or a release behind), else None."""
+    kind, line = compare(db)
+    return line if kind in ("missing", "older") else None
 
 
 def require(db: Database, process: str = "", *, tolerate_outage: bool = True) -> None:
-    """At a process's or command's start: one line on stderr and exit status 2 when the schema is not the
-    one this code needs. With `tolerate_outage`, a database that cannot be reached now is left to the
-    process's own handling (its tasks retry an outage) after one warning line; without it (a command) the
-    error propagates."""
+    """At a process's or command's start: one line on stderr and exit status 2 when the database was never
+    migrated or is a release behind. A database a newer release migrated only gets a warning: during a
+    rolling upgrade the processes of the release before keep running (and restarting) on it, which its
+    additive migrations allow. With `tolerate_outage`, a database that cannot be reached now is left to
+    the process's own handling (its tasks retry an outage) after one warning line; without it (a command)
+    the error propagates."""
     try:
-        why = problem(db)
+        kind, line = compare(db)
     except Exception as e:  # noqa: BLE001
         if not tolerate_outage:
             raise
         event(log, "database schema not checked: the database did not answer", logging.WARNING,
               error=f"{type(e).__name__}: {str(e)[:200]}", process=process)
         return
-    if why:
-        print(f"wooerp: {why}", file=sys.stderr, flush=True)
+    if kind == "newer":
+        event(log, line, logging.WARNING, process=process)
+    elif line:
+        print(f"wooerp: {line}", file=sys.stderr, flush=True)
         raise SystemExit(2)
