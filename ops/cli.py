@@ -18,7 +18,7 @@ from connector.settings import load_or_exit
 from connector.sync import order_state as order_states
 from connector.sync.orders import gone_reason, not_done, reset_for_retry
 from ops.bootstrap import bootstrap as do_bootstrap
-from ops.cli_failures import dead_letters_group, products
+from ops.cli_failures import dead_letters_group, products, said
 from ops.cli_reconcile import reconcile
 from ops.fleet import run as run_fleet
 from ops.status import report as status_report
@@ -112,7 +112,7 @@ def bootstrap(demo: bool) -> None:
 
 @main.command()
 @click.argument("side", type=click.Choice(["shop", "erp"]))
-@click.option("--reason", required=True, help="Why (recorded with who and when, and logged).")
+@click.option("--reason", required=True, callback=said, help="Why (recorded with who and when, and logged).")
 def rebind(side: str, reason: str) -> None:
     """Bind this database to the shop or ERP it now talks to, after a deliberate change (e.g. a restore).
 

@@ -80,6 +80,13 @@ def _task(db, value: str | None) -> str | None:
     return value
 
 
+def said(_ctx, param, value: str | None) -> str | None:
+    """A --reason that is given must say something: an audit line of spaces explains nothing."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty; say why (it is kept with who and when)", param_hint=f"'--{param.name}'")
+    return value.strip() if value is not None else None
+
+
 def _not_open(letter) -> str:
     return (f"dead letter {letter.id} is not open: {letter.status} {letter.resolved_at:%Y-%m-%d %H:%M} UTC "
             f"by {letter.resolved_by or 'unknown'} ({letter.resolution})")
@@ -149,7 +156,7 @@ def dl_show(letter_id: int) -> None:
 @click.option("--id", "ids", multiple=True, type=int)
 @click.option("--task", default=None, help="Only letters of tasks whose name holds this, e.g. import_order.")
 @click.option("--since", default=None, help="ISO date/time (UTC), or an age such as 2h or 30m.")
-@click.option("--reason", default=None, help="Why (kept in the audit), e.g. 'ERP outage over'.")
+@click.option("--reason", default=None, callback=said, help="Why (kept in the audit), e.g. 'ERP outage over'.")
 def dl_replay(ids, task, since, reason) -> None:
     """Republish open letters to their original queue; a letter is replayed at most once.
 
@@ -198,7 +205,7 @@ def dl_replay(ids, task, since, reason) -> None:
 
 @dead_letters_group.command("discard")
 @click.option("--id", "letter_id", type=int, required=True)
-@click.option("--reason", required=True)
+@click.option("--reason", required=True, callback=said, help="Why (kept in the audit), e.g. 'order deleted in shop'.")
 def dl_discard(letter_id: int, reason: str) -> None:
     db = _db()
     if not dead_letters.discard(db, letter_id, reason, by=_operator()):

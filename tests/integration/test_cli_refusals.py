@@ -51,6 +51,9 @@ def letter(db, task="wooerp.orders.import_order", args=(41,)) -> int:
     (("products", "retry", "NOSUCH"), 1, "product NOSUCH: not quarantined"),
     (("dead-letters", "replay", "--since", "2999-01-01T00:00"), 2, "is in the future"),
     (("dead-letters", "replay", "--task", "import_ordre"), 2, "'import_ordre' matches no task"),
+    (("dead-letters", "discard", "--id", "1", "--reason", "  "), 2, "'--reason': is empty"),
+    (("dead-letters", "replay", "--reason", ""), 2, "'--reason': is empty"),
+    (("rebind", "shop", "--reason", " "), 2, "'--reason': is empty"),
 ])
 def test_a_bad_value_or_a_missing_record_is_refused_with_its_reason(run, db, args, code, reason):
     kept = letter(db)
