@@ -31,7 +31,8 @@ def shop(sandboxes, redis_url, db, database_url, monkeypatch):
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("WOOERP_ENV", raising=False)
         return env
-    return admin, with_key
+    yield admin, with_key
+    redis_client(redis_url).delete(shop_access.COUNTS, shop_access.LAST)  # other tests' status stays clean
 
 
 def status_lines(capsys) -> list[str]:
