@@ -2,14 +2,17 @@
 with one line saying what is wrong and what to run, instead of a raw SQL error from the first query."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from connector.db import Database, upgrade
 from connector.schema import problem
+from tests.conftest import worker_index
 from tests.support.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,16 +27,38 @@ def env_for(url: str, **extra: str) -> dict[str, str]:
             "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", **extra}
 
 
-@pytest.fixture
-def fresh(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'fresh.db'}"
+def empty_database(tmp_path, name: str):
+    """An empty database of the kind the run uses: SQLite, or a new PostgreSQL database beside DATABASE_URL's."""
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        yield f"sqlite:///{tmp_path / (name + '.db')}"
+        return
+    import psycopg2
+    parts = urlsplit(base)
+    db_name = f"{parts.path.strip('/')}_{name}_{worker_index()}"
+    admin = psycopg2.connect(parts._replace(path="/postgres").geturl().replace("postgresql+psycopg2", "postgresql"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{db_name}"')
+        cur.execute(f'CREATE DATABASE "{db_name}"')
+    try:
+        yield parts._replace(path=f"/{db_name}").geturl()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture
-def behind(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'behind.db'}"
-    upgrade(url, "0015")  # a release behind: no system_binding, no stock_hold
-    return url
+def fresh(tmp_path):
+    yield from empty_database(tmp_path, "fresh")
+
+
+@pytest.fixture
+def behind(tmp_path):
+    for url in empty_database(tmp_path, "behind"):
+        upgrade(url, "0015")  # a release behind: no system_binding, no stock_hold
+        yield url
 
 
 def cli(url: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
