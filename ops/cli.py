@@ -9,10 +9,10 @@ import time
 import click
 
 from connector.db import upgrade
-from connector.schema import require as require_schema
 from connector.identity import rebind as do_rebind
 from connector.logs import setup
 from connector.models import OrderSync
+from connector.schema import require as require_schema
 from connector.services import Services
 from connector.settings import load_or_exit
 from connector.sync import order_state as order_states

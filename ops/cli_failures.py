@@ -88,8 +88,9 @@ def said(_ctx, param, value: str | None) -> str | None:
 
 
 def _not_open(letter) -> str:
-    return (f"dead letter {letter.id} is not open: {letter.status} {letter.resolved_at:%Y-%m-%d %H:%M} UTC "
-            f"by {letter.resolved_by or 'unknown'} ({letter.resolution})")
+    when = f"{letter.resolved_at:%Y-%m-%d %H:%M} UTC" if letter.resolved_at else "at an unknown time"
+    return (f"dead letter {letter.id} is not open: {letter.status} {when} by {letter.resolved_by or 'unknown'} "
+            f"({letter.resolution})")
 
 
 def _reannounce(db, letter_id: int) -> None:
