@@ -33,8 +33,14 @@ def compare(db: Database) -> tuple[str, str | None]:
     SQLAlchemy's errors when the database cannot be reached."""
     script = ScriptDirectory.from_config(alembic_config(db.url))
     wanted = set(script.get_heads())
-    with db.engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
+    quiet = logging.getLogger("alembic.runtime.migration")  # its INFO lines ("Context impl …") say nothing here
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with db.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        quiet.setLevel(level)
     if current == wanted:
         return "current", None
     where = _where(db)

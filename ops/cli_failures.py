@@ -161,8 +161,9 @@ def dl_show(letter_id: int) -> None:
 def dl_replay(ids, task, since, reason) -> None:
     """Republish open letters to their original queue; a letter is replayed at most once.
 
-    Exit status 1 when a letter named with --id does not exist, is not open or cannot be replayed (the
-    others are replayed all the same); 2 for a malformed --since or a --task no task name holds."""
+    Exit status 1 when a letter named with --id does not exist, was discarded or cannot be replayed (the
+    others are replayed all the same; one replayed already is not an error: replaying is idempotent); 2 for
+    a malformed --since or a --task no task name holds."""
     since_at = _since(since)
     db = _db()
     task = _task(db, task)
@@ -174,6 +175,11 @@ def dl_replay(ids, task, since, reason) -> None:
             if letter_id in listed:
                 continue
             r = dead_letters.get(db, letter_id)
+            if r is not None and r.status == dead_letters.REPLAYED:  # replaying is idempotent: done already
+                click.echo(f"dead letter {letter_id} was already replayed "
+                           f"{r.resolved_at:%Y-%m-%d %H:%M} UTC by {r.resolved_by or 'unknown'}; not replayed again",
+                           err=True)
+                continue
             why = (f"no dead letter {letter_id}" if r is None else _not_open(r) if r.status != dead_letters.OPEN
                    else f"dead letter {letter_id} does not match --task/--since")
             click.echo(f"{why}; not replayed", err=True)

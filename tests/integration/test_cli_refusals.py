@@ -63,6 +63,14 @@ def test_a_bad_value_or_a_missing_record_is_refused_with_its_reason(run, db, arg
     assert dead_letters.get(db, kept).status == dead_letters.OPEN  # nothing else was touched
 
 
+def test_a_letter_replayed_already_is_not_replayed_again_and_that_is_no_error(run, db):
+    done = letter(db)
+    assert dead_letters.claim_for_replay(db, done, "t-new", by="ops@host", reason="ERP outage over")
+    status, out, err = run("dead-letters", "replay", "--id", str(done))
+    assert status == 0 and f"dead letter {done} was already replayed" in err and "replayed as task" not in out
+    assert dead_letters.get(db, done).replay_task_id == "t-new"
+
+
 def test_a_letter_that_is_no_longer_open_is_not_replayed_or_discarded_again(run, db):
     done = letter(db)
     assert dead_letters.discard(db, done, "order deleted in shop", by="ops@host")
