@@ -37,6 +37,7 @@ def record(broker_url: str, exc: AccessDenied, request: str) -> None:
 
 
 def counts(broker_url: str) -> dict[str, int]:
+    """Refusals counted so far by the permission they lacked: {"read": n, "write": n} (absent: none)."""
     raw = redis_client(broker_url).hgetall(COUNTS)
     return {k.decode(): int(v) for k, v in raw.items()}
 
@@ -55,9 +56,11 @@ class AccessDeniedCollector:
         self.broker_url = broker_url
 
     def describe(self):
+        """Nothing up front (prometheus_client then calls `collect` on each scrape, not at registration)."""
         return []  # no I/O when registered
 
     def collect(self):
+        """One counter family with a `read` and a `write` sample, read from Redis at scrape time."""
         from prometheus_client.core import CounterMetricFamily
         family = CounterMetricFamily("wooerp_woocommerce_access_denied",
                                      "Requests WooCommerce refused for lack of the API key's permission",

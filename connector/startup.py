@@ -30,6 +30,10 @@ def warn_unauthenticated(settings: Settings, process: str = "") -> list[str]:
 
 
 def gate(services, process: str) -> None:
+    """What every long-running process (`process`: "worker", "beat", "shim", …) checks before it serves:
+    logging with the secrets masked, the database schema at this release's revision (else exits 2 saying
+    to run `wooerp migrate`), a warning for a password-less broker or database, and the shop/ERP identity
+    this database is bound to (connector/identity.py: exits 2 on a mismatch)."""
     s = services.settings
     logs.setup(s.log_level, secrets=s.secrets())  # idempotent; a worker_init handler runs before Celery's own
     schema.require(services.db, process=process)
