@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from contextlib import nullcontext
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -88,14 +89,17 @@ def check_response(system: str, response: requests.Response, *, invalid_statuses
     raise PermanentError(f"{where}: {excerpt}", status=status, excerpt=excerpt)
 
 
-def exchange(system: str, send, *, limiter=None, invalid_statuses: tuple[int, ...] = (), not_found=None):
-    """One request/answer with a remote system: wait for the fleet-wide rate limit, pass the correlation id
-    on, classify any failure. `send(headers)` performs the request. Returns (decoded JSON, response)."""
+def exchange(system: str, send, *, limiter=None, slots=None, invalid_statuses: tuple[int, ...] = (),
+             not_found=None):
+    """One request/answer with a remote system: wait for the fleet-wide rate limit, then for one of the
+    fleet-wide concurrency slots (held while the request is open), pass the correlation id on, classify any
+    failure. `send(headers)` performs the request. Returns (decoded JSON, response)."""
     if limiter is not None:
         limiter.acquire()
     cid = get_correlation_id()
     try:
-        response = send({"X-Correlation-ID": cid} if cid else {})
+        with slots.slot() if slots is not None else nullcontext():
+            response = send({"X-Correlation-ID": cid} if cid else {})
     except requests.RequestException as exc:
         raise transport_error(system, exc) from exc
     check_response(system, response, invalid_statuses=invalid_statuses, not_found=not_found)

@@ -101,16 +101,18 @@ class WooClient:
     system = "woocommerce"
 
     def __init__(self, url: str, key: str, secret: str, timeout: float = 30.0,
-                 session: requests.Session | None = None, limiter=None):
+                 session: requests.Session | None = None, limiter=None, slots=None):
         self.url = url
         self.api = _Transport(url, key, secret, timeout=timeout, session=session or pooled_session())
         self.limiter = limiter
+        self.slots = slots  # connector.concurrency.Semaphore: WOO_MAX_CONCURRENCY, shared by the fleet
 
     # -- transport -------------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
         return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
-                        limiter=self.limiter, invalid_statuses=invalid_statuses, not_found=woocommerce_not_found)
+                        limiter=self.limiter, slots=self.slots, invalid_statuses=invalid_statuses,
+                        not_found=woocommerce_not_found)
 
     def get(self, endpoint: str, **params) -> Any:
         return self.call("GET", endpoint, params=params)[0]
