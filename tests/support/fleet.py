@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,27 @@ class Fleet:
         return proc
 
     def start_worker(self, name: str = "worker", queues: str = "orders,catalog,inventory",
-                     concurrency: int = 2) -> Proc:
+                     concurrency: int = 2, pool: str | None = None) -> Proc:
+        """`pool="threads"`: `concurrency` threads in one process (I/O-bound order imports), else prefork."""
         return self.start(name, [str(BIN / "celery"), "-A", "workers.app", "worker", "-Q", queues,
                                  "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
-                                 "--without-mingle", "--without-gossip"])
+                                 "--without-mingle", "--without-gossip"] + (["-P", pool] if pool else []))
+
+    def wait_workers_ready(self, names: list[str], timeout: float = 120) -> None:
+        """Until every named worker answers a control ping (consuming its queues): a worker starts in
+        seconds on a busy machine, which a benchmark must not count as the fleet's time."""
+        from celery import Celery
+        app = Celery("probe", broker=self.env["REDIS_URL"])
+        wanted = {f"{name}@{socket.gethostname()}" for name in names}
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                answered = {k for reply in app.control.ping(timeout=1.0) for k in reply}
+                if wanted <= answered:
+                    return
+            raise TimeoutError(f"workers not ready after {timeout:g} s: {sorted(wanted - answered)}")
+        finally:
+            app.close()
 
     def start_beat(self) -> Proc:
         return self.start("beat", [str(BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO",
