@@ -147,12 +147,12 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
 
 def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish,
            hold_statuses: tuple[str, ...] = ()) -> tuple[int, bool, bool]:
-    """Hand a new change to `publish(topic, resource_id, correlation_id)` and commit the delivery, with the
-    outcome, in one short write. Returns (delivery id, is new, published). A failed publish leaves
-    `published_at` empty for the relay; a change already recorded is not published again.
-    An order body in one of `hold_statuses` that the importer has not seen yet holds its lines before it
-    is published (connector/holds.py: a sale waiting in the queue is never offered again).
-    (SQLAlchemy Core here: this is the shim's hot path.)"""
+    """Store a new change and hand it to `publish(topic, resource_id, correlation_id)`. Returns (delivery
+    id, is new, published). The delivery row is committed before the publish, and marked published after
+    it; a failed publish leaves `published_at` empty for the relay; a change already recorded is not
+    published again. An order body in one of `hold_statuses` that the importer has not seen yet holds its
+    lines in the same transaction as its delivery row, so before it is published (connector/holds.py: a
+    sale waiting in the queue is never offered again). (SQLAlchemy Core here: this is the shim's hot path.)"""
     table = WebhookDelivery.__table__
     find = select(table.c.id).where(table.c.change_key == verdict.change_key)
     with db.engine.connect() as conn:
@@ -163,20 +163,28 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
                delivery_header=headers.get("X-WC-Webhook-Delivery-ID"), webhook_id=headers.get("X-WC-Webhook-ID"),
                body_sha256=verdict.body_sha256, modified_gmt=verdict.modified_gmt, correlation_id=correlation_id,
                received_at=utcnow(), task_id=None, published_at=None)
-    if verdict.lines and verdict.shop_status in hold_statuses:
-        holds.hold_on_arrival(db, verdict.resource_id, dict(verdict.lines))
+    hold = bool(verdict.lines) and verdict.shop_status in hold_statuses
+    while True:
+        try:
+            with db.engine.begin() as conn:
+                if hold:
+                    holds.hold_on_arrival_in(conn, verdict.resource_id, dict(verdict.lines))
+                new_id = conn.execute(table.insert().values(**row)).inserted_primary_key[0]
+            break
+        except IntegrityError:
+            with db.engine.connect() as conn:
+                existing = conn.scalar(find)
+            if existing is not None or not hold:  # the same change arrived concurrently and was stored first
+                return existing, False, False
+            hold = False  # the order's holds were written meanwhile (its import, the order poll): store the row
     try:
-        row["task_id"] = publish(verdict.topic, verdict.resource_id, correlation_id)
-        row["published_at"] = utcnow()
+        task_id = publish(verdict.topic, verdict.resource_id, correlation_id)
     except Exception as exc:  # broker down: the row stays unpublished and the relay publishes it later
         log.warning("publish failed; delivery kept for the relay: %s: %s", type(exc).__name__, str(exc)[:200])
-    try:
-        with db.engine.begin() as conn:
-            new_id = conn.execute(table.insert().values(**row)).inserted_primary_key[0]
-        return new_id, True, row["published_at"] is not None
-    except IntegrityError:  # the same change arrived concurrently and was stored first
-        with db.engine.connect() as conn:
-            return conn.scalar(find), False, False
+        return new_id, True, False
+    with db.engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == new_id).values(published_at=utcnow(), task_id=task_id))
+    return new_id, True, True
 
 
 def mark_published(db: Database, delivery_id: int, task_id: str | None) -> None:
