@@ -45,17 +45,19 @@ class Fleet:
         """Until every named worker answers a control ping (consuming its queues): a worker starts in
         seconds on a busy machine, which a benchmark must not count as the fleet's time."""
         from celery import Celery
-        app = Celery("probe", broker=self.env["REDIS_URL"])
-        wanted = {f"{name}@{socket.gethostname()}" for name in names}
+        wanted, answered = {f"{name}@{socket.gethostname()}" for name in names}, set()
         deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                answered = {k for reply in app.control.ping(timeout=1.0) for k in reply}
-                if wanted <= answered:
-                    return
-            raise TimeoutError(f"workers not ready after {timeout:g} s: {sorted(wanted - answered)}")
-        finally:
-            app.close()
+        while time.monotonic() < deadline:
+            app = Celery("probe", broker=self.env["REDIS_URL"])
+            try:
+                answered |= {k for reply in app.control.ping(timeout=1.0) for k in reply}
+            except Exception:  # a broker connection dropped under load: ask again
+                time.sleep(0.5)
+            finally:
+                app.close()
+            if wanted <= answered:
+                return
+        raise TimeoutError(f"workers not ready after {timeout:g} s: {sorted(wanted - answered)}")
 
     def start_beat(self) -> Proc:
         return self.start("beat", [str(BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO",
