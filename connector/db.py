@@ -20,7 +20,8 @@ def utcnow() -> datetime:
 
 
 def normalise_url(url: str) -> str:
-    """SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the card ships psycopg2."""
+    """`url` with `postgres://` and `postgresql://` turned into `postgresql+psycopg2://` (SQLAlchemy 2.1 maps
+    plain postgresql:// to psycopg 3; the card ships psycopg2); any other URL unchanged."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix):]
@@ -28,6 +29,9 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """An SQLAlchemy engine for `url` (postgres:// URLs go to psycopg2). SQLite: creates the file's directory,
+    WAL journal, writers wait up to SQLITE_BUSY_TIMEOUT_SECONDS (default 30) for the lock; PostgreSQL:
+    a pre-pinged pool of 5 (+10 overflow) connections."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -60,11 +64,13 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
+        """True when the database is SQLite (no row locks: `with_for_update` is skipped there)."""
         return self.url.startswith("sqlite")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """A session that commits on success and rolls back on error (re-raised). Rows stay readable after the
+        block (`expire_on_commit` is off), detached."""
         s = self.sessions()
         try:
             yield s
@@ -77,6 +83,7 @@ class Database:
 
 
 def alembic_config(url: str):
+    """An Alembic Config for the packaged migrations against `url` (no alembic.ini needed)."""
     from alembic.config import Config
 
     cfg = Config()

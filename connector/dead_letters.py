@@ -22,6 +22,9 @@ UNDECODABLE = "undecodable:"  # attempt-key prefix of messages whose body could 
 
 @dataclass
 class Letter:
+    """A dead letter to record: the failed task (id, name, args, kwargs, queue), `attempt_key` (what makes this
+    failure unique for the task id), the correlation id, how many retries it had, the exception's type,
+    message and traceback, and `resource`, what it was about ("order 42", "SKU …"; one open letter each)."""
     task_id: str
     attempt_key: str
     task_name: str
@@ -37,6 +40,7 @@ class Letter:
 
 
 def order_resource(order_id: int) -> str:
+    """The `resource` of a letter about shop order `order_id`: "order 42"."""
     return f"order {int(order_id)}"
 
 
@@ -71,6 +75,8 @@ def record(db: Database, letter: Letter) -> tuple[int, bool]:
 
 def listing(db: Database, *, status: str | None = OPEN, task: str | None = None,
             since: datetime | None = None, ids: list[int] | None = None) -> list[DeadLetter]:
+    """Letters (detached rows, oldest id first) with `status` (None: any), a `task` name containing the text,
+    created at or after `since` (naive UTC), and among `ids` when given."""
     q = select(DeadLetter).order_by(DeadLetter.id)
     if status:
         q = q.where(DeadLetter.status == status)
@@ -85,15 +91,18 @@ def listing(db: Database, *, status: str | None = OPEN, task: str | None = None,
 
 
 def get(db: Database, letter_id: int) -> DeadLetter | None:
+    """The letter with id `letter_id` (a detached row), or None."""
     with db.session() as s:
         return s.get(DeadLetter, letter_id)
 
 
 def replayable(letter: DeadLetter) -> bool:
+    """False for a letter whose message body could not be decoded: there is no task to send again."""
     return not letter.attempt_key.startswith(UNDECODABLE)
 
 
 def find(db: Database, task_id: str, attempt_key: str) -> DeadLetter | None:
+    """The letter of (`task_id`, `attempt_key`), or None."""
     with db.session() as s:
         return s.scalar(select(DeadLetter).where(DeadLetter.task_id == task_id,
                                                  DeadLetter.attempt_key == attempt_key))
@@ -119,6 +128,8 @@ def reopen(db: Database, letter_id: int) -> None:
 
 
 def discard(db: Database, letter_id: int, reason: str, by: str | None = None) -> bool:
+    """Close an open letter as discarded, with `reason` and `by` audited on the row, and release the stock holds
+    of its order if it is an order import (one transaction, committed). False if the letter is not open."""
     with db.session() as s:
         row = s.get(DeadLetter, letter_id, with_for_update=not db.is_sqlite)
         if row is None or row.status != OPEN:

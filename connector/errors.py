@@ -43,6 +43,7 @@ class InvalidDataError(SyncError):
 
     @property
     def reason(self) -> str:
+        """The quarantine reason: the message, for a person to read and fix the data by."""
         return str(self)
 
 

@@ -181,6 +181,7 @@ def totals(db: Database) -> dict:
 
 
 def release_order(db: Database, order_id: int) -> int:
+    """`release` in a transaction of its own, committed: drop the order's holds; the number of SKUs released."""
     with db.session() as s:
         return release(s, order_id)
 

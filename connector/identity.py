@@ -38,17 +38,22 @@ NAMES = {SHOP: "shop", ERP: "ERP"}
 
 
 class IdentityChanged(Exception):
+    """The shop (`side` SHOP) or the ERP (`side` ERP) is not the one the database is bound to; `detail` says
+    what differs."""
     def __init__(self, side: str, detail: str):
         super().__init__(detail)
         self.side, self.detail = side, detail
 
     def line(self) -> str:
+        """The one line a refusing process prints: what changed, and the two ways out (new database, rebind)."""
         return (f"wooerp: the {NAMES[self.side]} is not the one this database belongs to ({self.detail}); "
                 f"either start with a new database (another DATABASE_URL; `make clean` for `make run`), or, "
                 f"if this is deliberate (e.g. after a restore), re-bind: wooerp rebind {self.side} --reason \"...\"")
 
 
 def shop_identity(woo) -> dict:
+    """`{"home_url": …, "store_id": …}` from the shop's `system_status` (store_id absent when the shop does not
+    report one). One shop call; raises the shop's error families."""
     env = (woo.system_status() or {}).get("environment") or {}
     ident = {"home_url": str(env.get("home_url") or "").rstrip("/")}
     if env.get("store_id"):
@@ -57,6 +62,7 @@ def shop_identity(woo) -> dict:
 
 
 def erp_identity(erp) -> dict:
+    """The ERP adapter's `identity()` with every value as a string. One ERP call; raises its error families."""
     return {k: str(v) for k, v in erp.identity().items()}
 
 
@@ -66,6 +72,7 @@ def _differences(recorded: dict, current: dict) -> str:
 
 
 def actor() -> str:
+    """Who is acting, for the audit columns: "user@host" (user "unknown" when the system has no name for it)."""
     try:
         user = getpass.getuser()
     except Exception:  # no user name in some containers
@@ -139,6 +146,8 @@ def rebind(db: Database, woo, erp, side: str, reason: str) -> tuple[dict | None,
 
 
 def recorded(db: Database) -> dict[str, dict]:
+    """The recorded identities by side (SHOP, ERP): {"identity": dict, "bound_at": ISO UTC with `Z`, "bound_by",
+    "reason"}; sides never bound are absent."""
     with db.session() as s:
         return {r.side: {"identity": r.identity, "bound_at": r.bound_at.isoformat() + "Z", "bound_by": r.bound_by,
                          "reason": r.reason} for r in s.scalars(select(SystemBinding))}

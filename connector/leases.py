@@ -18,9 +18,11 @@ from connector.models import Lease
 
 
 def acquire(db: Database, name: str, owner: str, ttl_seconds: float) -> bool:
-    """Take lease `name` for `owner`: one INSERT when nobody holds it (the usual case, since a holder deletes
-    its row on release), else one conditional UPDATE that takes it over only if it expired or is ours.
-    (SQLAlchemy Core: every order import takes two leases, profiled in bench/RESULTS.md.)"""
+    """Take lease `name` for `owner` for `ttl_seconds`, or renew it if `owner` holds it; True on success, False
+    while another owner holds it unexpired. Commits at once (its own transaction); never waits.
+    One INSERT when nobody holds it (the usual case, since a holder deletes its row on release), else one
+    conditional UPDATE that takes it over only if it expired or is ours. (SQLAlchemy Core: every order
+    import takes two leases, profiled in bench/RESULTS.md.)"""
     now = utcnow()
     expires = now + timedelta(seconds=ttl_seconds)
     try:
@@ -36,6 +38,7 @@ def acquire(db: Database, name: str, owner: str, ttl_seconds: float) -> bool:
 
 
 def release(db: Database, name: str, owner: str) -> None:
+    """Drop lease `name` if `owner` holds it (committed at once); a lease someone else took over is left alone."""
     with db.engine.begin() as conn:
         conn.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
 

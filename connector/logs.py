@@ -73,7 +73,11 @@ def mask_value(value):
 
 
 class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line: `ts` (UTC, milliseconds, `Z`), `level`, `logger`, `msg`, the
+    current `correlation_id` if any, the `fields` given to `event` as top-level keys, and `exc`; every
+    string masked for registered secrets."""
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line (see the class); never raises on values JSON cannot encode (str())."""
         entry = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),

@@ -19,10 +19,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
+    """Declarative base of every table below (Alembic's target metadata)."""
     pass
 
 
 class EntityMapping(Base):
+    """One link ERP id ⇄ Woo id of one kind (`entity_type`: connector.binding's constants), read and written only
+    through connector.binding. Times are naive UTC; `erp_modified_at` the ERP's ISO string."""
     __tablename__ = "entity_mapping"
     __table_args__ = (
         UniqueConstraint("entity_type", "erp_id", name="uq_entity_mapping_type_erp"),
@@ -41,6 +44,9 @@ class EntityMapping(Base):
 
 
 class SyncCursor(Base):
+    """The state of one delta stream: `watermark` (newest ERP `modified_at` of the last complete run), the
+    checkpoint of a run in progress (`run_since`, `page_cursor`, `run_max_seen`), and when it last
+    succeeded (naive UTC) or what it last failed with."""
     __tablename__ = "sync_cursor"
     stream: Mapped[str] = mapped_column(String(32), primary_key=True)
     watermark: Mapped[str | None] = mapped_column(String(40))
@@ -52,6 +58,7 @@ class SyncCursor(Base):
 
 
 class InventoryLevel(Base):
+    """wooerp's copy of one ERP stock row (sku, warehouse): integer quantities and the row's ERP `modified_at`."""
     __tablename__ = "inventory_level"
     sku: Mapped[str] = mapped_column(String(128), primary_key=True)
     warehouse: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -62,6 +69,10 @@ class InventoryLevel(Base):
 
 
 class OrderSync(Base):
+    """One shop order's import: its `state` (connector.sync.order_state), the shop status and modification time
+    last seen, its ERP order id/number and customer id once known, the quarantine or attention `reason`, the
+    number of runs (`attempts`), and the correlation id of its first delivery. Times naive UTC.
+    `lease_owner`/`lease_until` are no longer used (leases live in `lease`)."""
     __tablename__ = "order_sync"
     woo_order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     state: Mapped[str] = mapped_column(String(24))
@@ -80,6 +91,8 @@ class OrderSync(Base):
 
 
 class WebhookDelivery(Base):
+    """One accepted webhook delivery (the shim's outbox): unique by `change_key` (a duplicate is dropped),
+    `published_at`/`task_id` set once its task was queued; unpublished rows are sent again."""
     __tablename__ = "webhook_delivery"
     __table_args__ = (
         UniqueConstraint("change_key", name="uq_webhook_delivery_change_key"),
@@ -100,6 +113,8 @@ class WebhookDelivery(Base):
 
 
 class DeadLetter(Base):
+    """A task that failed for good (see connector.dead_letters, the only writer): what ran, the error, its
+    `status` (open, replayed, discarded) and the audit of who resolved it, when and how."""
     __tablename__ = "dead_letter"
     __table_args__ = (UniqueConstraint("task_id", "attempt_key", name="uq_dead_letter_task_attempt"),
                       Index("ix_dead_letter_resource_status", "resource", "status"))

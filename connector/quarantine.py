@@ -21,6 +21,8 @@ ORDER_STATES = (st.QUARANTINED, st.CONFLICT, st.ATTENTION)
 
 @dataclass
 class Held:
+    """One record held back for a person: `kind` "order" or "product", its `key`, its `state` (quarantined,
+    conflict, attention), the `reason` and `since` (naive UTC, when it last changed)."""
     kind: str  # "order" or "product"
     key: str  # Woo order id, or the product's SKU (ERP id when it has none)
     state: str
@@ -29,6 +31,7 @@ class Held:
 
 
 def listing(db: Database) -> list[Held]:
+    """Every held order (by shop order id), then every quarantined product, as Held rows."""
     with db.session() as s:
         orders = s.scalars(select(OrderSync).where(OrderSync.state.in_(ORDER_STATES))
                            .order_by(OrderSync.woo_order_id))
@@ -39,6 +42,7 @@ def listing(db: Database) -> list[Held]:
 
 
 def counts(db: Database) -> dict[str, int]:
+    """{"order": held orders, "product": quarantined products and variations}."""
     with db.session() as s:
         orders = s.scalar(select(func.count()).select_from(OrderSync).where(OrderSync.state.in_(ORDER_STATES)))
     return {"order": orders or 0, "product": binding.quarantined_count(db)}

@@ -66,6 +66,8 @@ RETRIES = 4
 
 @dataclass(frozen=True)
 class Discrepancy:
+    """One disagreement found: its `kind` (one of KINDS), the `key` it is about, what the ERP and the shop hold
+    (as text, "" when absent) and a `detail` for people."""
     kind: str
     key: str  # the SKU; the Woo order id (order_without_erp_number); the external reference (duplicates)
     erp_value: str = ""
@@ -75,27 +77,34 @@ class Discrepancy:
 
 @dataclass
 class Report:
+    """A reconciliation's result: when it started and finished (as the Reconciler's clock gives them, UTC),
+    every Discrepancy, and `checked`, a count of records read per kind ("erp_products", …)."""
     started_at: datetime
     finished_at: datetime | None = None
     discrepancies: list[Discrepancy] = field(default_factory=list)
     checked: Counter = field(default_factory=Counter)
 
     def add(self, kind: str, key, erp_value="", woo_value="", detail: str = "") -> None:
+        """Record one discrepancy of `kind` about `key`; values are stored as text (None → "")."""
         self.discrepancies.append(Discrepancy(kind, str(key), _text(erp_value), _text(woo_value), detail))
 
     def counts(self) -> dict[str, int]:
+        """Discrepancies per kind, every kind of KINDS present (0 when none)."""
         found = Counter(d.kind for d in self.discrepancies)
         return {kind: found[kind] for kind in KINDS}
 
     def of(self, kind: str) -> list[Discrepancy]:
+        """The discrepancies of `kind`, in the order found."""
         return [d for d in self.discrepancies if d.kind == kind]
 
     @property
     def clean(self) -> bool:
+        """True when nothing disagrees."""
         return not self.discrepancies
 
     @property
     def seconds(self) -> float:
+        """How long the run took (0 until it finished)."""
         return ((self.finished_at or self.started_at) - self.started_at).total_seconds()
 
 
@@ -123,6 +132,10 @@ def _text(value) -> str:
 
 
 class Reconciler:
+    """Compares the ERP with the shop end to end (see the module docstring); reads only, repairs nothing.
+    `warehouses`: the web warehouses of the stock formula; `import_statuses` and `order_grace_minutes`: which
+    shop orders must already carry an ERP number; `erp_page_size`: ERP records per page (1..500); `clock`
+    (aware UTC) and `sleep` are injectable for tests."""
     def __init__(self, db: Database, woo, erp, *, warehouses: tuple[str, ...], import_statuses: tuple[str, ...],
                  order_grace_minutes: float, erp_page_size: int = 500,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), sleep=time.sleep):
@@ -132,6 +145,10 @@ class Reconciler:
         self.erp_page_size, self.clock, self.sleep = erp_page_size, clock, sleep
 
     def run(self) -> Report:
+        """One full comparison; returns the Report. Reads the whole ERP catalog, stock, orders and credit notes and
+        the whole shop catalog and orders (pages of 100 to 500): long on a large shop. Each call is retried in
+        place on a TransientError (4 tries, honouring retry_after, at most 30 s apart); the last one, a
+        PermanentError, or PagingStuck is raised and nothing is reported. Writes nothing."""
         report = Report(started_at=self.clock())
         erp, invalid = self._erp_catalog(report)
         stock = self._erp_stock(report)
@@ -339,9 +356,8 @@ class Reconciler:
             ref = order.get("external_ref")
             if ref:
                 (candidates if ref in seen else seen).add(ref)
-                if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",) and \
-                        getattr(self.erp, "can_amend", True):  # Tryton's sales carry no addresses to compare
-                    self._open[ref] = (order["id"], order.get("status"), fingerprint(order))
+                if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",):
+                    self._open[ref] = (order["id"], order.get("status"), fingerprint(self._kept(order)))
         del seen
         for ref in sorted(candidates):
             orders = self._call(self.erp.find_sales_orders, ref)
@@ -352,6 +368,11 @@ class Reconciler:
             report.add(DUPLICATE_ERP_ORDERS, ref, ", ".join(f"{o['id']} {o.get('status')}" for o in orders), bound,
                        f"{len(live)} live ERP orders; " + (f"wooerp bound the shop order to {bound}" if bound
                                                           else "wooerp bound none of them"))
+
+    def _kept(self, order: dict) -> dict:
+        """The order as the ERP keeps it (an ERP keeping less than the shop sends, e.g. Tryton, says which)."""
+        keep = getattr(self.erp, "comparable", None)
+        return keep(order) if keep else order
 
     def _read_credit_notes(self, report: Report) -> None:
         """Credit notes by reference: [(id, amount)]."""
@@ -368,7 +389,7 @@ class Reconciler:
         if ref in self._open and o.get("status") not in ENDED + ("trash",):
             erp_id, status, erp_print = self._open[ref]
             try:
-                shop_print = fingerprint(order_mapping.map_order(o, ""))
+                shop_print = fingerprint(self._kept(order_mapping.map_order(o, "")))
             except (InvalidDataError, KeyError, TypeError, ValueError, ArithmeticError):  # quarantined data
                 shop_print = None
             if shop_print is not None and shop_print != erp_print:

@@ -42,6 +42,8 @@ MEANING = {
 
 
 def default_csv_path(report_dir: str, at: datetime) -> Path:
+    """`<report_dir>/reconcile-<at in UTC, 20261130T020000Z>.csv`; a naive `at` is taken as local time.
+    Creates nothing."""
     return Path(report_dir) / f"reconcile-{at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}.csv"
 
 
@@ -51,6 +53,9 @@ def _cell(value: str) -> str:
 
 
 def write_csv(report: Report, path: Path) -> Path:
+    """Write every discrepancy of `report` to `path` (columns COLUMNS, cells masked and formula-safe), creating its
+    directory; written to `<path>.part` and renamed, so a reader never sees half a file. Returns `path`;
+    raises OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with tmp.open("w", newline="", encoding="utf-8") as f:
@@ -63,6 +68,8 @@ def write_csv(report: Report, path: Path) -> Path:
 
 
 def summary(report: Report, csv_path: Path | None = None, examples: int = EXAMPLES) -> str:
+    """The report for people, several lines: when, how long, what was checked, counts per kind, up to
+    `examples` discrepancies of each kind found (masked), and the CSV's path when given."""
     finished = report.finished_at or report.started_at
     total = len(report.discrepancies)
     c = report.checked
@@ -88,6 +95,8 @@ def summary(report: Report, csv_path: Path | None = None, examples: int = EXAMPL
 
 
 def last_run(report: Report, csv_path: Path | None) -> dict:
+    """The run's counts as stored for metrics: {"finished_at": epoch seconds, "counts": {kind: n}, "checked":
+    {what: n}, "seconds", "csv": path or None}."""
     return {"finished_at": (report.finished_at or report.started_at).timestamp(), "counts": report.counts(),
             "checked": dict(report.checked), "seconds": round(report.seconds, 1),
             "csv": str(csv_path) if csv_path else None}
@@ -129,13 +138,16 @@ def read_last(broker_url: str | None, report_dir: str | None) -> dict | None:
 
 
 def prune(report_dir: str, keep: int = KEEP_CSV) -> None:
+    """Delete all but the newest `keep` reconcile-*.csv files in `report_dir` (every one when `keep` is 0)."""
     reports = sorted(Path(report_dir).glob("reconcile-*.csv"))
     for old in reports[:-keep] if keep else reports:
         old.unlink(missing_ok=True)
 
 
 def run(services, csv_path: str | os.PathLike | None = None) -> tuple[Report, Path]:
-    """Reconcile now, write the CSV (default: the report directory) and record the counts."""
+    """Reconcile now, write the CSV (default: a new file in the report directory, keeping the newest
+    KEEP_CSV) and record the counts (even when the CSV cannot be written); returns (report, CSV path).
+    Raises what Reconciler.run raises (nothing is recorded then) and OSError."""
     s = services.settings
     report = services.reconciler.run()
     path = Path(csv_path) if csv_path else default_csv_path(s.reconcile_dir, report.started_at)
@@ -146,3 +158,16 @@ def run(services, csv_path: str | os.PathLike | None = None) -> tuple[Report, Pa
     finally:  # the counts reach the metrics even when the CSV cannot be written
         record_last(report, path, s.reconcile_dir, s.broker_url)
     return report, path
+
+
+def run_and_log(services) -> dict:
+    """The daily reconciliation: `run` with the default CSV path, then one structured event
+    "reconciliation finished" (WARNING when anything differs) with the counts by kind, the first
+    EXAMPLES keys of each kind, what was checked, the seconds taken and the CSV path. Returns
+    {"clean": bool, "discrepancies": {kind: count}, "csv": path}. Raises what `run` raises."""
+    report, path = run(services)
+    examples = {kind: [d.key for d in report.of(kind)[:EXAMPLES]] for kind, n in report.counts().items() if n}
+    event(log, "reconciliation finished", logging.INFO if report.clean else logging.WARNING,
+          clean=report.clean, discrepancies=report.counts(), examples=examples, checked=dict(report.checked),
+          seconds=round(report.seconds, 1), csv=str(path))
+    return {"clean": report.clean, "discrepancies": report.counts(), "csv": str(path)}

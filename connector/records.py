@@ -50,6 +50,7 @@ class ErpCategory(TypedDict):
 
 
 class ShipmentLine(TypedDict):
+    """One SKU of a shipment and the units of it shipped (an int)."""
     sku: str
     quantity: int
 
@@ -67,6 +68,7 @@ class ErpShipment(TypedDict):
 
 
 class Address(TypedDict):
+    """A postal address as the ERP takes it; empty optional parts are None or absent."""
     line1: str
     line2: NotRequired[str | None]
     city: str
@@ -91,10 +93,14 @@ class ErpCustomer(TypedDict):
 
 
 class SalesOrderLine(TypedDict):
+    """One order line. The ERP books quantity × unit_price rounded half-up to the cent, so `unit_price` may
+    carry more than two decimals ("8.395"); the order mapper also sends `amount`, the line total before
+    discounts as a decimal string, which the ERP checks against that product and keeps."""
     sku: str
     quantity: int
     unit_price: str  # decimal string, net of tax
     tax_rate: str  # percent, decimal string ("19.00")
+    amount: NotRequired[str]  # the shop's line subtotal, decimal string; must equal quantity × unit_price
     description: NotRequired[str]
 
 
@@ -106,6 +112,8 @@ class SalesOrder(TypedDict):
     number: NotRequired[str | None]
     status: NotRequired[str]
     created_at: NotRequired[str]
+    revision: NotRequired[int]  # the answer's amendment counter: a PATCH names the revision it read
+    warehouse: NotRequired[str]  # the warehouse that ships it: named in the request, else chosen by the ERP
     external_ref: str  # "WC-ORDER-<shop order id>": the only idempotency key an ERP lookup has
     customer_id: str
     currency: str

@@ -21,15 +21,21 @@ from connector.woo.client import WooClient
 
 
 class Services:
+    """The composition root of one process: each property builds its part from `settings` on first use and
+    keeps it (so one connection pool per process; build Services after forking). Building makes no
+    remote call."""
     def __init__(self, settings: Settings):
         self.settings = settings
 
     @cached_property
     def db(self) -> Database:
+        """The Database at DATABASE_URL (migrations are not applied here)."""
         return Database(self.settings.database_url)
 
     @cached_property
     def woo(self) -> WooClient:
+        """The WooClient for WOO_URL; with WOO_RATE_LIMIT > 0, rate-limited by a fleet-wide token bucket in
+        Redis (WOO_RATE_BURST)."""
         s = self.settings
         return WooClient(s.woo_url, s.woo_consumer_key, s.woo_consumer_secret, timeout=s.woo_timeout,
                          limiter=ratelimit.bucket(s.broker_url, "woocommerce", s.woo_rate_limit, s.woo_rate_burst),
@@ -53,6 +59,7 @@ class Services:
 
     @cached_property
     def orders(self) -> OrderImporter:
+        """The OrderImporter (import statuses, currencies, order lease and VAT meta keys from settings)."""
         s = self.settings
         return OrderImporter(self.db, self.woo, self.erp, import_statuses=s.import_statuses,
                              currencies=s.currencies, lease_seconds=s.order_lease_seconds,
@@ -60,32 +67,39 @@ class Services:
 
     @cached_property
     def customers(self) -> CustomerLinker:
+        """The CustomerLinker for `customer.updated` deliveries (the importer builds its own)."""
         s = self.settings
         return CustomerLinker(self.db, self.woo, self.erp, vat_meta_keys=s.vat_meta_keys,
                               lease_seconds=s.order_lease_seconds)
 
     @cached_property
     def shipments(self) -> ShipmentSync:
+        """The ShipmentSync."""
         return ShipmentSync(self.db, self.woo, lease_seconds=self.settings.order_lease_seconds)
 
     @cached_property
     def products(self) -> ProductSync:
+        """The ProductSync, sharing this process's InventorySync and CategorySync."""
         return ProductSync(self.db, self.woo, self.erp, self.inventory, categories=self.categories)
 
     @cached_property
     def categories(self) -> CategorySync:
+        """The CategorySync."""
         return CategorySync(self.db, self.woo)
 
     @cached_property
     def inventory(self) -> InventorySync:
+        """The InventorySync over the web warehouses of WEB_WAREHOUSES."""
         return InventorySync(self.db, self.woo, self.settings.web_warehouses)
 
     @cached_property
     def resync(self) -> FullResync:
+        """The FullResync, over this process's ProductSync and InventorySync."""
         return FullResync(self.db, self.woo, self.erp, self.products, self.inventory)
 
     @cached_property
     def reconciler(self) -> Reconciler:
+        """The Reconciler (web warehouses, import statuses and order grace period from settings)."""
         s = self.settings
         return Reconciler(self.db, self.woo, self.erp, warehouses=s.web_warehouses, import_statuses=s.import_statuses,
                           order_grace_minutes=s.reconcile_order_grace_minutes)

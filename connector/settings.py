@@ -38,6 +38,9 @@ SECRET_FIELDS = ("woo_consumer_secret", "woo_webhook_secret", "erp_token", "flow
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of a wooerp process, read once from the environment by `load` (defaults run the embedded
+    sandbox fleet; see README's Configuration section). Durations are seconds unless the name says minutes or
+    hour (UTC); lists are tuples; secrets are here in clear: log `redacted()`, mask `secrets()`. Immutable."""
     env: str
     broker_url: str
     database_url: str
@@ -329,6 +332,8 @@ _ENTITY = re.compile(r"&(?:amp|lt|gt|quot|#0*(?:34|38|39|60|62)|#x0*(?:22|26|27|
 
 
 def webhook_secret_problem(secret: str) -> str | None:
+    """Why WooCommerce would never sign with `secret` as given (an HTML entity, characters its admin form
+    strips or changes, a control character), as a phrase; None when it is usable."""
     if _ENTITY.search(secret):
         return "contains an HTML entity, which WooCommerce decodes before signing"
     match = _ADMIN_FORM_CHANGES.search(secret)
@@ -341,6 +346,9 @@ def webhook_secret_problem(secret: str) -> str | None:
 
 
 def load_checked(env: Mapping[str, str] | None = None) -> Settings:
+    """`load`, then the checks across settings (webhook secret usable, production secrets real, hours 0–23,
+    backoff and order lease below the visibility timeout) and the product mapping table read and
+    validated. Raises ConfigError naming the variable."""
     s = load(env)
     _check_consistency(s)
     # every process reads the product mapping table: a broken one stops it now, not at the first product

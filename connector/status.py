@@ -19,6 +19,11 @@ from connector.sync.delta import parse_ts
 
 
 def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, int]) -> dict:
+    """The fleet's health as a JSON-able dict: "mapped" and "quarantined" records, "orders" per state,
+    "stock_held", "dead_letters" (open count, the 5 newest), "streams" (watermark, lag, progress, last
+    error per delta stream), "queues" (`queue_lengths` as given) and "webhooks" of the shop pointing at
+    `delivery_url` (those not active listed; {"error": …} when the shop cannot be read: never raises for it).
+    Database reads and one shop call."""
     now = utcnow()
     mapped, quarantined = binding.counts(db)
     with db.session() as s:
@@ -46,6 +51,8 @@ def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, in
 
 @dataclass(frozen=True)
 class StreamProgress:
+    """One delta stream's progress: its watermark (ERP ISO timestamp), lag, when its last complete poll ended,
+    whether a poll is part-way (a checkpoint is stored) and the last error."""
     stream: str
     watermark: str | None
     lag_seconds: float | None  # now − watermark: how old the newest change synced is
@@ -55,6 +62,7 @@ class StreamProgress:
 
     @property
     def last_success_epoch(self) -> float | None:
+        """`last_success_at` as Unix seconds (for Prometheus), None before the first complete poll."""
         return self.last_success_at.replace(tzinfo=timezone.utc).timestamp() if self.last_success_at else None
 
 

@@ -16,6 +16,7 @@ import re
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -212,6 +213,18 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
         conn.execute(update(table).where(table.c.id == new_id).values(published_at=row["published_at"],
                                                                        task_id=row["task_id"]))
     return new_id, True, True
+
+
+def relay(db: Database, publish: Callable[[str | None, int, str | None], str]) -> int:
+    """Hand the stored deliveries no broker took (oldest first, ≤ 500 a run) to
+    `publish(topic, resource_id, correlation_id)` → task id, marking each published as soon as it is.
+    Returns how many were published. A publish that raises stops the run there: the rest stay for the
+    next run."""
+    published = 0
+    for d in unpublished(db):
+        mark_published(db, d.id, publish(d.topic, d.resource_id, d.correlation_id))
+        published += 1
+    return published
 
 
 def mark_published(db: Database, delivery_id: int, task_id: str | None) -> None:

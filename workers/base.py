@@ -43,6 +43,16 @@ def backoff_seconds(retries: int, base: float, cap: float, retry_after: float | 
     return random.uniform(ceiling / 2, ceiling)
 
 
+def use_services(services: Services | None) -> None:
+    """Make the tasks this process runs use `services` (anything with the Services attributes they read,
+    e.g. in-memory adapters in a test) instead of building them from the app's settings; None drops it,
+    so the next task builds the real ones again."""
+    if services is None:
+        _services.pop(os.getpid(), None)
+    else:
+        _services[os.getpid()] = services
+
+
 class SyncTask(Task):
     abstract = True
     acks_late = True

@@ -24,14 +24,6 @@ from workers.task_metrics import TaskCollector
 log = logging.getLogger("wooerp.metrics")
 
 
-def failure_counts(db: Database) -> dict[str, int]:
-    letters = dead_letters.counts(db)
-    held = quarantine.counts(db)
-    return {"dead_letters_open": letters[dead_letters.OPEN], "dead_letters_replayed": letters[dead_letters.REPLAYED],
-            "dead_letters_discarded": letters[dead_letters.DISCARDED],
-            "quarantined_orders": held["order"], "quarantined_products": held["product"]}
-
-
 class _DatabaseCollector:
     def __init__(self, database_url: str):
         self.database_url = database_url

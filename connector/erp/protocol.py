@@ -38,13 +38,17 @@ class ErpAdapter(Protocol):
     """What the sync use-cases need from an ERP (shapes: connector.records). Every method raises only
     connector.errors families: TransientError (timeouts, 5xx, 429 with retry_after, a locked database)
     is retried by the task; PermanentError (auth, 4xx, bad configuration) dead-letters; InvalidDataError
-    (a record the ERP refuses, with its field messages) quarantines the record. Delta lists take
+    (a record the ERP refuses, with its field messages) quarantines the record. A record the ERP does not
+    have is a PermanentError (status 404 where the ERP answers so), never NotFound (the shop's). Delta lists take
     `modified_since` (inclusive, ISO UTC; None: from the start), an opaque `cursor` (None: first page)
-    and `limit` (1..500) and answer a Page ordered by (modified_at, id)."""
+    and `limit` (1..500) and answer a Page ordered by (modified_at, id); read them through
+    connector.paging.erp_pages. An adapter whose orders cannot be compared field by field sets
+    `can_amend = False` (connector.sync.order_life then never amends them; absent means True)."""
 
     def identity(self) -> dict:
         """What durably names this ERP tenant (stable across restarts, different for another tenant), as a
-        small dict of strings; wooerp records it and refuses to run against another tenant."""
+        small dict of strings, e.g. `{"kind": "rest", "tenant_id": "…"}`; wooerp records it and refuses to
+        run against another tenant (connector.identity). One remote read."""
         ...
 
     def list_products(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
@@ -52,7 +56,9 @@ class ErpAdapter(Protocol):
         ...
 
     def products_by_sku(self, skus: list[str]) -> list[ErpProduct]:
-        """The products holding `skus` (≤ 100, none with a comma), any order; unknown SKUs are absent."""
+        """The products holding `skus` (≤ 100, none with a comma or surrounding blanks), any order; unknown
+        SKUs are absent. More than 100 SKUs is a PermanentError before any call; so is, from the REST adapter,
+        a SKU its `?sku=` list cannot carry (connector.sync.sku_lookup reads those by id)."""
         ...
 
     def get_product(self, product_id: str) -> ErpProduct:
@@ -72,7 +78,9 @@ class ErpAdapter(Protocol):
         ...
 
     def find_customers(self, *, external_ref: str | None = None, email: str | None = None) -> list[ErpCustomer]:
-        """Customers carrying `external_ref` (e.g. "WC-CUST-42") or having `email`; zero or more."""
+        """Customers carrying `external_ref` (e.g. "WC-CUST-42", matching any of a customer's references), else
+        those whose e-mail equals `email` trimmed and case-folded; zero or more. Pass one of the two: when both
+        are given, only `external_ref` is looked up."""
         ...
 
     def create_customer(self, customer: ErpCustomer) -> ErpCustomer:
@@ -81,7 +89,8 @@ class ErpAdapter(Protocol):
         ...
 
     def get_customer(self, customer_id: str) -> ErpCustomer:
-        """One customer by ERP id; PermanentError with status 404 when there is none."""
+        """One customer by ERP id; PermanentError when there is none (status 404 from the reference ERP; the
+        Tryton adapter sets no status)."""
         ...
 
     def update_customer(self, customer_id: str, changes: dict) -> ErpCustomer:
@@ -100,39 +109,56 @@ class ErpAdapter(Protocol):
         ...
 
     def create_sales_order(self, order: SalesOrder) -> SalesOrder:
-        """Create, number and confirm a sales order; returns it with id, number and status. May commit
-        and still fail to answer (TransientError): callers look it up by external_ref before retrying.
-        InvalidDataError (422) for an unknown SKU, bad quantities or totals that do not add up."""
+        """Create and number a sales order (the Tryton adapter also confirms it when configured to); returns
+        it with id, number and status (`open` from the reference ERP, which also answers created_at, revision
+        and the `warehouse` it reserves in). Not idempotent, and it may commit and still fail to answer
+        (TransientError): callers look it up by external_ref (find_sales_orders) before retrying.
+        InvalidDataError (422) for an unknown or parent SKU, a quantity that is not a positive int, money that
+        is not a decimal string, an unknown currency or customer, a missing country or totals that do not add
+        up; PermanentError (409) when the ERP enforces unique external refs and one exists."""
         ...
 
     def finish_sales_order(self, order_id: str) -> SalesOrder:
         """Complete an order whose creation stopped half-way and return it. A real ERP creates, numbers and
         confirms an order in separate steps; an order left between them is found with status `draft`
-        (no number yet) and finished here, never created again. Idempotent."""
+        (no number yet) and finished here, never created again. Idempotent. The reference ERP numbers an
+        order on creation, so its adapter only reads the order again."""
         ...
 
     def cancel_sales_order(self, order_id: str) -> SalesOrder:
         """Cancel the order and return it with status `cancelled`; the ERP releases what it still
-        reserved. A refusal by the ERP's workflow (e.g. already shipped) raises an error family above."""
+        reserved. Cancelling a cancelled order changes nothing and returns it. An order the ERP's workflow
+        will not cancel ((partially) shipped) is a PermanentError with status 409, which callers tell apart
+        from other permanent errors (connector.sync.order_life)."""
         ...
 
     def amend_sales_order(self, order_id: str, changes: dict, *, revision: int | None = None) -> dict:
         """Replace some of an open order's fields (addresses, lines, shipping, discounts, fees, totals, note,
         payment: the shapes of `create_sales_order`) and return the order with its new `revision`. Raises
-        NotAmendable when the ERP no longer takes changes (shipped, cancelled, or it cannot amend at all),
-        StaleRevision when `revision` is given and no longer the order's."""
+        NotAmendable (409) when the ERP no longer takes changes (shipped, cancelled, or it cannot amend at
+        all), StaleRevision (412) when `revision` is given and no longer the order's (read again, compare
+        again), InvalidDataError (422) for changes a create would refuse or fields that cannot be amended."""
         ...
 
     def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
+        """Credit notes carrying `external_ref` (e.g. "WC-REFUND-7"), else those of the ERP order
+        `sales_order_id`; pass one of the two (when both are given, only `external_ref` is looked up). Each as
+        `create_credit_note` answers it. Zero or more (an ERP need not enforce unique references); an
+        adapter without credit notes answers []. The lookup that makes crediting idempotent."""
         ...
 
     def list_credit_notes(self, modified_since: str | None, cursor: str | None, limit: int = 100) -> Page:
-        """Every credit note, delta-paged like orders (reconciliation)."""
+        """Every credit note, delta-paged like orders (reconciliation); an adapter without credit notes
+        answers one empty page."""
         ...
 
     def create_credit_note(self, note: dict) -> dict:
         """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount}], amount, restock}` →
-        the credit note with its `id` and `number`. Not idempotent: look up by external_ref first."""
+        the credit note with its `id`, `number` and `created_at`. Quantities are ints, amounts decimal strings
+        with tax; no lines: an amount-only credit; with lines, `amount` equals Σ lines.amount. `restock`: put
+        the credited units back into the ERP's stock. Not idempotent and may commit then fail to answer:
+        look up by external_ref first. InvalidDataError (422) for a SKU not on the order, more units than it
+        holds, or credits above its gross; Unsupported (501) from an adapter that cannot credit."""
         ...
 
     def reservation(self, order: dict) -> Reservation | None:

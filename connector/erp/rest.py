@@ -24,6 +24,10 @@ SKU_LOOKUP_LIMIT = 100
 
 
 class RestErp:
+    """ErpAdapter for the reference ERP REST API v1 (shapes and errors: connector.erp.protocol). `url` is the
+    ERP's base URL (the adapter adds `/api/v1`), `token` its bearer token; `timeout` in seconds per request;
+    `limiter` (connector.ratelimit) is waited on before each request. Every method is one HTTP request;
+    422 answers become InvalidDataError, other failures are classified by connector.http."""
     system = "erp"
 
     def __init__(self, url: str, token: str, timeout: float = 30.0, session: requests.Session | None = None,
@@ -50,13 +54,17 @@ class RestErp:
         return Page(items=body["items"], next_cursor=body.get("next_cursor"))
 
     def identity(self) -> dict:
+        """`GET /system` → `{"kind": "rest", "tenant_id": …}`."""
         body = self._call("GET", "/system")
         return {"kind": "rest", "tenant_id": body["tenant_id"]}
 
     def list_products(self, modified_since, cursor, limit=100) -> Page:
+        """`GET /products`, keyset-paged."""
         return self._page("/products", modified_since, cursor, limit)
 
     def products_by_sku(self, skus: list[str]) -> list[dict]:
+        """`GET /products?sku=A,B`; PermanentError before any call for more than 100 SKUs or a SKU holding a comma
+        or surrounding blanks (the ERP splits the list on commas)."""
         if len(skus) > SKU_LOOKUP_LIMIT:
             raise PermanentError(f"products_by_sku takes at most {SKU_LOOKUP_LIMIT} SKUs, got {len(skus)}")
         if not skus:
@@ -67,46 +75,61 @@ class RestErp:
         return self._call("GET", "/products", params={"sku": ",".join(skus)})["items"]
 
     def get_product(self, product_id: str) -> dict:
+        """`GET /products/{id}`; PermanentError (404) when there is none."""
         return self._call("GET", f"/products/{product_id}")
 
     def list_categories(self, modified_since, cursor, limit=100) -> Page:
+        """`GET /categories`, keyset-paged (contract v1.1)."""
         return self._page("/categories", modified_since, cursor, limit)
 
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
+        """`GET /inventory`, keyset-paged: one StockRow per (sku, warehouse)."""
         return self._page("/inventory", modified_since, cursor, limit)
 
     def list_shipments(self, modified_since, cursor, limit=100) -> Page:
+        """`GET /shipments`, keyset-paged."""
         return self._page("/shipments", modified_since, cursor, limit)
 
     def find_customers(self, *, external_ref=None, email=None) -> list[dict]:
+        """`GET /customers?external_ref=` when given, else `?email=`."""
         params = {"external_ref": external_ref} if external_ref else {"email": email}
         return self._call("GET", "/customers", params=params)["items"]
 
     def create_customer(self, customer: dict) -> dict:
+        """`POST /customers`; InvalidDataError (422) with the ERP's field messages."""
         return self._call("POST", "/customers", body=customer)
 
     def get_customer(self, customer_id: str) -> dict:
+        """`GET /customers/{id}`; PermanentError (404) when there is none."""
         return self._call("GET", f"/customers/{customer_id}")
 
     def update_customer(self, customer_id: str, changes: dict) -> dict:
+        """`PATCH /customers/{id}` (contract v1.1) with `changes` as given."""
         return self._call("PATCH", f"/customers/{customer_id}", body=changes)  # contract v1.1
 
     def find_sales_orders(self, external_ref: str) -> list[dict]:
+        """`GET /sales-orders?external_ref=`."""
         return self._call("GET", "/sales-orders", params={"external_ref": external_ref})["items"]
 
     def list_sales_orders(self, modified_since, cursor, limit=100) -> Page:
+        """`GET /sales-orders`, keyset-paged."""
         return self._page("/sales-orders", modified_since, cursor, limit)
 
     def create_sales_order(self, order: dict) -> dict:
+        """`POST /sales-orders`; the answer has status `open`, `revision` 1 and the reserving `warehouse`."""
         return self._call("POST", "/sales-orders", body=order)
 
     def finish_sales_order(self, order_id: str) -> dict:
+        """`GET /sales-orders/{id}`: the reference ERP numbers orders on create, so nothing is left to finish."""
         return self._call("GET", f"/sales-orders/{order_id}")  # the reference ERP numbers orders on create
 
     def cancel_sales_order(self, order_id: str) -> dict:
+        """`POST /sales-orders/{id}/cancel`; PermanentError (409) for a (partially) shipped order."""
         return self._call("POST", f"/sales-orders/{order_id}/cancel", body={})
 
     def amend_sales_order(self, order_id: str, changes: dict, *, revision: int | None = None) -> dict:
+        """`PATCH /sales-orders/{id}` (contract v1.1), `revision` sent in the body; the ERP's 409 `not_amendable`
+        becomes NotAmendable and its 412 StaleRevision."""
         body = dict(changes)
         if revision is not None:
             body["revision"] = revision
@@ -122,16 +145,21 @@ class RestErp:
             raise
 
     def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
+        """`GET /credit-notes?external_ref=` when given, else `?sales_order_id=`."""
         params = {"external_ref": external_ref} if external_ref else {"sales_order_id": sales_order_id}
         return self._call("GET", "/credit-notes", params=params)["items"]
 
     def list_credit_notes(self, modified_since, cursor, limit=100) -> Page:
+        """`GET /credit-notes`, keyset-paged."""
         return self._page("/credit-notes", modified_since, cursor, limit)
 
     def create_credit_note(self, note: dict) -> dict:
+        """`POST /credit-notes` (contract v1.1)."""
         return self._call("POST", "/credit-notes", body=note)
 
     def reservation(self, order: dict) -> Reservation | None:
+        """The order counts from its creation: Reservation(its `warehouse`, its `created_at`), None for a draft or a
+        cancelled order. No remote call."""
         if order.get("status") in ("draft", "cancelled"):
             return None
         return Reservation(order.get("warehouse"), order.get("created_at"))

@@ -37,12 +37,13 @@ import math
 from decimal import Decimal
 
 from connector.erp import tryton_keyset as keyset
-from connector.erp.protocol import NotAmendable, Page, Reservation, Unsupported
+from connector.erp.protocol import NotAmendable, Page, Reservation, StaleRevision
 from connector.erp.tryton_keyset import Source, last_change, timestamp
 from connector.erp.tryton_rpc import TrytonRpc
-from connector.errors import InvalidDataError, PermanentError
+from connector.errors import InvalidDataError, PermanentError, TransientError
 
 SKU_LOOKUP_LIMIT = 100
+TOTALS_LABEL, PAYMENT_LABEL = "Shop totals:", "Payment:"  # the lines of a sale's comment after the shop's note
 PRICE_DIGITS = 4  # trytond: product.price_digits = (None, config [product] price_decimal, default 4)
 STOCK_BASES = ("forecast", "quantity")
 ALL = {"active_test": False}  # deactivated products must reach the shop as inactive
@@ -54,7 +55,17 @@ TEMPLATE_FIELDS = ("name", "code", "active", "salable", "list_price", "products"
                    "categories.code")
 SALE_FIELDS = ("number", "reference", "state", "shipment_state", "party", "currency.code", "create_date",
                "untaxed_amount", "tax_amount", "total_amount", "lines.type", "lines.product.code",
-               "lines.quantity", "lines.unit_price", "lines.description", "warehouse.code", "write_date")
+               "lines.quantity", "lines.unit_price", "lines.description", "warehouse.code", "write_date", "revision",
+               "origin", "comment", *(f"{a}.{f}" for a in ("invoice_address", "shipment_address")
+                                      for f in ("street_unstructured", "postal_code", "city", "country.code")))
+RETURN_FIELDS = ("number", "reference", "state", "shipment_state", "origin", "description", "shipment_method",
+                 "total_amount", "lines.type", "lines.product.code", "lines.quantity", "lines.unit_price",
+                 "create_date", "write_date")
+AMENDABLE = ("billing_address", "shipping_address", "lines", "shipping", "discounts", "fees", "totals", "note",
+             "payment")
+CHARGES = ("shipping", "fees", "discounts")
+AMENDMENT_PREFIX = "WooCommerce: "  # the description of the sale.amendment records the adapter makes
+REFUND_PREFIX = "WC-REFUND-"
 SALE_STATES = {"draft": "draft", "quotation": "open", "confirmed": "confirmed", "done": "shipped",
                "cancelled": "cancelled"}
 PROCESSING_STATES = {"partially shipped": "partially_shipped", "sent": "shipped"}
@@ -102,6 +113,13 @@ def _price(value) -> str | None:
 
 
 class TrytonErp:
+    """The ErpAdapter over a Tryton 8.0 database through JSON-RPC (`rpc`). Ids are Tryton ids with a letter
+    in front: products "P<id>", templates (variable parents) "T<id>", parties "C<id>", sales "S<id>",
+    shipments "SH<id>". `warehouses`: the warehouse codes whose stock counts (all coded warehouses when
+    empty); `sale_warehouse`: the code sales ship from; `stock_basis` "forecast" (reserved = quantity −
+    forecast, what confirmed sales hold) or "quantity"; `confirm_sales`: confirm each created sale (else
+    it stays a quotation). Errors: TransientError for transport and server faults, PermanentError with a
+    Tryton reason for refusals (see TrytonRpc), InvalidDataError for what Tryton cannot represent."""
     system = "tryton"
 
     def __init__(self, rpc: TrytonRpc, *, warehouses: tuple[str, ...] = (), sale_warehouse: str = "",
@@ -127,6 +145,10 @@ class TrytonErp:
                 "company_created": str(rows[0]["create_date"])}
 
     def list_products(self, modified_since, cursor, limit=100) -> Page:
+        """Products with a code and the templates of multi-variant products (as parents), changed since
+        `modified_since` (UTC) in keyset order from `cursor`; at most `limit` records a page. A template's
+        change lists each of its products. Records as the ErpAdapter's ErpProduct (list_price a decimal
+        string in the company currency, weight_kg None: the installed modules give a product no weight)."""
         sources = [Source("product.product", (("code", "!=", None),)), Source("product.template", (), ("products",))]
         events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit, ALL)
         product_ids: dict[int, None] = {}
@@ -146,6 +168,8 @@ class TrytonErp:
         return Page(items=items, next_cursor=keyset.encode_cursor(used) if more and used else None)
 
     def products_by_sku(self, skus: list[str]) -> list[dict]:
+        """Products and parent templates whose code is one of `skus` (≤ SKU_LOOKUP_LIMIT, else PermanentError
+        before any call; "TEMPLATE-<id>" names a template without a code); absent SKUs are left out."""
         if len(skus) > SKU_LOOKUP_LIMIT:
             raise PermanentError(f"products_by_sku takes at most {SKU_LOOKUP_LIMIT} SKUs, got {len(skus)}")
         if not skus:
@@ -159,6 +183,7 @@ class TrytonErp:
         return [r for r in self._products(ids) + self._parents(sorted(set(parents))) if r["sku"] in skus]
 
     def get_product(self, product_id: str) -> dict:
+        """One product ("P<id>") or parent template ("T<id>"); PermanentError with status 404 when absent."""
         if product_id.startswith("T"):
             found = self._parents([_code("T", product_id)])
         else:
@@ -210,6 +235,10 @@ class TrytonErp:
 
     # -- stock -----------------------------------------------------------------------------------------
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
+        """Stock rows `{"sku", "warehouse", "on_hand", "reserved", "safety_stock": 0, "modified_at"}` (whole
+        units: on hand floored, reserved ceiled) for goods whose moves or record changed since
+        `modified_since`, one row per configured warehouse; ≤ `limit` rows a page. PermanentError when a
+        configured warehouse code does not exist."""
         goods = (("type", "!=", "service"), ("code", "!=", None))
         sources = [Source("stock.move", tuple(("product." + f, op, v) for f, op, v in goods), ("product",)),
                    Source("product.product", goods)]
@@ -274,6 +303,9 @@ class TrytonErp:
         return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
 
     def list_shipments(self, modified_since, cursor, limit=100) -> Page:
+        """Done customer shipments changed since `modified_since`: `{"id": "SH<id>", "sales_order_id",
+        "external_ref" (the sale's reference, "WC-ORDER-<id>"), "tracking_number" (the shipment's reference),
+        "shipped_at", "lines": [{"sku", "quantity"}], "modified_at"}`; only done moves count."""
         sources = [Source("stock.shipment.out", (("state", "=", "done"),),
                           ("reference", "effective_date", "outgoing_moves"))]
         events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit)
@@ -307,6 +339,8 @@ class TrytonErp:
 
     # -- customers -------------------------------------------------------------------------------------
     def find_customers(self, *, external_ref=None, email=None) -> list[dict]:
+        """Parties holding `external_ref` as an identifier (when given; `email` is then ignored), else whose
+        e-mail contact matches `email` trimmed and case-insensitively (no wildcards); lowest id first."""
         if external_ref:
             domain = [("identifiers", "where", [("type", "=", None), ("code", "=", external_ref)])]
         else:  # trimmed and case-folded, as the reference ERP matches it (ilike: no wildcards of ours)
@@ -316,12 +350,16 @@ class TrytonErp:
         return self._customers(ids)
 
     def get_customer(self, customer_id: str) -> dict:
+        """One party ("C<id>"); PermanentError (without a status) when Tryton has none."""
         found = self._customers([_code("C", customer_id)])
         if not found:
             raise PermanentError(f"Tryton has no party {customer_id}")
         return found[0]
 
     def create_customer(self, customer: dict) -> dict:
+        """Create a party from an ErpCustomer: name (company or person), e-mail and phone contacts, our
+        reference and the VAT id as identifiers, billing and shipping addresses with a country; returns it.
+        Tryton's refusals (e.g. a VAT id it finds invalid) come as TrytonRpc's errors."""
         mechanisms = [{"type": kind, "value": customer[key]} for kind, key in (("email", "email"), ("phone", "phone"))
                       if customer.get(key)]
         values = {"name": _party_name(customer), "contact_mechanisms": [["create", mechanisms]]}
@@ -423,24 +461,32 @@ class TrytonErp:
 
     # -- sales orders ----------------------------------------------------------------------------------
     def find_sales_orders(self, external_ref: str) -> list[dict]:
+        """Sales with `reference` = `external_ref` ("WC-ORDER-<id>"), oldest first, drafts included. Each as
+        `{id: "S<id>", number, external_ref, status, customer_id, currency, lines: [{sku, quantity (int),
+        unit_price, description}] (goods lines, as Tryton holds them: a split line is two), totals: {net, tax,
+        gross} (Tryton's untaxed, tax and total amounts, decimal strings), revision (int, Tryton's),
+        billing_address, shipping_address ({line1, line2, city, postcode, country}; Tryton keeps no state),
+        shipping {method, amount}, fees [{name, amount}], discounts [{code, amount}] (read back from the lines
+        without product), note (the shop's note at the head of the comment), return_of (False: a sale),
+        created_at, warehouse, last_change}`."""
         ids = self.rpc.model("sale.sale", "search", [("reference", "=", external_ref)], 0, None, [["id", "ASC"]])
         return self._sales(ids)
 
     def list_sales_orders(self, modified_since, cursor, limit=100) -> Page:
+        """A delta page of sales in the shape of `find_sales_orders`, with `modified_at`; return sales (the
+        credit notes, `list_credit_notes`) are left out, so a page may hold fewer than `limit`."""
         events, more = keyset.fetch(self.rpc, [Source("sale.sale")], modified_since, cursor, limit)
         at = {e.id: e.at for e in events}
-        items = [dict(sale, modified_at=timestamp(at[int(sale["id"][1:])])) for sale in self._sales(list(at))]
+        items = [dict(sale, modified_at=timestamp(at[int(sale["id"][1:])])) for sale in self._sales(list(at))
+                 if not sale["return_of"]]  # return sales are credit notes (list_credit_notes)
         return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
 
     def create_sales_order(self, order: dict) -> dict:
+        """Create, quote and (when configured) confirm a sale for `order` (the protocol's SalesOrder: money as
+        decimal strings, quantities ints) and return it as `find_sales_orders` does. InvalidDataError for an
+        unknown SKU or currency; a sale left half-way by a failure is found as `draft` and finished."""
         party = _code("C", order["customer_id"])
-        skus = sorted({line["sku"] for line in order["lines"]})
-        products = {r["code"]: r for r in self.rpc.model(
-            "product.product", "search_read", [("code", "in", skus)], 0, None, None,
-            ["code", "template.sale_uom", "template.default_uom"])}
-        unknown = [s for s in skus if s not in products]
-        if unknown:
-            raise InvalidDataError(f"tryton: SKU {', '.join(unknown)} unknown or inactive in Tryton")
+        products = self._products_by_code({line["sku"] for line in order["lines"]})
         lines = []
         for line in order["lines"]:
             product = products[line["sku"]]
@@ -462,6 +508,18 @@ class TrytonErp:
         sale_id, = self.rpc.model("sale.sale", "create", [values])
         return self.finish_sales_order(f"S{sale_id}")
 
+    def _products_by_code(self, skus: set[str]) -> dict[str, dict]:
+        """SKU → product row with its sale and default units; InvalidDataError naming the unknown SKUs."""
+        if not skus:
+            return {}
+        products = {r["code"]: r for r in self.rpc.model(
+            "product.product", "search_read", [("code", "in", sorted(skus))], 0, None, None,
+            ["code", "template.sale_uom", "template.default_uom"])}
+        unknown = sorted(s for s in skus if s not in products)
+        if unknown:
+            raise InvalidDataError(f"tryton: SKU {', '.join(unknown)} unknown or inactive in Tryton")
+        return products
+
     def finish_sales_order(self, order_id: str) -> dict:
         """Quote (numbers the sale) and, when configured, confirm an order still in draft or quotation."""
         sale_id = _code("S", order_id)
@@ -474,6 +532,8 @@ class TrytonErp:
         return self._sale(sale_id)
 
     def cancel_sales_order(self, order_id: str) -> dict:
+        """Cancel sale "S<id>" (a confirmed sale goes back to draft first) and return it; a cancelled sale is
+        returned as is. PermanentError status 409 when it is processing or done (shipments exist)."""
         sale_id = _code("S", order_id)
         state = self._state(sale_id)
         if state in ("processing", "done"):
@@ -485,28 +545,329 @@ class TrytonErp:
             self.rpc.model("sale.sale", "cancel", [sale_id])
         return self._sale(sale_id)
 
-    # Amendments and credit notes (contract v1.1) are not built for Tryton yet. Tryton amends a confirmed sale
-    # with its sale_amendment module, which the modules this project runs (sale, stock, account_invoice) do
-    # not include; goods come back through the sale module's "Return Sale" wizard and money through a credit
-    # note (account_invoice's credit), which this adapter does not drive yet. Orders that need either go to
-    # `attention` with the reason below, for a person to do it in Tryton.
-    can_amend = False  # order_life does not compare (this adapter's orders carry no addresses) nor patch
-
+    # -- amendments: Tryton's sale_amendment module ------------------------------------------------------
     def amend_sales_order(self, order_id: str, changes: dict, *, revision: int | None = None) -> dict:
-        raise NotAmendable(f"tryton: amending sale {order_id} is not supported by this adapter (Tryton amends "
-                           f"confirmed sales with the sale_amendment module, not installed)", status=409)
+        """Apply `changes` to sale `order_id` ("S<id>") and return the sale as `find_sales_orders` answers it,
+        with Tryton's own `revision` (sale_history: 0 at creation, +1 per amendment or return to draft).
 
+        `changes` holds any of billing_address, shipping_address, lines, shipping, discounts, fees, totals, note,
+        payment in the shapes of `create_sales_order` (money as decimal strings, quantities as ints). A confirmed
+        sale is changed the way a Tryton user does it, by one validated `sale.amendment`: a "party" line for new
+        addresses and a "line" line per sale line whose product, quantity, unit price or description changes (a
+        line no longer wanted gets quantity 0); validating it bumps the revision and re-plans the waiting
+        shipment. The note, the shop's totals and the payment live in the sale's comment, written directly. A
+        sale not confirmed yet is edited directly (a quotation goes back to draft, which bumps the revision, and
+        is quoted again). Only what differs is changed: the same changes again change nothing, revision included.
+
+        Errors: StaleRevision (412) when `revision` is given and is not the sale's; NotAmendable (409) when the
+        sale is cancelled or done or the warehouse has started on it (a shipment assigned, picked, packed or
+        done); InvalidDataError when Tryton cannot represent the change (a confirmed sale takes no new line:
+        an amendment only changes existing lines) or a SKU is unknown; TransientError while a confirmed sale
+        still waits for Tryton's processing queue."""
+        sale_id = _code("S", order_id)
+        sale = self._amendable(sale_id)
+        if revision is not None and int(revision) != sale["revision"]:
+            raise StaleRevision(f"tryton: sale {order_id} is at revision {sale['revision']}, not {revision}",
+                                status=412)
+        confirmed = sale["state"] == "processing"
+        edits = self._line_edits(sale, changes)
+        new = [want for line, want in edits if line is None]
+        if confirmed and new:
+            raise InvalidDataError(
+                f"tryton: sale {sale['number'] or order_id} is confirmed and Tryton's sale_amendment only changes "
+                f"its existing lines; it cannot add {', '.join(repr(w['description']) for w in new)}: "
+                f"add them to a new sale in Tryton")
+        party = sale["party"]
+        addresses = {}
+        for key, field in (("billing_address", "invoice_address"), ("shipping_address", "shipment_address")):
+            if changes.get(key) and changes[key].get("country"):
+                address = self._address(party, changes[key])
+                if address != sale[field]:
+                    addresses[field] = address
+        comment = _comment_with(sale.get("comment") or "", changes)
+        if not edits and not addresses and comment == (sale.get("comment") or ""):
+            return self._sale(sale_id)
+        what = ", ".join(k for k in AMENDABLE if k in changes)
+        if confirmed:
+            if comment != (sale.get("comment") or ""):
+                self.rpc.model("sale.sale", "write", [sale_id], {"comment": comment})
+            self._validate_amendment(sale, addresses, edits, f"{AMENDMENT_PREFIX}{what}")
+        else:
+            if sale["state"] == "quotation":
+                self.rpc.model("sale.sale", "draft", [sale_id])
+            lines = []
+            for line, want in edits:
+                if line is None:
+                    lines.append(["create", [dict(want, type="line")]])
+                elif want["quantity"]:
+                    lines.append(["write", [line["id"]], want])
+                else:
+                    lines.append(["delete", [line["id"]]])
+            self.rpc.model("sale.sale", "write", [sale_id], {"comment": comment, **addresses, "lines": lines})
+            if sale["state"] == "quotation":
+                self.rpc.model("sale.sale", "quote", [sale_id])
+        return self._sale(sale_id)
+
+    def _amendable(self, sale_id: int) -> dict:
+        """The sale with what an amendment needs; NotAmendable once Tryton no longer takes changes."""
+        rows = self._read("sale.sale", [sale_id], (
+            "number", "state", "shipment_state", "revision", "party", "comment", "invoice_address",
+            "shipment_address", "shipments.state", "shipments.number", "lines.type", "lines.product",
+            "lines.quantity", "lines.unit", "lines.unit_price", "lines.description"))
+        if not rows:
+            raise PermanentError(f"tryton: no sale S{sale_id}", status=404)
+        sale = rows[0]
+        name = sale["number"] or f"S{sale_id}"
+        if sale["state"] in ("cancelled", "done"):
+            raise NotAmendable(f"tryton: sale {name} is {sale['state']}", status=409)
+        started = [s for s in sale.get("shipments.") or [] if s["state"] not in ("draft", "waiting", "cancelled")]
+        if sale["shipment_state"] in ("partially shipped", "sent") or started:
+            shipments = ", ".join(f"{s['number'] or s['id']} {s['state']}" for s in started)
+            raise NotAmendable(f"tryton: sale {name} has shipped or is being picked ({shipments or 'shipped'})",
+                               status=409)
+        if sale["state"] == "confirmed":  # confirmed, its processing (shipment) queued in Tryton: soon amendable
+            raise TransientError(f"tryton: sale {name} is confirmed and not processed yet")
+        return sale
+
+    def _line_edits(self, sale: dict, changes: dict) -> list[tuple[dict | None, dict]]:
+        """(sale line, or None for a line to add; its wanted values) for each sale line that must change. Goods
+        lines are matched to the wanted ones by product and description first, then in order; so are the lines
+        without product (shipping, fees, discounts). A line no longer wanted is wanted with quantity 0."""
+        lines = [li for li in sale.get("lines.") or [] if li["type"] == "line"]
+        edits = []
+        if "lines" in changes:
+            products = self._products_by_code({line["sku"] for line in changes["lines"]})
+            wanted = []
+            for line in changes["lines"]:
+                product = products[line["sku"]]
+                template = product["template."]
+                for quantity, price in exact_lines(line):
+                    wanted.append({"product": product["id"], "quantity": float(quantity),
+                                   "unit": template.get("sale_uom") or template["default_uom"], "unit_price": price,
+                                   "description": line.get("description") or None})
+            edits += _match([li for li in lines if li.get("product")], wanted)
+        if any(k in changes for k in CHARGES):
+            current = _charges_of(lines)
+            merged = {k: changes[k] if k in changes else current[k] for k in CHARGES}
+            wanted = [{"product": None, "quantity": 1.0, "unit": None, "unit_price": Decimal(amount),
+                       "description": text} for text, amount in self._charges(merged)]
+            edits += _match([li for li in lines if not li.get("product")], wanted)
+        return edits
+
+    def _validate_amendment(self, sale: dict, addresses: dict, edits: list, description: str) -> None:
+        """One `sale.amendment` with a line per change, validated (which applies it and bumps the revision).
+        A draft amendment of ours left by an interrupted call is removed first: it was never applied."""
+        stale = self.rpc.model("sale.amendment", "search", [("sale", "=", sale["id"]), ("state", "=", "draft"),
+                                                            ("description", "like", AMENDMENT_PREFIX + "%")],
+                               0, None, None)
+        if stale:
+            self.rpc.model("sale.amendment", "delete", stale)
+        lines = []
+        if addresses:
+            lines.append({"action": "party", "party": sale["party"],
+                          "invoice_address": addresses.get("invoice_address", sale["invoice_address"]),
+                          "shipment_address": addresses.get("shipment_address", sale["shipment_address"])})
+        for line, want in edits:
+            lines.append({"action": "line", "line": line["id"], **want,
+                          "unit": want["unit"] if want["product"] else line.get("unit")})
+        amendment, = self.rpc.model("sale.amendment", "create", [{
+            "sale": sale["id"], "description": description[:100], "lines": [["create", lines]] if lines else []}])
+        self.rpc.model("sale.amendment", "validate_amendment", [amendment])
+
+    # -- credit notes: return sales ----------------------------------------------------------------------
+    # A shop refund is a Tryton return sale, what the sale module's "Return Sale" wizard makes: a sale with
+    # negative quantities whose origin is the sold sale and whose reference is WC-REFUND-<refund id>. It is
+    # where a Tryton accountant looks for what was given back: on confirmation it makes the credit note
+    # (invoice with negative lines) by the sale's invoice method, and for restocked goods an incoming customer
+    # return shipment. An amount-only refund (shipping, goodwill) is a return sale with one line without
+    # product, like the charges of the sales themselves, rather than a free-standing account.invoice credit:
+    # it stays tied to its sale, is found and numbered like the others, and needs no accounts on the line.
     def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
-        return []
+        """Credit notes (return sales) with reference `external_ref` ("WC-REFUND-<id>"), or every return of the
+        sale `sales_order_id` ("S<id>"), oldest first; the shape of `create_credit_note`'s answer. A return whose
+        creation stopped half-way (Tryton's create, quote, confirm and receipt are separate calls) is finished
+        here, never created twice."""
+        if external_ref:
+            domain = [("reference", "=", external_ref), ("origin", "like", "sale.sale,%")]
+        else:
+            domain = [("origin", "=", f"sale.sale,{_code('S', sales_order_id)}")]
+        ids = self.rpc.model("sale.sale", "search", domain, 0, None, [["id", "ASC"]])
+        for row in self._read("sale.sale", ids, ("reference", "state", "shipment_method", "shipment_returns")):
+            if (row["reference"] or "").startswith(REFUND_PREFIX):  # ours; a person's draft return stays theirs
+                self._finish_return(row)
+        return self._credit_notes(ids)
 
     def list_credit_notes(self, modified_since, cursor, limit=100) -> Page:
-        return Page(items=[], next_cursor=None)
+        """The return sales with a WC-REFUND- reference, delta-paged like sales (reconciliation)."""
+        events, more = keyset.fetch(self.rpc, [Source("sale.sale", (("reference", "like", REFUND_PREFIX + "%"),))],
+                                    modified_since, cursor, limit)
+        at = {e.id: e.at for e in events}
+        items = [dict(note, modified_at=timestamp(at[int(note["id"][1:])])) for note in self._credit_notes(list(at))]
+        return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
 
     def create_credit_note(self, note: dict) -> dict:
-        raise Unsupported(f"tryton: credit notes are not supported by this adapter; credit "
-                          f"{note.get('amount')} for {note.get('external_ref')} in Tryton by hand", status=501)
+        """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount}], amount, restock}` (amounts as
+        decimal strings with the shop's tax, quantities as positive ints) → a confirmed return sale of the sale,
+        answered as `{id: "R<id>", number, external_ref, sales_order_id, reason, lines, amount, restock, status,
+        created_at, modified_at}`. Each goods line becomes a line of the product with the negative quantity
+        (split in two at cent prices when the amount does not divide, as for sales); without lines, one line
+        without product for `amount`. `restock`: the return ships from the customer back into the sale's
+        warehouse (received and put away, since the shop has put the units back on sale); otherwise its
+        shipment method is manual and no goods move. Not idempotent: look up by external_ref first.
+
+        Errors: InvalidDataError for an unknown SKU, a non-positive amount or lines that do not add up to
+        `amount`; PermanentError (404) when the sale does not exist."""
+        sale_id = _code("S", note["sales_order_id"])
+        rows = self._read("sale.sale", [sale_id], ("number", "party", "currency", "warehouse", "invoice_address",
+                                                   "shipment_address"))
+        if not rows:
+            raise PermanentError(f"tryton: no sale S{sale_id}", status=404)
+        sale = rows[0]
+        ref, reason = note["external_ref"], (note.get("reason") or "").strip()
+        amount = Decimal(str(note.get("amount") or "0"))
+        goods = note.get("lines") or []
+        total = sum((Decimal(str(ln["amount"])) for ln in goods), Decimal(0))
+        if goods and abs(total - amount) > Decimal("0.01") * (len(goods) + 1):
+            raise InvalidDataError(f"tryton: credit note {ref}: lines add up to {total}, not {amount}")
+        if amount <= 0:
+            raise InvalidDataError(f"tryton: credit note {ref}: amount {amount} is not positive")
+        products = self._products_by_code({ln["sku"] for ln in goods})
+        lines = []
+        for ln in goods:
+            product = products[ln["sku"]]
+            template = product["template."]
+            for quantity, price in exact_lines({"quantity": ln["quantity"], "unit_price": "0", "amount": ln["amount"]}):
+                lines.append({"type": "line", "product": product["id"], "quantity": -float(quantity),
+                              "unit": template.get("sale_uom") or template["default_uom"], "unit_price": price,
+                              "description": f"Return: {ln['sku']}"})
+        if not lines:
+            lines.append({"type": "line", "quantity": -1.0, "unit_price": amount,
+                          "description": f"Refund: {reason or ref}"})
+        restock = bool(goods) and bool(note.get("restock"))
+        if restock:
+            self._check_returnable(sale_id, sale["number"], ref, goods)
+        return_id, = self.rpc.model("sale.sale", "create", [{
+            "party": sale["party"], "reference": ref, "origin": f"sale.sale,{sale_id}", "currency": sale["currency"],
+            "warehouse": sale["warehouse"], "invoice_address": sale["invoice_address"],
+            "shipment_address": sale["shipment_address"], "description": (reason or ref)[:100],
+            "shipment_method": "order" if restock else "manual",
+            "comment": f"WooCommerce refund {ref} of sale {sale['number']}: {reason or 'no reason given'}.\n"
+                       f"Amounts include the shop's tax, as refunded ({amount}).",
+            "lines": [["create", lines]]}])
+        self._finish_return({"id": return_id, "state": "draft", "shipment_method": "order" if restock else "manual",
+                             "shipment_returns": []})
+        return self._credit_notes([return_id])[0]
+
+    def _check_returnable(self, sale_id: int, number: str, ref: str, goods: list[dict]) -> None:
+        """InvalidDataError when a restock asks for more units of a SKU than the sale has shipped and not yet
+        taken back. Tryton ships and invoices a sale line as one: units still in the sale's shipment cannot come
+        back by a return; a person takes them out of the shipment (or amends the sale) in Tryton."""
+        shipped: dict[str, int] = {}
+        rows = self._read("sale.sale", [sale_id], ("lines.moves",))
+        move_ids = [m for li in (rows[0].get("lines.") or []) for m in li.get("moves") or []] if rows else []
+        for move in self._read("stock.move", move_ids, ("state", "quantity", "product.code", "to_location.type")):
+            if move["state"] == "done" and (move.get("to_location.") or {}).get("type") == "customer":
+                sku = (move.get("product.") or {}).get("code")
+                shipped[sku] = shipped.get(sku, 0) + int(round(move["quantity"]))
+        for earlier in self.find_credit_notes(sales_order_id=f"S{sale_id}"):
+            if earlier["restock"]:
+                for line in earlier["lines"]:
+                    shipped[line["sku"]] = shipped.get(line["sku"], 0) - line["quantity"]
+        wanted: dict[str, int] = {}
+        for line in goods:
+            wanted[line["sku"]] = wanted.get(line["sku"], 0) + int(line["quantity"])
+        short = {sku: qty - max(0, shipped.get(sku, 0)) for sku, qty in wanted.items() if qty > shipped.get(sku, 0)}
+        if short:
+            units = ", ".join(f"{qty} × {sku}" for sku, qty in sorted(short.items()))
+            raise InvalidDataError(
+                f"tryton: refund {ref} restocks {units} that sale {number} has not shipped (or already took back); "
+                f"a Tryton return only takes back shipped goods: take the units out of the sale's shipment or amend "
+                f"the sale in Tryton, then credit the refund there (a return sale of it with reference {ref})")
+
+    def _finish_return(self, row: dict) -> None:
+        """Quote and confirm a return sale; receive and put away its customer return shipment if restocked."""
+        if row["state"] == "draft":
+            self.rpc.model("sale.sale", "quote", [row["id"]])
+            row = dict(row, state="quotation")
+        if row["state"] == "quotation":
+            self.rpc.model("sale.sale", "confirm", [row["id"]])
+            row = self._read("sale.sale", [row["id"]], ("state", "shipment_method", "shipment_returns"))[0]
+        if row["shipment_method"] != "order" or not row.get("shipment_returns"):
+            return
+        for shipment in self._read("stock.shipment.out.return", row["shipment_returns"], ("state",)):
+            if shipment["state"] == "draft":
+                self.rpc.model("stock.shipment.out.return", "receive", [shipment["id"]])
+                shipment = dict(shipment, state="received")
+            if shipment["state"] == "received":
+                self.rpc.model("stock.shipment.out.return", "do", [shipment["id"]])
+
+    def _credit_notes(self, ids: list[int]) -> list[dict]:
+        if not ids:
+            return []
+        out = []
+        for row in self._read("sale.sale", ids, RETURN_FIELDS):
+            merged: dict[str, list] = {}
+            for li in row.get("lines.") or []:
+                sku = (li.get("product.") or {}).get("code")
+                if li["type"] != "line" or not sku or not li["quantity"]:
+                    continue
+                entry = merged.setdefault(sku, [0, Decimal(0)])
+                entry[0] += -int(round(li["quantity"]))
+                entry[1] += -_booked(li["quantity"], li["unit_price"])
+            origin = row.get("origin") or ""
+            out.append({
+                "id": f"R{row['id']}", "number": row["number"], "external_ref": row["reference"],
+                "sales_order_id": f"S{origin.split(',')[1]}" if origin.startswith("sale.sale,") else None,
+                "reason": row.get("description") or "",
+                "lines": [{"sku": sku, "quantity": q, "amount": _money(a)} for sku, (q, a) in merged.items()],
+                "amount": _money(-Decimal(row["total_amount"] or 0)),
+                "restock": row["shipment_method"] == "order" and bool(merged), "status": self._status(row),
+                "created_at": timestamp(row["create_date"]),
+                "modified_at": timestamp(row.get("write_date") or row["create_date"]),
+            })
+        return out
+
+    def comparable(self, order: dict) -> dict:
+        """The amendable fields of `order` as Tryton keeps them, so that a shop order mapped for
+        `create_sales_order` and a sale as this adapter answers it compare equal exactly when the sale holds
+        what the shop says (order_life and reconcile compare these instead of the raw shapes).
+
+        Tryton keeps: addresses without state (line1, line2, city, postcode, country); goods lines as
+        (sku, quantity, amount, description), a line split for Tryton's price digits counted once; shipping
+        (method and amount) only when it costs something; fees and discounts that are not zero; the net total
+        (Tryton computes its own taxes; the shop's tax is only quoted in the comment); the note. Money as
+        decimal strings."""
+        lines: list[dict] = []
+        for li in order.get("lines") or []:
+            amount = Decimal(str(li["amount"])) if li.get("amount") is not None \
+                else _booked(li["quantity"], li["unit_price"])
+            description = li.get("description") or None
+            if lines and (lines[-1]["sku"], lines[-1]["description"]) == (li["sku"], description):
+                lines[-1]["quantity"] += int(li["quantity"])
+                lines[-1]["amount"] += amount
+            else:
+                lines.append({"sku": li["sku"], "quantity": int(li["quantity"]), "amount": amount,
+                              "description": description})
+        shipping = order.get("shipping") or {}
+        shipping_amount = Decimal(str(shipping.get("amount") or "0"))
+        return {
+            "billing_address": _kept_address(order.get("billing_address")),
+            "shipping_address": _kept_address(order.get("shipping_address") or order.get("billing_address")),
+            "lines": [dict(li, amount=str(li["amount"])) for li in lines],
+            "shipping": {"method": shipping.get("method"), "amount": str(shipping_amount)} if shipping_amount
+            else {"amount": "0"},
+            "fees": [{"name": f.get("name"), "amount": str(Decimal(str(f["amount"])))} for f in order.get("fees") or []
+                     if Decimal(str(f.get("amount") or "0"))],
+            "discounts": [{"code": d.get("code"), "amount": str(Decimal(str(d["amount"])))}
+                          for d in order.get("discounts") or [] if Decimal(str(d.get("amount") or "0"))],
+            "totals": {"net": (order.get("totals") or {}).get("net")},
+            "note": order.get("note") or "",
+        }
 
     def reservation(self, order: dict) -> Reservation | None:
+        """Whether `order` (as returned by this adapter) is already counted as reserved in the stock Tryton
+        reports: with the forecast basis from confirmation on, with the quantity basis only once shipped;
+        None while it is not (the connector then keeps holding its units)."""
         counted = ("confirmed", "partially_shipped", "shipped") if self.stock_basis == "forecast" else ("shipped",)
         if order.get("status") not in counted:
             return None
@@ -533,7 +894,14 @@ class TrytonErp:
             "customer_id": f"C{row['party']}", "currency": (row.get("currency.") or {}).get("code"),
             "lines": [{"sku": (li.get("product.") or {}).get("code"), "quantity": int(round(li["quantity"])),
                        "unit_price": _price(li["unit_price"]), "description": li["description"]}
-                      for li in row.get("lines.") or [] if li["type"] == "line" and li.get("product.")],
+                      for li in row.get("lines.") or [] if li["type"] == "line" and li.get("product.")
+                      and li["quantity"]],  # an amendment leaves a line no longer wanted at quantity 0
+            "revision": row.get("revision") or 0,
+            "billing_address": _address_of(row.get("invoice_address.")),
+            "shipping_address": _address_of(row.get("shipment_address.")),
+            **_charges_of(row.get("lines.") or []),
+            "note": _comment_parts(row.get("comment") or "")[0],
+            "return_of": (row.get("origin") or "").startswith("sale.sale,"),
             "totals": {"net": _money(row["untaxed_amount"]), "tax": _money(row["tax_amount"]),
                        "gross": _money(row["total_amount"])},
             "created_at": timestamp(row["create_date"]),
@@ -563,11 +931,8 @@ class TrytonErp:
 
     @staticmethod
     def _comment(order: dict) -> str:
-        totals, payment = order.get("totals") or {}, order.get("payment") or {}
-        parts = [order.get("note") or "",
-                 f"Shop totals: net {totals.get('net')}, tax {totals.get('tax')}, gross {totals.get('gross')}.",
-                 f"Payment: {payment.get('method')} {payment.get('transaction_id') or ''}".strip() + "."]
-        return "\n".join(p for p in parts if p)
+        return "\n".join(p for p in (order.get("note") or "", _totals_text(order.get("totals") or {}),
+                                      _payment_text(order.get("payment") or {})) if p)
 
     # -- reference data --------------------------------------------------------------------------------
     def _read(self, model: str, ids, fields, context: dict | None = None) -> list[dict]:
@@ -617,3 +982,99 @@ def _party_name(customer: dict) -> str:
     """A business party is named by its company; a consumer by first and last name."""
     return (customer.get("company") or "").strip() or _person(customer) or customer.get("email") \
         or "WooCommerce customer"
+
+
+def _totals_text(totals: dict) -> str:
+    return f"{TOTALS_LABEL} net {totals.get('net')}, tax {totals.get('tax')}, gross {totals.get('gross')}."
+
+
+def _payment_text(payment: dict) -> str:
+    return f"{PAYMENT_LABEL} {payment.get('method')} {payment.get('transaction_id') or ''}".strip() + "."
+
+
+def _comment_parts(comment: str) -> tuple[str, str, str]:
+    """A sale comment the adapter wrote → (note, shop totals line, payment line)."""
+    lines = comment.split("\n")
+    payment = lines.pop() if lines and lines[-1].startswith(PAYMENT_LABEL) else ""
+    totals = lines.pop() if lines and lines[-1].startswith(TOTALS_LABEL) else ""
+    return "\n".join(lines), totals, payment
+
+
+def _comment_with(comment: str, changes: dict) -> str:
+    """The comment with the note, shop totals and payment of `changes` in place of its own."""
+    note, totals, payment = _comment_parts(comment)
+    if "note" in changes:
+        note = changes["note"] or ""
+    if "totals" in changes:
+        totals = _totals_text(changes["totals"] or {})
+    if "payment" in changes:
+        payment = _payment_text(changes["payment"] or {})
+    return "\n".join(p for p in (note, totals, payment) if p)
+
+
+def _booked(quantity, unit_price) -> Decimal:
+    """What Tryton books for a line: quantity × unit price rounded to the cent."""
+    return (Decimal(str(quantity)) * Decimal(str(unit_price))).quantize(Decimal("0.01"))
+
+
+def _address_of(row: dict | None) -> dict:
+    """A party.address read with SALE_FIELDS → the protocol's address (Tryton keeps no state here)."""
+    row = row or {}
+    street = (row.get("street_unstructured") or "").split("\n", 1)
+    return {"line1": street[0], "line2": street[1] if len(street) > 1 else "", "city": row.get("city") or "",
+            "postcode": row.get("postal_code") or "", "country": ((row.get("country.") or {}).get("code") or "")}
+
+
+def _charges_of(lines: list[dict]) -> dict:
+    """The shipping, fees and discounts a sale's lines without product hold (as `TrytonErp._charges` wrote them)."""
+    shipping, fees, discounts = {"method": "none", "amount": "0.00"}, [], []
+    for li in lines:
+        if li["type"] != "line" or li.get("product") or li.get("product.") or not li["quantity"]:
+            continue
+        text, amount = li.get("description") or "", _booked(li["quantity"], li["unit_price"])
+        if text.startswith("Shipping (") and text.endswith(")"):
+            shipping = {"method": text[len("Shipping ("):-1], "amount": str(amount)}
+        elif text.startswith("Fee: "):
+            fees.append({"name": text[len("Fee: "):], "amount": str(amount)})
+        elif text.startswith("Discount "):
+            discounts.append({"code": text[len("Discount "):], "amount": str(-amount)})
+        else:
+            fees.append({"name": text, "amount": str(amount)})
+    return {"shipping": shipping, "fees": fees, "discounts": discounts}
+
+
+def _match(lines: list[dict], wanted: list[dict]) -> list[tuple[dict | None, dict]]:
+    """Pair sale lines with wanted line values: same product and description first, then in order; the result
+    holds only the pairs that change (a line left over is wanted at quantity 0, a wanted one left over gets
+    None: a line to add)."""
+    free = list(lines)
+    pairs: list[tuple[dict | None, dict]] = []
+    rest = []
+    for want in wanted:
+        same = next((li for li in free if li.get("product") == want["product"]
+                     and (li.get("description") or None) == want["description"]), None)
+        if same is None:
+            rest.append(want)
+        else:
+            free.remove(same)
+            pairs.append((same, want))
+    for want in rest:
+        pairs.append((free.pop(0) if free else None, want))
+    pairs += [(li, {"product": li.get("product"), "quantity": 0.0, "unit": li.get("unit"),
+                    "unit_price": Decimal(str(li["unit_price"] or 0)), "description": li.get("description")})
+              for li in free if li["quantity"]]
+    return [(li, want) for li, want in pairs if li is None or _differs(li, want)]
+
+
+def _differs(line: dict, want: dict) -> bool:
+    return (line.get("product") != want["product"] or float(line["quantity"]) != float(want["quantity"])
+            or Decimal(str(line["unit_price"] or 0)) != Decimal(str(want["unit_price"]))
+            or (line.get("description") or None) != (want["description"] or None))
+
+
+def _kept_address(address: dict | None) -> dict:
+    address = address or {}
+    street = "\n".join(p for p in (str(address.get("line1") or "").strip(), str(address.get("line2") or "").strip())
+                       if p)
+    return _address_of({"street_unstructured": street, "postal_code": address.get("postcode"),
+                        "city": address.get("city"), "country.": {"code": str(address.get("country") or "").upper()}})

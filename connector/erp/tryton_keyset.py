@@ -19,6 +19,8 @@ from connector.errors import PermanentError
 
 @dataclass(frozen=True)
 class Source:
+    """One Tryton model to page over: records of `model` matching the extra search `domain`, read with
+    `fields` (besides the id and dates) into each Event's `row`."""
     model: str
     domain: tuple = ()
     fields: tuple[str, ...] = ()
@@ -26,6 +28,8 @@ class Source:
 
 @dataclass(frozen=True)
 class Event:
+    """One record's last change, as handed out by `fetch`: `at` (naive UTC), the `stream` it came from
+    (model × never-written/written), its id, model and the `row` read with it."""
     at: dt.datetime
     stream: int
     id: int
@@ -34,15 +38,18 @@ class Event:
 
     @property
     def key(self) -> tuple:
+        """(at, stream, id): the total order events are merged and cursors are kept in."""
         return self.at, self.stream, self.id
 
 
 def encode_cursor(event: Event) -> str:
+    """The opaque cursor (URL-safe base64 JSON) that resumes paging after `event`."""
     raw = json.dumps([event.at.isoformat(), event.stream, event.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, int, int]:
+    """The (at, stream, id) key an `encode_cursor` cursor holds; PermanentError for anything else."""
     try:
         at, stream, record_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return dt.datetime.fromisoformat(at), int(stream), int(record_id)

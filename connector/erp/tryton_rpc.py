@@ -83,6 +83,9 @@ def classify(method: str, error: Any) -> Exception:
 
 
 class TrytonRpc:
+    """A JSON-RPC session with trytond at `url` (the server root) for `database`, logged in as `user` on first
+    use and again once when the session expires. `timeout` in seconds per call; `limiter` waited on before
+    each call. Thread-safe login; errors classified as the module docstring says."""
     system = "tryton"
 
     def __init__(self, url: str, database: str, user: str, password: str, *, timeout: float = 30.0,
@@ -112,6 +115,7 @@ class TrytonRpc:
 
     @property
     def context(self) -> dict:
+        """A copy of the user's context (company, warehouse, language…), logging in first if needed."""
         self._ensure_login()
         return dict(self._context)
 

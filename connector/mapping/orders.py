@@ -33,6 +33,7 @@ ORDER_FIELDS = {  # ERP order field <- Woo order field
 
 
 def order_ref(woo_order_id: int) -> str:
+    """The ERP `external_ref` of shop order `woo_order_id`: "WC-ORDER-42", the key every ERP lookup uses."""
     return f"WC-ORDER-{int(woo_order_id)}"
 
 
@@ -220,6 +221,10 @@ def _check(order: dict, known_skus: set[str], currencies: tuple[str, ...]) -> No
 
 
 def map_customer(order: dict) -> dict:
+    """The ERP customer (ErpCustomer shape, without id) of an order's buyer from its billing fields, all
+    trimmed strings: e-mail lower-cased, `external_ref` "WC-CUST-<id>" for a registered buyer (None for a
+    guest), `vat_id` "" (connector.mapping.customers fills it), billing and shipping addresses with the
+    country upper-cased. Pure; no validation."""
     billing = order.get("billing") or {}
     kind, key = customer_key(order)
     customer = {erp: str(billing.get(field) or "").strip() for erp, field in CUSTOMER_FIELDS.items()}
@@ -247,7 +252,11 @@ def _line_tax_rate(li: dict, order: dict, subtotal: Decimal, name: str) -> Decim
 
 
 def map_order(order: dict, erp_customer_id: str) -> dict:
-    """The ERP order for a validated Woo order (call `validate` first)."""
+    """The ERP order (SalesOrder shape, without the ERP's answer keys) for a validated Woo order (call
+    `validate` first), for ERP customer `erp_customer_id`. Pure. Money as decimal strings to the cent
+    (`unit_price` may carry more decimals, see the module docstring), quantities as ints, `tax_rate` in
+    percent, timestamps ISO UTC with `Z`; `external_ref` "WC-ORDER-<id>"; totals net = gross − tax.
+    Raises InvalidDataError naming the field for an amount or quantity it cannot read exactly."""
     lines = []
     for i, li in enumerate(order["line_items"], 1):
         name = _line_name(i, li)

@@ -48,6 +48,7 @@ SCHEMA = {
 
 
 def table_path() -> str:
+    """The product mapping table in use: PRODUCT_MAPPING_FILE, else the packaged products.json."""
     return os.environ.get("PRODUCT_MAPPING_FILE") or str(DEFAULT_TABLE)
 
 
@@ -73,11 +74,14 @@ def read_table(path: str) -> tuple[dict, ...]:
 
 @lru_cache(maxsize=4)
 def load_table(path: str | None = None) -> tuple[dict, ...]:
+    """The product mapping table at `path` (default: table_path()), read and checked once per path and
+    process (cached); ConfigError as read_table."""
     return read_table(path or table_path())
 
 
 def validate(record: dict) -> None:
-    """Raise InvalidDataError for an ERP product that must not reach the shop."""
+    """Raise InvalidDataError for an ERP product that must not reach the shop: no SKU, or (not a parent) a
+    `list_price` that is missing, not a decimal or negative."""
     if not str(record.get("sku") or "").strip():
         raise InvalidDataError(f"ERP product {record.get('id')}: has no SKU")
     if not record.get("is_parent"):
@@ -85,7 +89,11 @@ def validate(record: dict) -> None:
 
 
 def map_product(record: dict, table: tuple[dict, ...] | None = None) -> dict:
-    """The WooCommerce payload for one ERP product (simple, parent or variant)."""
+    """The WooCommerce payload for one ERP product (ErpProduct: simple, parent or variant) through the mapping
+    `table` (default: load_table()): a simple product gets `type` "simple", a parent "variable" (and no
+    price), a variant only the fields a variation takes plus its `attributes`; prices as strings to the
+    cent; `meta_data` [{key, value}]. Pure. InvalidDataError (as `validate`, or a field the table's
+    transform refuses); ConfigError when the default table is broken."""
     validate(record)
     payload: dict = {}
     meta: list[dict] = []
@@ -122,4 +130,5 @@ def parent_attributes(variants: list[dict]) -> list[dict]:
 
 
 def payload_hash(payload: dict) -> str:
+    """A SHA-256 hex digest of `payload` (key order ignored): equal payloads, equal hashes; stored as `sync_hash`."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

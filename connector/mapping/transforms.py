@@ -7,6 +7,8 @@ from connector.errors import InvalidDataError
 
 
 def decimal(value, field: str = "value") -> Decimal:
+    """`value` (a string, int or Decimal; a float is read from its str(), 0.1 → 0.1) as a finite Decimal;
+    InvalidDataError naming `field` for None, "", a bool, or anything else that is not a number."""
     if isinstance(value, bool) or value is None or value == "":
         raise InvalidDataError(f"{field} is missing or not a decimal: {value!r}")
     try:
@@ -19,6 +21,8 @@ def decimal(value, field: str = "value") -> Decimal:
 
 
 def money(value, field: str = "price") -> str:
+    """`value` as a money string rounded half-up to the cent ("19.9" → "19.90"); InvalidDataError naming `field`
+    when it is not a decimal or is negative."""
     number = decimal(value, field)
     if number < 0:
         raise InvalidDataError(f"{field} is negative: {value!r}")
@@ -26,20 +30,27 @@ def money(value, field: str = "price") -> str:
 
 
 def decimal_string(value, field: str = "value") -> str:
+    """`value` as a plain decimal string without needless trailing zeros ("1.500" → "1.5", "10.0" → "10",
+    never exponent form such as "1E+1", which WooCommerce would store as text), "" for None or "";
+    InvalidDataError naming `field` when it is not a decimal."""
     if value in (None, ""):
         return ""
-    return str(decimal(value, field).normalize())
+    number = decimal(value, field).normalize()
+    return format(number.copy_abs() if number.is_zero() else number, "f")
 
 
 def text(value, field: str = "value") -> str:
+    """`value` as a string, "" for None."""
     return "" if value is None else str(value)
 
 
 def publish_status(value, field: str = "is_active") -> str:
+    """The shop product status for an ERP `is_active` flag: "publish", else "private" (hidden, never deleted)."""
     return "publish" if value else "private"
 
 
 def visibility(value, field: str = "is_active") -> str:
+    """The shop catalog visibility for an ERP `is_active` flag: "visible", else "hidden"."""
     return "visible" if value else "hidden"
 
 

@@ -28,6 +28,9 @@ log = logging.getLogger("wooerp.categories")
 
 @dataclass
 class CategoryReport:
+    """What one `CategorySync.apply` did: counts of shop categories created, updated, left unchanged and
+    linked (adopted by slug or `term_exists`), `failed` {ERP code: "<woo error code>: <message>"} for
+    those the shop refused, and `write_calls` (batch calls made)."""
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -36,6 +39,7 @@ class CategoryReport:
     write_calls: int = 0
 
     def as_dict(self) -> dict:
+        """The report as a plain dict (a task's JSON-able result)."""
         return self.__dict__.copy()
 
 
@@ -46,11 +50,18 @@ def category_slug(code: str) -> str:
 
 
 class CategorySync:
+    """Writes ERP categories into the shop (see the module docstring): `db` holds the category bindings,
+    `woo` is a ShopPort."""
     def __init__(self, db: Database, woo):
         self.db, self.woo = db, woo
 
     # -- ERP → shop ----------------------------------------------------------------------------------
     def apply(self, categories: list[dict]) -> CategoryReport:
+        """Create, adopt or update the shop category of each ERP category in `categories` (ErpCategory dicts;
+        records without a `code` are ignored), parents before children, in batch calls of ≤ 100, binding each
+        shop id in the database as it is written (a commit per category). A refused category is counted in
+        `failed` and the others go on; transport failures raise the shop's error family, leaving what was
+        already written bound."""
         report = CategoryReport()
         pending = {c["code"]: c for c in categories if c.get("code")}
         bound = self.woo_ids([*pending, *(c.get("parent_code") for c in pending.values() if c.get("parent_code"))])

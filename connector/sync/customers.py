@@ -27,6 +27,10 @@ log = logging.getLogger("wooerp.customers")
 
 
 class CustomerLinker:
+    """Finds, links, updates or creates the one ERP customer of a shop buyer (see the module docstring).
+    `db` holds the leases; `woo` a ShopPort, `erp` an ErpAdapter; `vat_meta_keys`: the order/customer meta
+    keys a VAT id is read from, first found wins; `lease_seconds`: how long a lease on a person lives if
+    its holder dies."""
     def __init__(self, db: Database, woo, erp, *, vat_meta_keys=mapping.DEFAULT_VAT_META_KEYS,
                  lease_seconds: float = 120):
         self.db, self.woo, self.erp = db, woo, erp
@@ -41,6 +45,11 @@ class CustomerLinker:
         return self.ensure(wanted, create=True, fields=mapping.updatable_from_order(order)), vat
 
     def ensure(self, wanted: dict, *, create: bool, fields=mapping.UPDATABLE) -> dict | None:
+        """The ERP customer for `wanted` (an ErpCustomer without id, from connector.mapping.customers): found by
+        `external_ref`, else by e-mail (then the reference is added to it), its stale `fields` patched, else
+        created when `create` (None when not). Held under leases on the reference and the e-mail; raises
+        TransientError while another worker holds one, and the ERP's error families (InvalidDataError when it
+        refuses the customer)."""
         ref, email = wanted.get("external_ref"), wanted.get("email")
         # one lease per key the person may be found by, taken in a fixed order (the reference, then the
         # e-mail): two orders of one account with different e-mails, and a guest and a registered order with

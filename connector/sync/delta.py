@@ -25,6 +25,9 @@ log = logging.getLogger("wooerp.delta")
 
 @dataclass
 class PollReport:
+    """What one delta poll did: pages and records read, whether it `resumed` an interrupted run, whether it
+    was `skipped` (another poll held the stream), and the stream's `watermark` after it (an ERP
+    `modified_at`, ISO UTC; None: nothing read yet)."""
     stream: str
     pages: int = 0
     records: int = 0
@@ -33,18 +36,25 @@ class PollReport:
     watermark: str | None = None
 
     def as_dict(self) -> dict:
+        """The report as a plain dict (a task's JSON-able result)."""
         return self.__dict__.copy()
 
 
 def parse_ts(value: str) -> datetime:
+    """An ISO 8601 timestamp (`Z` or an offset; a naive one is taken as local time) as an aware UTC datetime;
+    ValueError when it is not one."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 def format_ts(value: datetime) -> str:
+    """`value` as the ERP's timestamp format: UTC, milliseconds, `Z` ("2026-11-20T10:00:00.123Z"); sub-millisecond
+    digits are cut."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def since_with_overlap(watermark: str | None, overlap_seconds: float) -> str | None:
+    """The `modified_since` to ask for: `watermark` moved back by `overlap_seconds` (format_ts), so records
+    committed late with an older stamp are read again; None (from the start) without a watermark."""
     if not watermark:
         return None
     return format_ts(parse_ts(watermark) - timedelta(seconds=overlap_seconds))
@@ -58,6 +68,10 @@ def completed_once(db: Database, stream: str) -> bool:
 
 
 class DeltaPoll:
+    """One checkpointed delta poll of `stream` (see the module docstring). `fetch(since, cursor)` reads one ERP
+    page (an ErpAdapter `list_*` method); `dispatch(items)` handles a page's records before the next page
+    is read and its cursor checkpointed; `overlap_seconds`: how far before the watermark each run starts;
+    `lease_seconds`: how long the stream's lease outlives a dead poller."""
     def __init__(self, db: Database, stream: str, fetch: Callable[[str | None, str | None], Page],
                  dispatch: Callable[[list[dict]], None], *, overlap_seconds: float, lease_seconds: float = 120):
         self.db, self.stream, self.fetch, self.dispatch = db, stream, fetch, dispatch

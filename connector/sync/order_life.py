@@ -83,15 +83,15 @@ class OrderLife:
 
     def _amend(self, row, order: dict, erp_order: dict, problems: list[str]) -> str:
         """The fields patched ("" if none); what could not be applied goes into `problems`."""
-        if not getattr(self.erp, "can_amend", True):  # e.g. Tryton: its orders cannot be compared field by field
-            return ""
         try:
             self.imp._validate(order)
             wanted = mapping.map_order(order, row.erp_customer_id)
         except InvalidDataError as e:
             problems.append(f"amended in WooCommerce into an order the ERP cannot take: {e}")
             return ""
-        changes = {k: wanted[k] for k in AMENDED if _norm(k, wanted.get(k)) != _norm(k, erp_order.get(k))}
+        keep = getattr(self.erp, "comparable", None)  # an ERP keeping less than the shop sends (Tryton) compares that
+        shop, erp = (keep(wanted), keep(erp_order)) if keep else (wanted, erp_order)
+        changes = {k: wanted[k] for k in AMENDED if _norm(k, shop.get(k)) != _norm(k, erp.get(k))}
         if not changes:
             return ""
         fields = ", ".join(changes)

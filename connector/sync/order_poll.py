@@ -6,10 +6,14 @@ and conflicting orders, orders with an open dead letter and orders gone from the
 The first poll (no watermark yet) reads every order in the imported statuses except `completed` ones, which
 it reads from the last `overlap_seconds` only: a shop's history of completed orders is not ours to import,
 while an order completed before its import right now (a virtual good, a fast shop) is.
+
+`run` is the scheduled round: this poll, then the shop's webhooks re-activated where WooCommerce disabled
+them, then the stock holds of imported orders handed over once the ERP counts them.
 """
 from __future__ import annotations
 
 from datetime import timedelta, timezone
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -19,6 +23,7 @@ from connector.models import OrderSync, SyncCursor
 from connector.paging import woo_pages
 from connector.sync import order_state as st
 from connector.sync.delta import format_ts, parse_ts
+from connector.sync.webhook_setup import check_webhooks
 
 STREAM = "orders"
 HISTORY = ("completed",)  # statuses a fresh install does not read from the beginning of time
@@ -33,7 +38,27 @@ def _windows(statuses: tuple[str, ...], since: str | None, recent: str) -> list[
     return [(w, after) for w, after in ((current, None), (history, recent)) if w]
 
 
-def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds: float, enqueue) -> int:
+def run(s, enqueue: Callable[[int], object]) -> dict:
+    """One scheduled round for services `s`: poll the shop for orders in the imported statuses (and
+    cancelled ones) and hand each one not settled to `enqueue(order_id)`; re-activate our webhooks that
+    WooCommerce disabled; hand over the stock holds of imported orders the ERP now counts as reserved.
+    Returns {"queued": n, "webhooks": check_webhooks' summary, "holds_handed_over": n}. Raises the
+    ShopPort's and ErpAdapter's error families (the watermark then stays where it was)."""
+    settings = s.settings
+    queued = poll_orders(s.db, s.woo, statuses=settings.import_statuses + ("cancelled",),
+                         overlap_seconds=settings.poll_overlap_seconds, enqueue=enqueue)
+    hooks = check_webhooks(s.woo, settings.shim_url + "/webhooks/woocommerce", settings.woo_webhook_secret)
+    handed_over = holds.recheck(s.db, s.erp)  # imported orders the ERP had not counted as reserved yet
+    return {"queued": queued, "webhooks": hooks, "holds_handed_over": handed_over}
+
+
+def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds: float,
+                enqueue: Callable[[int], object]) -> int:
+    """List the shop's orders (ShopPort.list_orders) in `statuses` modified since the watermark less
+    `overlap_seconds`, hand each one not settled to `enqueue(order_id)` (a sale never seen is held first,
+    connector/holds.py) and move the watermark (SyncCursor "orders", ISO UTC) to the newest order seen,
+    held back by the oldest one still open and never past this run's start. Returns how many were
+    handed over. Raises the ShopPort's error families before the watermark moves."""
     with db.session() as s:
         cursor = s.get(SyncCursor, STREAM) or SyncCursor(stream=STREAM)
         s.merge(cursor)

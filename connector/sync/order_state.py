@@ -51,9 +51,12 @@ FOLLOWED = {WRITTEN_BACK, CANCELLED, ATTENTION}  # in the ERP and written back: 
 
 
 class IllegalTransition(Exception):
+    """A state change TRANSITIONS does not allow: a bug in the caller, never a data problem."""
     pass
 
 
 def check(current: str, new: str) -> None:
+    """Return quietly if `current` may become `new`; raise IllegalTransition otherwise (KeyError for an
+    unknown `current`)."""
     if new not in TRANSITIONS[current]:
         raise IllegalTransition(f"order state {current} cannot become {new}")

@@ -32,16 +32,23 @@ ERP_ID_META, ERP_NUMBER_META = "_erp_order_id", "_erp_order_number"
 
 @dataclass
 class OrderReport:
+    """The outcome of one OrderImporter.run: the shop order id, its state afterwards (connector.sync.order_state),
+    its ERP order id once it has one, and a line for people (`detail`: "written back", a quarantine reason…)."""
     order_id: int
     state: str
     erp_order_id: str | None = None
     detail: str = ""
 
     def as_dict(self) -> dict:
+        """The report as a plain dict (a task's JSON-able result)."""
         return self.__dict__.copy()
 
 
 class OrderImporter:
+    """Imports shop orders into the ERP exactly once and follows them after import (see the module docstring).
+    `woo` a ShopPort, `erp` an ErpAdapter; `import_statuses`: the shop statuses that are imported (others are
+    skipped); `currencies`: the ISO codes the ERP takes; `lease_seconds`: how long an order's lease outlives a
+    dead worker; `vat_meta_keys`: where a VAT id is read (CustomerLinker)."""
     def __init__(self, db: Database, woo, erp, *, import_statuses: tuple[str, ...], currencies: tuple[str, ...],
                  lease_seconds: float = 120, vat_meta_keys: tuple[str, ...] = ()):
         self.db, self.woo, self.erp = db, woo, erp
@@ -72,6 +79,13 @@ class OrderImporter:
 
     # -- entry point ---------------------------------------------------------------------------------
     def run(self, order_id: int) -> OrderReport:
+        """Bring shop order `order_id` (an int) one step nearer its end state and report where it is: skipped,
+        quarantined (with the reason), imported and written back, followed (amended, cancelled, credited), or gone.
+        Safe to repeat and to run concurrently (one lease per order). Re-reads the order from the shop, calls the
+        ERP, writes the ERP number, notes and meta back to the shop, and commits each state change (and the
+        order's stock holds) as it goes. An order the validation or the ERP refuses is quarantined (state and reason), not raised. Raises
+        TransientError (lease busy, timeouts, 5xx: retry) and PermanentError (dead-letter); an order with an open
+        dead letter is not run."""
         self._customer = self._woo_customer = None
         with leases.held(self.db, f"order:{order_id}", self.lease_seconds):
             row = self._row(order_id)

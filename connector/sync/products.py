@@ -5,8 +5,9 @@ hash → link unmapped records to existing Woo products by SKU (one lookup per c
 for simple products → one batch call for new parents (created with their attributes) and one for
 parents whose attributes gained options → one batch call per parent for its variations (WooCommerce
 writes variations only under their parent) → bind each result right after the batch answer.
-Writes carry the web stock when it is known and differs from what the shop has, so a new product
-costs no separate stock write. Per-item errors are handled item by item.
+Stock is not decided here: before each batch the stock owner (connector/sync/inventory.py) is asked for
+the stock fields the batch must carry (a new product is created with its stock, so it costs no separate
+stock write) and is told what the shop accepted. Per-item errors are handled item by item.
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ GONE_CODES = {"woocommerce_rest_product_invalid_id", "woocommerce_rest_product_v
 
 @dataclass
 class ProductReport:
+    """What one apply did: records created, updated, left unchanged (same hash, no stock change) and
+    linked to an existing shop product by SKU; {SKU or ERP id: reason} quarantined; Woo write calls made."""
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -44,6 +47,7 @@ class ProductReport:
     write_calls: int = 0
 
     def as_dict(self) -> dict:
+        """The counts and the quarantined {SKU: reason} as a plain dict (a task's JSON result)."""
         return self.__dict__.copy()
 
 
@@ -64,13 +68,29 @@ class _Item:
         return body if woo_id is None else dict(body, id=woo_id)
 
 
+class _NoStock:
+    """The stock owner of a ProductSync built without one: products are written without stock."""
+
+    def fields_for_write(self, bound: dict[str, int], new) -> dict[str, dict]:
+        return {}
+
+    def written(self, accepted) -> None:
+        pass
+
+
 class ProductSync:
+    """ERP products into the shop `woo` (a ShopPort), read from `erp` (an ErpAdapter). `inventory` (an
+    InventorySync) decides the stock each write carries; without it products go without stock.
+    `categories` (a CategorySync) gives the shop category of a product's `category_code`."""
+
     def __init__(self, db: Database, woo, erp, inventory=None, categories=None):
-        self.db, self.woo, self.erp, self.inventory = db, woo, erp, inventory
-        self.categories = categories  # CategorySync: the shop category of a product's category_code
+        self.db, self.woo, self.erp = db, woo, erp
+        self.stock = inventory if inventory is not None else _NoStock()
+        self.categories = categories
 
     def unseen(self, items: list[dict]) -> list[dict]:
-        """The records of a poll page not already written at this `modified_at` (the overlap re-reads them)."""
+        """The records of a poll page (ErpProduct dicts) not already written at their `modified_at` (the
+        overlap re-reads them), in page order. Reads our database only."""
         done = {}
         for kind in (PRODUCT, VARIATION):
             for b in binding.get(self.db, kind, [i["id"] for i in items]).values():
@@ -79,8 +99,9 @@ class ProductSync:
         return [i for i in items if done.get(i["id"]) != i.get("modified_at")]
 
     def triage(self, items: list[dict]) -> list[str]:
-        """The SKUs of a poll page worth applying: records already written at this `modified_at` are
-        skipped, and records without a SKU (which cannot be fetched back) are quarantined here."""
+        """The SKUs of a poll page (ErpProduct dicts) worth applying, sorted and unique: records already
+        written at this `modified_at` are skipped, and records without a SKU (which cannot be fetched
+        back) are quarantined here. Reads and writes our database only."""
         report = ProductReport()
         for item in items:
             if not str(item.get("sku") or "").strip():
@@ -89,9 +110,10 @@ class ProductSync:
         return sorted({i["sku"] for i in self.unseen(items) if str(i.get("sku") or "").strip()})
 
     def chunks(self, items: list[dict]) -> list[list[str]]:
-        """Split a poll page into apply chunks: at most BATCH_LIMIT top-level writes each (simple
-        products, parents, and parents of lone variants), with every variant of a parent in the chunk
-        of that parent, so a chunk costs one products batch plus one variations batch per parent."""
+        """Split triaged records (ErpProduct dicts, each with a `sku`) into apply chunks of SKUs: at most
+        BATCH_LIMIT top-level writes each (simple products, parents, and parents of lone variants), with
+        every variant of a parent in the chunk of that parent, so a chunk costs one products batch plus
+        one variations batch per parent. Pure: no I/O."""
         chunks: list[list[str]] = []
         current: list[str] = []
         weight, parents_in = 0, set()
@@ -110,8 +132,11 @@ class ProductSync:
         return chunks
 
     def apply(self, skus: list[str], ids: dict[str, str] | None = None) -> ProductReport:
-        """Re-read `skus` from the ERP (`ids`: their ERP ids as the poll saw them, for SKUs that cannot be
-        listed) and write them; a SKU asked for and not returned is quarantined with the reason."""
+        """Re-read `skus` from the ERP (`ids`: {SKU: ERP id} as the poll saw them, for SKUs that cannot be
+        listed) and write them to the shop, with the stock the stock owner asks for; a SKU asked for and
+        not returned is quarantined with the reason. Invalid records and per-item refusals by the shop
+        are quarantined, never raised. Raises TransientError (retry_after 1 s) when another chunk holds
+        one of the parents, and the ErpAdapter's and ShopPort's error families."""
         wanted = sorted(set(skus))
         records = sku_lookup.erp_products(self.db, self.erp, wanted, ids)
         lost = ProductReport()
@@ -241,14 +266,15 @@ class ProductSync:
                 updates.append((item, woo_id))
             else:
                 creates.append(item)
-        stock = self._stock({i.payload["sku"]: w for i, w in updates}, [i.payload["sku"] for i in creates])
+        # one call, so one read of rows, last writes and holds per batch
+        stock = self.stock.fields_for_write({i.payload["sku"]: w for i, w in updates},
+                                            [i.payload["sku"] for i in creates])
         changed = []
         for item, woo_id in updates:
             b = bindings.get(item.erp_id)
-            qty = stock.get(item.payload["sku"])
-            if qty is not None:
-                item.extra.update(manage_stock=True, stock_quantity=qty)
-            if b is not None and b.sync_hash == item.digest and b.woo_id == woo_id and qty is None:
+            fields = stock.get(item.payload["sku"])
+            item.extra.update(fields or {})
+            if b is not None and b.sync_hash == item.digest and b.woo_id == woo_id and not fields:
                 report.unchanged += 1
                 if b.erp_modified_at != records_by_id[item.erp_id].get("modified_at"):
                     self._bind(kind, records_by_id[item.erp_id], woo_id, parent_woo_id, item.digest)
@@ -256,19 +282,10 @@ class ProductSync:
                 changed.append((item, woo_id))
         for item in creates:
             item.extra.update(create_extras.get(item.erp_id, {}))
-            qty = stock.get(item.payload["sku"])
-            if qty is not None:
-                item.extra.update(manage_stock=True, stock_quantity=qty)
+            item.extra.update(stock.get(item.payload["sku"]) or {})
         work = [(item, None) for item in creates] + changed + [(_Item(None, body, ""), body["id"]) for body in raw_updates]
         for chunk in chunked(work, BATCH_LIMIT):
             self._send(kind, parent_woo_id, chunk, records_by_id, report)
-
-    def _stock(self, bound: dict[str, int], new: list[str]) -> dict[str, int]:
-        """Web stock to send along: for bound SKUs where it differs from the shop's, for new ones if known."""
-        if self.inventory is None:
-            return {}
-        # one call, so one read of rows, last writes and holds per chunk; no woo id yet (-1): always differs
-        return self.inventory.to_write({**bound, **{sku: -1 for sku in new}})
 
     def _send(self, kind, parent_woo_id, window: list[tuple[_Item, int | None]], records_by_id, report) -> None:
         creates = [item for item, woo_id in window if woo_id is None]
@@ -315,7 +332,7 @@ class ProductSync:
             else:
                 self._quarantine(kind, record, f"WooCommerce refused {item.payload['sku']}: {error.get('code')} "
                                                f"{error.get('message')}", report)
-        self._remember_stock(written_stock)
+        self._stock_written(written_stock)
         if relink:  # SKUs that already existed: write our data onto them
             bodies = [item.body(woo_id, merge_only=True) for item, woo_id in relink]
             answer = (self.woo.batch_products(update=bodies) if kind == PRODUCT
@@ -326,7 +343,7 @@ class ProductSync:
                 if not result.get("error"):  # the hash is set only once our data is on the product
                     self._bind(kind, records_by_id[item.erp_id], woo_id, parent_woo_id, item.digest)
                     done.append((item, woo_id))
-            self._remember_stock(done)
+            self._stock_written(done)
         if gtin_refused:  # a GTIN the shop refuses (in use by another product, malformed) must not keep the
             # product out of the shop: it goes without it (the EAN stays in the meta) until the ERP's EAN changes
             for item, _woo_id in gtin_refused:
@@ -336,10 +353,9 @@ class ProductSync:
                                                                if k != "global_unique_id"}, i.digest, i.extra), w)
                                              for i, w in gtin_refused], records_by_id, report)
 
-    def _remember_stock(self, written: list[tuple[_Item, int]]) -> None:
-        if self.inventory is not None:
-            self.inventory.remember([(i.payload["sku"], woo_id, i.extra["stock_quantity"])
-                                     for i, woo_id in written if "stock_quantity" in i.extra])
+    def _stock_written(self, written: list[tuple[_Item, int]]) -> None:
+        """Tell the stock owner what the shop accepted (it keeps the stock figures these bodies carried)."""
+        self.stock.written([(i.payload["sku"], woo_id, i.extra) for i, woo_id in written])
 
     # -- linking (bindings: connector.binding) ------------------------------------------------------------
     def _existing_by_sku(self, skus: list[str]) -> dict[str, int]:

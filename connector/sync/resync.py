@@ -32,20 +32,30 @@ def differing(wanted: dict, current: dict, fields: tuple[str, ...] = COMPARED) -
 
 @dataclass
 class ResyncReport:
+    """What a full resync found and did: `checked` ERP products; `repaired` {sku: [fields that differed]},
+    rewritten; `missing` SKUs in the ERP but not in the shop, written; `stock_repaired` {sku: {"shop": int
+    or None, "erp": int}}, the web stock rewritten."""
     checked: int = 0
     repaired: dict = field(default_factory=dict)  # sku -> fields that differed
     missing: list = field(default_factory=list)   # in the ERP, not in the shop
     stock_repaired: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """The report as a plain dict (a task's JSON-able result)."""
         return self.__dict__.copy()
 
 
 class FullResync:
+    """The full resync (see the module docstring), built from the shop (`woo`), the ERP (`erp`) and the two
+    synchronizers that write what differs."""
     def __init__(self, db: Database, woo, erp, products: ProductSync, inventory: InventorySync):
         self.db, self.woo, self.erp, self.products, self.inventory = db, woo, erp, products, inventory
 
     def run(self) -> ResyncReport:
+        """Walk every ERP product page (100 a page; one shop lookup by SKU per page) and rewrite what drifted through
+        ProductSync.apply and InventorySync.push. Products the mapping refuses are skipped (the delta sync
+        quarantines them). Raises the adapters' error families and PagingStuck; pages already checked stay
+        repaired."""
         report = ResyncReport()
         for page in erp_pages(lambda cursor: self.erp.list_products(None, cursor, PAGE_SIZE), name="full resync"):
             self._check(page.items, report)

@@ -32,6 +32,8 @@ GONE_STATUSES = (404, 410)
 
 @dataclass
 class ShipmentReport:
+    """Counts of one or more `ShipmentSync.apply` runs: shipments applied, already applied before, orders
+    completed by them, shipments of ERP orders not from the shop (`not_ours`), and quarantined ones."""
     applied: int = 0
     already_applied: int = 0
     completed: int = 0
@@ -39,15 +41,19 @@ class ShipmentReport:
     quarantined: int = 0
 
     def add(self, other: "ShipmentReport") -> None:
+        """Add `other`'s counts to these (in place), to sum the pages of a poll."""
         for name, value in other.__dict__.items():
             setattr(self, name, getattr(self, name) + value)
 
     def as_dict(self) -> dict:
+        """The report as a plain dict (a task's JSON-able result)."""
         return self.__dict__.copy()
 
 
 # -- pure helpers ---------------------------------------------------------------------------------------
 def validate(shipment: dict) -> None:
+    """Raise InvalidDataError naming the shipment and line unless `shipment` (an ErpShipment) has at least one
+    line and each line a non-empty SKU and a positive int quantity."""
     sid = shipment.get("id")
     lines = shipment.get("lines")
     if not isinstance(lines, list) or not lines:
@@ -61,16 +67,22 @@ def validate(shipment: dict) -> None:
 
 
 def meta_value(shipment: dict) -> dict:
+    """The value of the shipment's order meta `_wooerp_shipment_<id>`: carrier, tracking_number, shipped_at
+    (as the ERP sent them) and lines [{sku, quantity}]; `fully_shipped` sums these lines."""
     return {"carrier": shipment.get("carrier"), "tracking_number": shipment.get("tracking_number"),
             "shipped_at": shipment.get("shipped_at"),
             "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in shipment["lines"]]}
 
 
 def note_marker(shipment_id: str) -> str:
+    """The text that marks an order note as written for ERP shipment `shipment_id` (found again before adding
+    one)."""
     return f"(ERP shipment {shipment_id})"
 
 
 def note_text(shipment: dict) -> str:
+    """The order note for `shipment`: "Shipped 2 × MUG-BLUE via DHL, tracking 123 (ERP shipment SH-1)." (carrier
+    and tracking only when known)."""
     items = ", ".join(f"{line['quantity']} × {line['sku']}" for line in shipment["lines"])
     via = f" via {shipment['carrier']}" if shipment.get("carrier") else ""
     tracking = f", tracking {shipment['tracking_number']}" if shipment.get("tracking_number") else ""
@@ -99,12 +111,16 @@ def fully_shipped(order: dict) -> bool:
 
 
 def order_id_from_ref(external_ref: str | None) -> int | None:
+    """The shop order id in a `WC-ORDER-<id>` reference; None for any other or no reference."""
     match = ORDER_REF.match(external_ref or "")
     return int(match.group(1)) if match else None
 
 
 # -- the synchronizer -----------------------------------------------------------------------------------
 class ShipmentSync:
+    """Writes ERP shipments onto their shop orders (see the module docstring). `db` holds the applied-shipment
+    bindings, the order table and the leases; `woo` is a ShopPort; `lease_seconds`: how long an order's
+    shipment lease outlives a dead worker."""
     def __init__(self, db: Database, woo, *, lease_seconds: float = 120):
         self.db, self.woo = db, woo
         self.lease_seconds = lease_seconds

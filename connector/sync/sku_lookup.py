@@ -71,5 +71,6 @@ def scan_for(erp, skus: set[str]) -> list[dict]:
 
 
 def missing(asked: list[str], records: list[dict]) -> list[str]:
+    """The SKUs of `asked` that no record in `records` holds, sorted (what a lookup did not find)."""
     got = {r.get("sku") for r in records}
     return sorted(set(asked) - got)

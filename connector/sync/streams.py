@@ -1,8 +1,9 @@
 """The ERP delta streams and how each is polled: page size, what a page is handed to, first-load order.
 
 Every stream is a connector.sync.delta.DeltaPoll over one ERP list call. What leaves the process (a
-task per chunk) is the caller's `fan_out` callback, so this module knows no Celery. Not here: paging
-itself (delta.py), what a chunk does once written (products.py, inventory.py, shipments.py).
+task per chunk) is a callback of the caller (`apply_products`, `push_stock`), so this module knows no
+Celery; `apply_products` here is what such a chunk task runs. Not here: paging itself (delta.py), how a
+chunk is written (products.py, inventory.py, shipments.py). `s` is always connector.services.Services.
 """
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def _poll(s, stream: str, fetch, dispatch) -> DeltaPoll:
 
 
 def inventory_stream(s, push_stock: PushStock) -> DeltaPoll:
-    """The stock stream for services `s`: each page of warehouse rows is stored in our database (no shop
-    call) before its checkpoint, and the touched SKUs go to `push_stock` in chunks of ≤ BATCH_LIMIT."""
+    """The stock stream (a DeltaPoll, not yet run): each page of ≤ STOCK_ROWS_PER_PAGE warehouse rows is
+    stored in our database (no shop call) before its checkpoint, and the touched SKUs go to `push_stock`
+    in chunks of ≤ BATCH_LIMIT. Invalid rows are quarantined by InventorySync.record, never raised."""
     def dispatch(rows: list[dict]) -> None:
         skus, _rejected = s.inventory.record(rows)
         for chunk in chunked(skus, BATCH_LIMIT):
@@ -45,13 +47,15 @@ def inventory_stream(s, push_stock: PushStock) -> DeltaPoll:
 
 
 def poll_inventory(s, push_stock: PushStock) -> dict:
-    """One run of the stock stream; its PollReport as a dict. Raises the ERP's SyncError families."""
+    """One run of the stock stream; its PollReport as a dict (pages, records, watermark, resumed,
+    skipped: another run holds the stream). Raises the ERP's SyncError families and PagingStuck."""
     return inventory_stream(s, push_stock).run().as_dict()
 
 
 def poll_categories(s) -> dict | None:
     """The ERP's changed categories into the shop, before the products that are assigned to them (one
-    cheap call when nothing changed). Best effort: a failure leaves products' categories for a later poll."""
+    cheap call when nothing changed). Returns the PollReport as a dict, or None when the poll failed
+    (logged, never raised: products' categories then wait for a later poll)."""
     poll = _poll(s, "categories", lambda since, cursor: s.erp.list_categories(since, cursor, CATEGORIES_PER_PAGE),
                  lambda items: s.categories.apply(items))
     try:
@@ -64,7 +68,9 @@ def poll_categories(s) -> dict | None:
 def poll_products(s, apply_products: ApplyProducts, push_stock: PushStock) -> dict:
     """One run of the product stream: on the very first load the stock stream first (so products are
     created with their stock in one batch call), then categories, then products: each page is triaged
-    (unchanged SKUs dropped) and its chunks go to `apply_products`. Returns the PollReport as a dict."""
+    (unchanged SKUs dropped) and its chunks go to `apply_products(skus, {SKU: ERP id})`. Returns the
+    product stream's PollReport as a dict. Raises the ERP's SyncError families (a failed first stock
+    load or category poll is logged and does not stop the products)."""
     if not completed_once(s.db, "inventory"):
         # Cheap: the stock poll only fills our database. Best effort: if it fails, products go without
         # stock and the stock stream writes it later.
@@ -86,10 +92,21 @@ def poll_products(s, apply_products: ApplyProducts, push_stock: PushStock) -> di
                  dispatch).run().as_dict()
 
 
+def apply_products(s, skus: list[str], ids: dict[str, str] | None = None) -> dict:
+    """One chunk fanned out by `poll_products`: write the products of `skus` (`ids`: {SKU: ERP id} as the
+    poll saw them), each batch carrying the stock that changed, then push the stock of these SKUs again
+    for rows the stock stream stored while the products were being written. Returns the ProductReport
+    as a dict. Raises what ProductSync.apply and InventorySync.push raise."""
+    report = s.products.apply(skus, ids)
+    s.inventory.push(skus)
+    return report.as_dict()
+
+
 def poll_shipments(s) -> dict:
     """One run of the shipment stream. Pages are applied inline, before the poll checkpoints them: a
     shipment touches one order with a few calls, and applying a page in order keeps the "everything
-    shipped" check of a later shipment after its earlier ones. Returns the PollReport and ShipmentReport."""
+    shipped" check of a later shipment after its earlier ones. Returns the PollReport and ShipmentReport
+    merged into one dict. Raises the ERP's and the shop's SyncError families."""
     total = ShipmentReport()
     poll = _poll(s, "shipments", lambda since, cursor: s.erp.list_shipments(since, cursor, SHIPMENTS_PER_PAGE),
                  lambda items: total.add(s.shipments.apply(items)))

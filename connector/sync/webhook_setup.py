@@ -9,7 +9,9 @@ log = logging.getLogger("wooerp.webhooks")
 
 
 def ensure_webhooks(woo, delivery_url: str, secret: str, topics: tuple[str, ...]) -> dict:
-    """Create missing webhooks for `topics` at `delivery_url`; re-activate disabled ones. Returns a summary."""
+    """Create missing webhooks for `topics` at `delivery_url` signing with `secret`; re-activate disabled ones
+    (setting `secret` again). Returns {"created": [topic], "reactivated": [topic], "active": [topic]}. One
+    list call, then one shop call per webhook created or re-activated; raises the shop's error families."""
     ours = [w for w in woo.list_webhooks() if w.get("delivery_url") == delivery_url]
     summary = {"created": [], "reactivated": [], "active": []}
     for topic in topics:
@@ -29,7 +31,8 @@ def ensure_webhooks(woo, delivery_url: str, secret: str, topics: tuple[str, ...]
 
 def check_webhooks(woo, delivery_url: str, secret: str) -> dict:
     """Re-activate our webhooks that WooCommerce disabled (it does so after repeated failed deliveries and
-    never retries); report each one. Webhooks pointing elsewhere are not touched."""
+    never retries); report each one. Webhooks pointing elsewhere are not touched. Returns {"active": count,
+    "reactivated": [webhook id]}; raises the shop's error families."""
     summary = {"active": 0, "reactivated": []}
     for hook in woo.list_webhooks():
         if hook.get("delivery_url") != delivery_url:

@@ -96,7 +96,10 @@ class _Transport:
 
 
 class WooClient:
-    """Typed calls for what the connector needs; errors come out classified (connector.errors)."""
+    """ShopPort over WooCommerce REST v3 (shapes, limits, errors: connector.woo.port), plus the calls only
+    reconciliation and operator tools use. `url`: the shop's base URL; `key`/`secret`: a REST API key pair
+    (Basic auth over HTTPS, an OAuth 1.0a-signed URL over HTTP); `timeout`: seconds per request;
+    `limiter` (connector.ratelimit) is waited on before each request. Errors come out classified."""
 
     system = "woocommerce"
 
@@ -110,11 +113,15 @@ class WooClient:
     # -- transport -------------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
+        """One signed request to `endpoint` (relative to `/wp-json/wc/v3/`), through the rate limiter: returns
+        (decoded JSON, response). Raises connector.errors families (NotFound only for WooCommerce's own
+        not-found answer); statuses in `invalid_statuses` become InvalidDataError."""
         return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
                         limiter=self.limiter, slots=self.slots, invalid_statuses=invalid_statuses,
                         not_found=woocommerce_not_found)
 
     def get(self, endpoint: str, **params) -> Any:
+        """`GET endpoint?params` → the decoded JSON body (errors as `call`)."""
         return self.call("GET", endpoint, params=params)[0]
 
     def system_status(self) -> dict:
@@ -123,9 +130,11 @@ class WooClient:
 
     # -- orders ------------------------------------------------------------------------------------
     def get_order(self, order_id: int) -> dict:
+        """`GET orders/<id>`."""
         return self.get(f"orders/{int(order_id)}")
 
     def list_orders(self, *, modified_after: str | None, statuses: Iterable[str], page: int = 1) -> tuple[list, int]:
+        """`GET orders` ordered by modification, GMT dates (`dates_are_gmt`)."""
         params = {"per_page": PAGE_LIMIT, "page": page, "orderby": "modified", "order": "asc",
                   "status": ",".join(statuses), "dates_are_gmt": "true"}
         if modified_after:
@@ -144,6 +153,7 @@ class WooClient:
         return body, int(response.headers.get("X-WP-TotalPages", "1") or 1)
 
     def update_order(self, order_id: int, data: dict) -> dict:
+        """`PUT orders/<id>` with `data`."""
         return self.call("PUT", f"orders/{int(order_id)}", data)[0]
 
     def order_refunds(self, order_id: int) -> list[dict]:
@@ -152,15 +162,20 @@ class WooClient:
 
     # -- customers ---------------------------------------------------------------------------------
     def get_customer(self, customer_id: int) -> dict:
+        """`GET customers/<id>`."""
         return self.get(f"customers/{int(customer_id)}")
 
     def update_customer(self, customer_id: int, data: dict) -> dict:
+        """`PUT customers/<id>` with `data` (e.g. `{"meta_data": [{"key", "value"}]}`, upserted by key); returns
+        the customer. Fires the shop's `customer.updated` webhook."""
         return self.call("PUT", f"customers/{int(customer_id)}", data)[0]
 
     def order_notes(self, order_id: int) -> list[dict]:
+        """`GET orders/<id>/notes`: all of them, newest first (the endpoint is not paged)."""
         return self.get(f"orders/{int(order_id)}/notes")
 
     def add_order_note(self, order_id: int, note: str) -> dict:
+        """`POST orders/<id>/notes`, a private note (not sent to the customer)."""
         return self.call("POST", f"orders/{int(order_id)}/notes", {"note": note, "customer_note": False})[0]
 
     # -- products ----------------------------------------------------------------------------------
@@ -192,6 +207,7 @@ class WooClient:
         return self._list("products", page, fields)
 
     def list_variations(self, parent_id: int, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
+        """`GET products/<parent id>/variations`, one page."""
         return self._list(f"products/{int(parent_id)}/variations", page, fields)
 
     def _list(self, endpoint: str, page: int, fields: Iterable[str]) -> tuple[list, int]:
@@ -202,25 +218,31 @@ class WooClient:
         return body, int(response.headers.get("X-WP-TotalPages", "1") or 1)
 
     def get_product(self, product_id: int) -> dict:
+        """`GET products/<id>`; a variation id answers in product shape. NotFound when the shop has none."""
         return self.get(f"products/{int(product_id)}")
 
     def batch_products(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        """`POST products/batch`."""
         return self._batch("products/batch", create, update)
 
     def batch_variations(self, parent_id: int, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        """`POST products/<parent id>/variations/batch`."""
         return self._batch(f"products/{int(parent_id)}/variations/batch", create, update)
 
     # -- product categories ------------------------------------------------------------------------
     def categories_by_slug(self, slugs: list[str]) -> list[dict]:
+        """`GET products/categories?slug=a,b` (one call; [] without a call for no slugs)."""
         if not slugs:
             return []
         return self.get("products/categories", slug=",".join(slugs), per_page=PAGE_LIMIT)
 
     def list_categories(self, page: int = 1) -> tuple[list, int]:
+        """(product categories on `page`, total pages), 100 a page, in WooCommerce's default order (by name)."""
         body, response = self.call("GET", "products/categories", params={"per_page": PAGE_LIMIT, "page": page})
         return body, int(response.headers.get("X-WP-TotalPages") or 1)
 
     def batch_categories(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
+        """`POST products/categories/batch`."""
         return self._batch("products/categories/batch", create, update)
 
     def _batch(self, endpoint: str, create, update) -> dict:
@@ -236,11 +258,14 @@ class WooClient:
 
     # -- webhooks ----------------------------------------------------------------------------------
     def list_webhooks(self) -> list[dict]:
+        """`GET webhooks`, the first 100."""
         return self.get("webhooks", per_page=PAGE_LIMIT)
 
     def create_webhook(self, name: str, topic: str, delivery_url: str, secret: str) -> dict:
+        """`POST webhooks`; the shop pings `delivery_url` before it answers."""
         return self.call("POST", "webhooks", {"name": name, "topic": topic, "delivery_url": delivery_url,
                                               "secret": secret})[0]
 
     def update_webhook(self, webhook_id: int, data: dict) -> dict:
+        """`PUT webhooks/<id>` with `data`."""
         return self.call("PUT", f"webhooks/{int(webhook_id)}", data)[0]

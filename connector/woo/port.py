@@ -16,7 +16,14 @@ from typing import Iterable, Protocol
 
 
 class ShopPort(Protocol):
+    """One WooCommerce shop as the use-cases call it; every method is one REST call (products_by_sku: one
+    more per SKU with a comma). `url`: the shop's base URL as configured (WOO_URL), without `/wp-json`."""
     url: str
+
+    def get(self, endpoint: str, **params) -> object:
+        """`GET endpoint?params` (a path below `/wp-json/wc/v3/`) → the decoded JSON body; for reads no other
+        method covers (identity checks, bootstrap)."""
+        ...
 
     def system_status(self) -> dict:
         """`GET system_status`: environment, database and settings of the shop (identity, checks)."""
@@ -24,12 +31,26 @@ class ShopPort(Protocol):
 
     # -- orders ------------------------------------------------------------------------------------------
     def get_order(self, order_id: int) -> dict:
-        """One order (line items, totals, addresses, meta_data); NotFound when the shop says it does not exist."""
+        """One order (line items, totals, addresses, meta_data, refunds); NotFound when the shop says it does
+        not exist (a trashed order is still returned, with status `trash`)."""
         ...
 
     def list_orders(self, *, modified_after: str | None, statuses: Iterable[str], page: int = 1) -> tuple[list, int]:
         """(orders of `page`, total pages): orders in `statuses` modified after `modified_after` (UTC, no
         zone; None: all), oldest modification first, 100 a page. Read them through connector.paging.woo_pages."""
+        ...
+
+    def list_orders_created_before(self, *, before: str, statuses: Iterable[str], page: int = 1,
+                                   fields: Iterable[str] = ()) -> tuple[list, int]:
+        """(orders of `page`, total pages): orders in `statuses` created before `before` (UTC, no zone), oldest
+        id first, 100 a page, each trimmed to `fields` when given (reconcile's sweep of older orders)."""
+        ...
+
+    def order_refunds(self, order_id: int) -> list[dict]:
+        """The order's refunds, newest first: `{"id", "amount" (positive decimal string), "reason",
+        "refunded_payment", "meta_data", "line_items"/"shipping_lines"/"fee_lines" (each with the refunded
+        order item's id in `meta_data` `_refunded_item_id`, negative `quantity` and `total`)}`; NotFound when
+        the shop has no such order."""
         ...
 
     def update_order(self, order_id: int, data: dict) -> dict:
@@ -45,30 +66,39 @@ class ShopPort(Protocol):
         ...
 
     def get_customer(self, customer_id: int) -> dict:
-        """One registered customer (email, names, billing/shipping addresses, meta_data)."""
+        """One registered customer (email, names, billing/shipping addresses, meta_data); NotFound when the
+        shop has no such customer."""
+        ...
+
+    def update_customer(self, customer_id: int, data: dict) -> dict:
+        """Patch a registered customer (meta_data upserted by key) and return it; fires `customer.updated`."""
         ...
 
     # -- products ----------------------------------------------------------------------------------------
     def products_by_sku(self, skus: list[str]) -> list[dict]:
-        """Products and variations holding any of `skus` (≤ 100), exact matches only; absent SKUs are
-        left out."""
+        """Products and variations holding any of `skus` (≤ 100: more is a PermanentError before any call),
+        exact matches only; absent SKUs are left out. A SKU with a comma costs a call of its own."""
         ...
 
     def products_by_id(self, ids: list[int]) -> list[dict]:
-        """Products with any of `ids` (≤ 100); ids missing from the shop are left out."""
+        """Products with any of `ids` (≤ 100: more is a PermanentError before any call); ids missing from the
+        shop are left out."""
         ...
 
     def list_products(self, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
-        """(top-level products of `page`, total pages), oldest id first, trimmed to `fields` when given."""
+        """(top-level products of `page`, total pages): any status but trash, no variations, 100 a page,
+        oldest id first, trimmed to `fields` when given."""
         ...
 
     def list_variations(self, parent_id: int, page: int = 1, fields: Iterable[str] = ()) -> tuple[list, int]:
-        """(variations of `parent_id` on `page`, total pages)."""
+        """(variations of `parent_id` on `page`, total pages), 100 a page, oldest id first, trimmed to
+        `fields` when given."""
         ...
 
     def batch_products(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
         """One batch call (≤ 100 items in all): `{"create": [...], "update": [...]}` answered item by item,
-        in order; a refused item carries `{"error": {"code", "message"}}` instead of the record."""
+        in order; a refused item carries `{"error": {"code", "message"}}` instead of the record. More than
+        100 items is a PermanentError before any call. Creates are not idempotent."""
         ...
 
     def batch_variations(self, parent_id: int, create: list[dict] = (), update: list[dict] = ()) -> dict:
@@ -77,7 +107,7 @@ class ShopPort(Protocol):
 
     # -- categories and webhooks -------------------------------------------------------------------------
     def categories_by_slug(self, slugs: list[str]) -> list[dict]:
-        """Product categories with any of `slugs` (≤ 100)."""
+        """Product categories with any of `slugs` (≤ 100), each `{"id", "name", "slug", "parent", ...}`."""
         ...
 
     def batch_categories(self, create: list[dict] = (), update: list[dict] = ()) -> dict:
@@ -89,7 +119,8 @@ class ShopPort(Protocol):
         ...
 
     def create_webhook(self, name: str, topic: str, delivery_url: str, secret: str) -> dict:
-        """Register an active webhook for `topic` signing its deliveries with `secret`."""
+        """Register an active webhook for `topic` signing its deliveries with `secret`; returns it with its
+        `id` (the shop never echoes the secret)."""
         ...
 
     def update_webhook(self, webhook_id: int, data: dict) -> dict:

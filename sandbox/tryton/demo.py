@@ -4,7 +4,7 @@ Runs inside trytond (not over RPC), once, when the cached database is built. It 
 selling from Tryton needs and nothing more: the EUR currency, a company, a few countries, two
 warehouses (MAIN, the renamed default one, and STORE2), sales invoiced manually (so no chart of
 accounts or fiscal year is needed) and shipped on confirmation, the connector's user `wooerp` with
-the sales, stock and party groups, and a small catalog with stock: simple products and a template
+the sales, sale amendment, stock and party groups, and a small catalog with stock: simple products and a template
 with three variants (product_attribute colour and size).
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def load(pool) -> None:
         config.save()
         groups = [data.get_id(module, name) for module, name in (
             ("sale", "group_sale"), ("stock", "group_stock"), ("party", "group_party_admin"),
-            ("product", "group_product_admin"))]
+            ("product", "group_product_admin"), ("sale_amendment", "group_sale_amendment"))]
         user_model = get("res.user")
         user_model.create([{"name": "WooERP connector", "login": USER, "password": PASSWORD,
                             "companies": [("add", [company.id])], "company": company.id,

@@ -195,17 +195,6 @@ def test_an_order_becomes_one_numbered_confirmed_sale_with_its_charges(erp, admi
         erp.cancel_sales_order(order["id"])
 
 
-def test_amendments_and_credit_notes_are_refused_with_a_reason_a_person_can_act_on(erp):
-    from connector.erp.protocol import NotAmendable, Unsupported
-    order = erp.create_sales_order(_order(erp, "WC-ORDER-105"))
-    with pytest.raises(NotAmendable, match="sale_amendment"):
-        erp.amend_sales_order(order["id"], {"note": "ring twice"})
-    assert erp.find_credit_notes(sales_order_id=order["id"]) == []
-    with pytest.raises(Unsupported, match="WC-REFUND-7"):
-        erp.create_credit_note({"external_ref": "WC-REFUND-7", "sales_order_id": order["id"], "amount": "1.00"})
-    assert erp.list_credit_notes(None, None).items == []
-
-
 def test_line_amounts_are_exact_with_trytons_price_digits(erp):
     """8.395 × 50 is booked as 419.75 (one line, 4 price digits); 10.00 for 3 is split 2 × 3.33 + 1 × 3.34."""
     order = dict(_order(erp, "WC-ORDER-110"), lines=[

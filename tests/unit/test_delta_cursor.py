@@ -84,3 +84,24 @@ def test_a_repeated_cursor_fails_the_run_without_moving_the_watermark(db):
         assert s.get(SyncCursor, "products").watermark is None
     healthy = Stream([])
     assert poll(db, healthy, lambda items: None).run().resumed  # it resumes at the checkpoint, not past it
+
+
+def test_each_page_is_checkpointed_after_it_is_handed_over_and_the_run_clears_it(db):
+    """What a crash at any point would resume from: while a page is being handed over, the stored
+    checkpoint is the page before it (its cursor, the run's `since` and newest timestamp so far), and the
+    watermark has not moved; a finished run clears the checkpoint and moves the watermark."""
+    stream = Stream([rec(i, i) for i in range(1, 6)], page_size=2)
+    stored = []
+
+    def note_checkpoint(items):
+        with db.session() as s:
+            c = s.get(SyncCursor, "products")
+            stored.append((items[0]["id"], c.page_cursor, c.run_max_seen, c.watermark))
+    poll(db, stream, note_checkpoint).run()
+    assert stored == [("P-1", None, None, None),
+                      ("P-3", "2", "2026-01-01T10:02:00.000Z", None),
+                      ("P-5", "4", "2026-01-01T10:04:00.000Z", None)]
+    with db.session() as s:
+        c = s.get(SyncCursor, "products")
+        assert (c.page_cursor, c.run_since, c.run_max_seen) == (None, None, None)
+        assert c.watermark == "2026-01-01T10:05:00.000Z"

@@ -1,10 +1,12 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, strategies as st
 
 from connector.errors import InvalidDataError
 from connector.mapping import orders as om
 from connector.mapping import products as pm
+from connector.mapping import transforms
 
 ERP_PRODUCT = {"id": "P-1", "sku": "TSHIRT-RED-M", "parent_id": None, "name": "T-Shirt", "description": "<p>x</p>",
                "list_price": "19.9", "is_active": True, "weight_kg": "0.350", "category_code": "APPAREL",
@@ -117,3 +119,19 @@ def test_an_all_blank_shipping_address_ships_to_billing_and_passes(shipping):
 @pytest.mark.parametrize("address", ["dana@example.com", "Dana.W+shop@mail.example.co.uk", "x@a.b"])
 def test_ordinary_addresses_are_e_mails(address):
     assert om.is_email(address)
+
+
+@pytest.mark.parametrize("weight, expected", [("10", "10"), ("10.0", "10"), ("100", "100"), ("1.500", "1.5"),
+                                              ("0.000", "0"), ("-0", "0"), (2500, "2500"), ("0.0001", "0.0001")])
+def test_weight_reaches_the_shop_as_a_plain_number(weight, expected):
+    # a whole-kilo weight once reached WooCommerce as "1E+1", which it stores as text and shows as is
+    product = pm.map_product({"sku": "W-1", "name": "Anvil", "list_price": "9.99", "weight_kg": weight,
+                              "is_active": True})
+    assert product["weight"] == expected
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**9, max_value=10**9, places=6))
+def test_decimal_string_is_plain_and_exact(value):
+    text = transforms.decimal_string(value)
+    assert "E" not in text.upper()
+    assert Decimal(text) == value

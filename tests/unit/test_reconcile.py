@@ -275,21 +275,22 @@ def test_settings_and_the_daily_beat_entry():
     assert e.value.variable == "RECONCILE_HOUR_UTC"
 
 
-def test_the_daily_task_runs_on_the_catalog_queue_writes_the_csv_and_logs_the_counts(db, tmp_path, monkeypatch,
-                                                                                       caplog):
+def test_the_daily_task_runs_on_the_catalog_queue_writes_the_csv_and_logs_the_counts(db, tmp_path, caplog):
     import dataclasses
-    import os
     from types import SimpleNamespace
 
-    from workers import base
+    from workers.base import use_services
     from workers.tasks.reconcile import reconcile as task
     settings = dataclasses.replace(task.app.wooerp_settings, reconcile_dir=str(tmp_path), broker_url="")
     reconciler = Reconciler(db, Shop([woo_product(1, "A", "9.00")]), Erp([erp_product("A")]), warehouses=("MAIN",),
                             import_statuses=("processing",), order_grace_minutes=60)
-    monkeypatch.setitem(base._services, os.getpid(), SimpleNamespace(settings=settings, reconciler=reconciler))
-    assert task.app.amqp.router.route({}, task.name)["queue"].name == "catalog"
-    with caplog.at_level("INFO", logger="wooerp.reconcile"):
-        result = task.apply().get()
+    use_services(SimpleNamespace(settings=settings, reconciler=reconciler))
+    try:
+        assert task.app.amqp.router.route({}, task.name)["queue"].name == "catalog"
+        with caplog.at_level("INFO", logger="wooerp.reconcile"):
+            result = task.apply().get()
+    finally:
+        use_services(None)
     assert result["discrepancies"]["price_mismatch"] == 1 and not result["clean"]
     assert len(list(tmp_path.glob("reconcile-*.csv"))) == 1 and (tmp_path / "last.json").exists()
     [logged] = [r for r in caplog.records if r.getMessage() == "reconciliation finished"]

@@ -15,9 +15,7 @@ def poll_products(self) -> dict:
 
 @app.task(name="wooerp.catalog.apply_products", bind=True)
 def apply_products(self, skus: list[str], ids: dict[str, str] | None = None) -> dict:
-    report = self.services.products.apply(skus, ids)  # carries the stock of what it writes
-    self.services.inventory.push(skus)  # stock rows that arrived while the products were written
-    return report.as_dict()
+    return streams.apply_products(self.services, skus, ids)
 
 
 @app.task(name="wooerp.catalog.full_resync", bind=True)

@@ -7,19 +7,11 @@ letters that never reached the keeper and warns when the number of open letters 
 """
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
-from connector import dead_letters
-from connector.broker import redis_client
-from connector.db import utcnow
-from connector.logs import event
-from workers import metrics, stuck
+from connector import dead_letters, failure_watch
+from workers import stuck
 from workers.announce import announce
 from workers.app import app
 from workers.base import SyncTask
-
-log = logging.getLogger("wooerp.dead_letters")
 
 
 class DeadLetterOpen(Exception):
@@ -59,20 +51,7 @@ def keep(self, letter_id: int, failed_task: str = "", task_args=None, task_kwarg
 
 @app.task(name="wooerp.dead_letter.watch", bind=True)
 def watch(self) -> dict:
-    settings, db = self.services.settings, self.services.db
-    requeued = stuck.requeue_orphans(app, settings.stuck_task_seconds)
-    lost = dead_letters.unannounced(db, utcnow() - timedelta(seconds=2 * settings.watch_seconds))
-    for letter in lost:
-        announce(app, db, letter.id)
-    counts = metrics.failure_counts(db)
-    _warn_if_growing(settings.broker_url, counts["dead_letters_open"])
-    return {**counts, "requeued_stuck_tasks": [r["task_id"] for r in requeued],
-            "reannounced_letters": [letter.id for letter in lost]}
-
-
-def _warn_if_growing(broker_url: str, open_now: int) -> None:
-    before = redis_client(broker_url).getset("wooerp:dead_letters:open_seen", open_now)
-    before = int(before) if before is not None else 0
-    if open_now > before:
-        event(log, "dead letters growing", logging.WARNING, open=open_now, new=open_now - before,
-              hint="make dead-letters")
+    db, settings = self.services.db, self.services.settings
+    return failure_watch.watch(db, settings.broker_url, lost_after_seconds=2 * settings.watch_seconds,
+                               requeue_stuck=lambda: stuck.requeue_orphans(app, settings.stuck_task_seconds),
+                               announce=lambda letter_id: announce(app, db, letter_id))

@@ -2,10 +2,11 @@
 deliveries), relay the webhook outbox, poll for missed orders."""
 from __future__ import annotations
 
-from connector import holds, webhooks
+from functools import partial
+
+from connector import webhooks
 from connector.logs import get_correlation_id
-from connector.sync.order_poll import poll_orders as poll_orders_use_case
-from connector.sync.webhook_setup import check_webhooks
+from connector.sync import order_poll
 from workers import coalesce
 from workers.app import app
 from workers.publish import publish_delivery, publish_import
@@ -26,21 +27,11 @@ def update_customer(self, woo_customer_id: int) -> dict:
 @app.task(name="wooerp.orders.relay_deliveries", bind=True)
 def relay_deliveries(self) -> dict:
     """Publish webhook deliveries the shim stored but could not hand to the broker."""
-    db = self.services.db
-    published = 0
-    for d in webhooks.unpublished(db):
-        webhooks.mark_published(db, d.id, publish_delivery(d.topic, d.resource_id, d.correlation_id, collapse=False))
-        published += 1
-    return {"published": published}
+    return {"published": webhooks.relay(self.services.db, partial(publish_delivery, collapse=False))}
 
 
 @app.task(name="wooerp.orders.poll_orders", bind=True)
 def poll_orders(self) -> dict:
-    s = self.services
-    queued = poll_orders_use_case(s.db, s.woo, statuses=s.settings.import_statuses + ("cancelled",),
-                                  overlap_seconds=s.settings.poll_overlap_seconds,
-                                  enqueue=lambda oid: publish_import(
-                                      oid, get_correlation_id(), stale_after=2 * s.settings.order_poll_seconds))
-    hooks = check_webhooks(s.woo, s.settings.shim_url + "/webhooks/woocommerce", s.settings.woo_webhook_secret)
-    handed_over = holds.recheck(s.db, s.erp)  # imported orders the ERP had not counted as reserved yet
-    return {"queued": queued, "webhooks": hooks, "holds_handed_over": handed_over}
+    stale_after = 2 * self.services.settings.order_poll_seconds  # a queued import older than this is lost
+    return order_poll.run(self.services, enqueue=lambda order_id: publish_import(
+        order_id, get_correlation_id(), stale_after=stale_after))

@@ -1,0 +1,289 @@
+"""The order's life after import on a real trytond: amendments through Tryton's sale_amendment module and
+refunds as Tryton return sales (credit notes), first adapter call by adapter call, then through the order
+importer as the fleet runs it (its WooCommerce side is a small fake of the calls the importer makes).
+"""
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from connector.erp.protocol import NotAmendable, StaleRevision
+from connector.errors import InvalidDataError
+from connector.sync import order_state as st
+from connector.sync.orders import OrderImporter
+from tests.support.tryton import TrytonAdmin, start_tryton
+
+ADDRESS = {"line1": "Hauptstr. 1", "line2": "", "city": "Berlin", "postcode": "10115", "state": "", "country": "DE"}
+MOVED = {"line1": "Elbchaussee 9", "line2": "3. OG", "city": "Hamburg", "postcode": "22763", "state": "",
+         "country": "DE"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tryton-life")
+    server = start_tryton(folder / "db", folder / "tryton.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def erp(server):
+    return server.adapter()
+
+
+@pytest.fixture(scope="module")
+def admin(server) -> TrytonAdmin:
+    return TrytonAdmin(server)
+
+
+def _line(sku: str, quantity: int, price: str = "12.50") -> dict:
+    amount = f"{quantity * float(price):.2f}"
+    return {"sku": sku, "quantity": quantity, "unit_price": price, "amount": amount, "tax_rate": "0.00",
+            "description": sku}
+
+
+def _order(erp, ref: str, lines: list[dict]) -> dict:
+    customer = erp.find_customers(email="life@example.com") or [erp.create_customer(
+        {"email": "life@example.com", "first_name": "Liv", "last_name": "Long", "external_ref": None,
+         "billing_address": ADDRESS, "shipping_address": ADDRESS})]
+    net = sum(float(li["amount"]) for li in lines) + 4.90
+    return {"external_ref": ref, "customer_id": customer[0]["id"], "currency": "EUR",
+            "order_date": "2026-01-05T10:00:00.000Z", "billing_address": ADDRESS, "shipping_address": ADDRESS,
+            "lines": lines, "shipping": {"method": "flat_rate", "amount": "4.90", "tax": "0.00"},
+            "discounts": [], "fees": [], "totals": {"net": f"{net:.2f}", "tax": "0.00", "gross": f"{net:.2f}"},
+            "payment": {"method": "stripe", "transaction_id": "ch_1", "paid_at": None}, "note": ""}
+
+
+def _sale(admin: TrytonAdmin, order_id: str) -> dict:
+    return admin.rpc.model("sale.sale", "read", [int(order_id[1:])], [
+        "revision", "comment", "shipment_address.city", "shipments", "amendments"])[0]
+
+
+def _outgoing(admin: TrytonAdmin, order_id: str) -> dict[str, float]:
+    """What the sale's waiting shipment will take out, per SKU, and where it goes."""
+    shipment = admin.rpc.model("stock.shipment.out", "read", _sale(admin, order_id)["shipments"],
+                               ["delivery_address.city", "outgoing_moves"])[0]
+    moves = admin.rpc.model("stock.move", "read", shipment["outgoing_moves"], ["product.code", "quantity"])
+    out = {"city": shipment["delivery_address."]["city"]}
+    for move in moves:
+        out[move["product."]["code"]] = out.get(move["product."]["code"], 0) + move["quantity"]
+    return out
+
+
+def _on_hand(erp, sku: str, warehouse: str = "MAIN") -> int:
+    rows, cursor = [], None
+    while True:
+        page = erp.list_inventory(None, cursor, 500)
+        rows += page.items
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return next(r["on_hand"] for r in rows if (r["sku"], r["warehouse"]) == (sku, warehouse))
+
+
+def _returns(admin: TrytonAdmin, reference: str) -> list[dict]:
+    ids = admin.rpc.model("sale.sale", "search", [("reference", "=", reference)], 0, None, None)
+    return admin.rpc.model("sale.sale", "read", ids, ["origin", "state", "total_amount", "shipment_method",
+                                                      "shipment_returns", "lines.quantity", "lines.product"])
+
+
+# -- amendments ---------------------------------------------------------------------------------------------
+def test_an_open_sale_takes_a_new_address_quantity_and_note_as_one_tryton_amendment(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-500", [_line("MUG-RED", 2), _line("CAP-GREY", 1, "15.00")]))
+    assert (order["revision"], _outgoing(admin, order["id"])) == (0, {"city": "Berlin", "MUG-RED": 2, "CAP-GREY": 1})
+    wanted = _order(erp, "WC-ORDER-500", [_line("MUG-RED", 3), _line("CAP-GREY", 1, "15.00")])
+    changes = {"shipping_address": MOVED, "lines": wanted["lines"], "totals": wanted["totals"], "note": "ring twice"}
+
+    amended = erp.amend_sales_order(order["id"], changes, revision=0)
+    assert amended["revision"] == 1 and amended["totals"]["net"] == "57.40"  # 3 × 12.50 + 15.00 + 4.90
+    assert amended["shipping_address"]["city"] == "Hamburg" and amended["note"] == "ring twice"
+    assert erp.comparable(amended) == erp.comparable(wanted | {"shipping_address": MOVED, "note": "ring twice"})
+    # the warehouse sees it: the waiting shipment goes to Hamburg with the third mug
+    assert _outgoing(admin, order["id"]) == {"city": "Hamburg", "MUG-RED": 3, "CAP-GREY": 1}
+    sale = _sale(admin, order["id"])
+    assert len(sale["amendments"]) == 1 and sale["comment"].startswith("ring twice\nShop totals: net 57.40")
+
+    again = erp.amend_sales_order(order["id"], changes, revision=1)  # the same change again: nothing to do
+    assert again["revision"] == 1 and len(_sale(admin, order["id"])["amendments"]) == 1
+    with pytest.raises(StaleRevision):  # someone amended it since revision 0 was read
+        erp.amend_sales_order(order["id"], {"note": "leave at the door"}, revision=0)
+
+    fewer = erp.amend_sales_order(order["id"], {"lines": [_line("MUG-RED", 3)]}, revision=1)
+    assert [(li["sku"], li["quantity"]) for li in fewer["lines"]] == [("MUG-RED", 3)] and fewer["revision"] == 2
+    assert _outgoing(admin, order["id"]) == {"city": "Hamburg", "MUG-RED": 3}
+
+
+def test_a_line_a_confirmed_sale_never_had_is_refused_with_the_reason(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-501", [_line("MUG-RED", 1)]))
+    with pytest.raises(InvalidDataError, match="existing lines.*POSTER-A2"):
+        erp.amend_sales_order(order["id"], {"lines": [_line("MUG-RED", 1), _line("POSTER-A2", 1, "9.90")]})
+    assert erp.find_sales_orders("WC-ORDER-501")[0]["revision"] == 0  # nothing half-applied
+    with pytest.raises(InvalidDataError, match="NO-SUCH-SKU"):
+        erp.amend_sales_order(order["id"], {"lines": [_line("NO-SUCH-SKU", 1)]})
+
+
+def test_a_sale_the_warehouse_has_shipped_is_not_amendable(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-502", [_line("MUG-BLUE", 1)]))
+    admin.ship(int(order["id"][1:]), reference="TRACK-502")
+    with pytest.raises(NotAmendable, match="shipped") as raised:
+        erp.amend_sales_order(order["id"], {"shipping_address": MOVED})
+    assert raised.value.status == 409  # what the REST adapter raises for 409 not_amendable
+    assert _sale(admin, order["id"])["amendments"] == []
+
+
+def test_a_quotation_is_edited_directly(server, admin):
+    quoting = server.adapter(confirm_sales=False)
+    order = quoting.create_sales_order(_order(quoting, "WC-ORDER-503", [_line("MUG-BLUE", 1)]))
+    amended = quoting.amend_sales_order(order["id"], {"lines": [_line("MUG-BLUE", 1), _line("POSTER-A2", 2, "9.90")],
+                                                      "billing_address": MOVED})
+    assert amended["status"] == "open" and amended["billing_address"]["city"] == "Hamburg"
+    assert [(li["sku"], li["quantity"]) for li in amended["lines"]] == [("MUG-BLUE", 1), ("POSTER-A2", 2)]
+
+
+# -- credit notes -------------------------------------------------------------------------------------------
+def test_a_refund_of_shipped_goods_is_a_return_sale_restocked_only_when_the_shop_restocked(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-510", [_line("MUG-RED", 2), _line("CAP-GREY", 2, "15.00")]))
+    admin.ship(int(order["id"][1:]), reference="TRACK-510")
+    mugs, caps = _on_hand(erp, "MUG-RED"), _on_hand(erp, "CAP-GREY")
+
+    back = erp.create_credit_note({"external_ref": "WC-REFUND-71", "sales_order_id": order["id"], "reason": "broken",
+                                   "lines": [{"sku": "MUG-RED", "quantity": 1, "amount": "14.88"}],
+                                   "amount": "14.88", "restock": True})
+    assert (back["external_ref"], back["sales_order_id"], back["amount"], back["restock"], back["lines"]) == (
+        "WC-REFUND-71", order["id"], "14.88", True, [{"sku": "MUG-RED", "quantity": 1, "amount": "14.88"}])
+    assert back["number"] and back["reason"] == "broken"
+    tryton, = _returns(admin, "WC-REFUND-71")
+    assert tryton["origin"] == f"sale.sale,{order['id'][1:]}" and Decimal(str(tryton["total_amount"])) == Decimal("-14.88")
+    assert [li["quantity"] for li in tryton["lines."]] == [-1.0] and tryton["shipment_returns"]
+    assert _on_hand(erp, "MUG-RED") == mugs + 1  # received from the customer and put away
+
+    kept = erp.create_credit_note({"external_ref": "WC-REFUND-72", "sales_order_id": order["id"], "reason": "",
+                                   "lines": [{"sku": "CAP-GREY", "quantity": 2, "amount": "20.00"}],
+                                   "amount": "20.00", "restock": False})
+    assert (kept["restock"], kept["lines"]) == (False, [{"sku": "CAP-GREY", "quantity": 2, "amount": "20.00"}])
+    tryton, = _returns(admin, "WC-REFUND-72")
+    assert tryton["shipment_method"] == "manual" and tryton["shipment_returns"] == []
+    assert _on_hand(erp, "CAP-GREY") == caps  # money back, the caps stay with the customer
+
+    assert [n["external_ref"] for n in erp.find_credit_notes(sales_order_id=order["id"])] == [
+        "WC-REFUND-71", "WC-REFUND-72"]
+    listed = {n["external_ref"] for n in erp.list_credit_notes(None, None, 500).items}
+    assert {"WC-REFUND-71", "WC-REFUND-72"} <= listed
+    refs = {o["external_ref"] for o in erp.list_sales_orders(None, None, 500).items}
+    assert "WC-ORDER-510" in refs and not any(r.startswith("WC-REFUND-") for r in refs if r)
+
+
+def test_a_refund_without_lines_is_an_amount_only_return(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-511", [_line("MUG-BLUE", 1)]))
+    note = erp.create_credit_note({"external_ref": "WC-REFUND-73", "sales_order_id": order["id"],
+                                   "reason": "late delivery", "lines": [], "amount": "4.90", "restock": True})
+    assert (note["amount"], note["lines"], note["restock"]) == ("4.90", [], False)
+    tryton, = _returns(admin, "WC-REFUND-73")
+    assert [(li["product"], li["quantity"]) for li in tryton["lines."]] == [(None, -1.0)]
+    assert tryton["shipment_returns"] == []
+
+
+def test_restocking_units_tryton_has_not_shipped_is_refused_with_the_reason(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-512", [_line("MUG-BLUE", 2)]))
+    with pytest.raises(InvalidDataError, match="1 × MUG-BLUE that sale .* has not shipped"):
+        erp.create_credit_note({"external_ref": "WC-REFUND-74", "sales_order_id": order["id"], "reason": "",
+                                "lines": [{"sku": "MUG-BLUE", "quantity": 1, "amount": "12.50"}],
+                                "amount": "12.50", "restock": True})
+    assert _returns(admin, "WC-REFUND-74") == []
+
+
+def test_a_return_whose_creation_stopped_half_way_is_found_and_finished_not_made_again(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-513", [_line("MUG-RED", 1)]))
+    admin.ship(int(order["id"][1:]), reference="TRACK-513")
+    mugs = _on_hand(erp, "MUG-RED")
+    sale = admin.rpc.model("sale.sale", "read", [int(order["id"][1:])], ["party", "invoice_address",
+                                                                         "shipment_address"])[0]
+    product = admin.product_id("MUG-RED")
+    unit = admin.rpc.model("product.product", "read", [product], ["default_uom"])[0]["default_uom"]
+    admin.rpc.model("sale.sale", "create", [{  # what the first of Tryton's calls left before a crash
+        "party": sale["party"], "invoice_address": sale["invoice_address"], "shipment_address":
+        sale["shipment_address"], "reference": "WC-REFUND-75", "origin": f"sale.sale,{order['id'][1:]}",
+        "shipment_method": "order", "lines": [["create", [{"type": "line", "product": product, "quantity": -1.0,
+                                                         "unit": unit, "unit_price": "12.50"}]]]}])
+    found, = erp.find_credit_notes(external_ref="WC-REFUND-75")
+    assert found["number"] and found["restock"] and found["amount"] == "12.50"
+    assert erp.find_credit_notes(external_ref="WC-REFUND-75") == [found]
+    assert len(_returns(admin, "WC-REFUND-75")) == 1 and _on_hand(erp, "MUG-RED") == mugs + 1
+
+
+# -- through the order importer -----------------------------------------------------------------------------
+class _Shop:
+    """The WooCommerce calls the importer and the order's life make, on one order, with its refunds."""
+
+    def __init__(self, order: dict):
+        self.order, self.meta, self.notes, self.refunds = order, {}, [], []
+
+    def get_order(self, order_id: int) -> dict:
+        return dict(copy.deepcopy(self.order), meta_data=[{"key": k, "value": v} for k, v in self.meta.items()],
+                    refunds=[{"id": r["id"], "total": f"-{r['amount']}"} for r in self.refunds])
+
+    def update_order(self, order_id: int, data: dict) -> dict:
+        self.meta.update({m["key"]: m["value"] for m in data.get("meta_data", [])})
+        return self.get_order(order_id)
+
+    def add_order_note(self, order_id: int, note: str) -> dict:
+        self.notes.append({"note": note})
+        return self.notes[-1]
+
+    def order_notes(self, order_id: int) -> list[dict]:
+        return list(self.notes)
+
+    def order_refunds(self, order_id: int) -> list[dict]:
+        return copy.deepcopy(self.refunds)
+
+
+def _woo_order(oid: int, mugs: int) -> dict:
+    total = f"{mugs * 12.50 + 4.90:.2f}"
+    return {"id": oid, "status": "processing", "currency": "EUR", "customer_id": 0, "customer_note": "",
+            "billing": {"email": "life@example.com", "first_name": "Liv", "last_name": "Long", "country": "DE",
+                        "city": "Berlin", "address_1": "Hauptstr. 1", "postcode": "10115"},
+            "shipping": {}, "payment_method": "bacs", "date_created_gmt": "2026-01-05T10:00:00",
+            "date_modified_gmt": "2026-01-05T10:00:00", "shipping_lines": [{"method_id": "flat_rate"}],
+            "line_items": [{"id": 1, "sku": "MUG-RED", "quantity": mugs, "subtotal": f"{mugs * 12.50:.2f}",
+                            "subtotal_tax": "0.00", "name": "Red mug", "meta_data": []}],
+            "total": total, "total_tax": "0.00", "shipping_total": "4.90", "shipping_tax": "0.00",
+            "discount_total": "0.00", "meta_data": []}
+
+
+def test_the_importer_amends_once_then_credits_each_refund_once(erp, admin, db):
+    shop = _Shop(_woo_order(520, mugs=2))
+    importer = OrderImporter(db, shop, erp, import_statuses=("processing",), currencies=("EUR",))
+    report = importer.run(520)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    sale_id = report.erp_order_id
+
+    shop.order = _woo_order(520, mugs=3)  # the shop manager adds a mug and corrects the address
+    shop.order["shipping"] = {"first_name": "Liv", "address_1": "Elbchaussee 9", "city": "Hamburg",
+                              "postcode": "22763", "country": "DE"}
+    shop.order["date_modified_gmt"] = "2026-01-05T11:00:00"
+    for _ in range(2):
+        report = importer.run(520)
+        assert report.state == st.WRITTEN_BACK, report.detail
+    assert _sale(admin, sale_id)["revision"] == 1 and len(_sale(admin, sale_id)["amendments"]) == 1
+    assert _outgoing(admin, sale_id) == {"city": "Hamburg", "MUG-RED": 3}
+
+    admin.ship(int(sale_id[1:]), reference="TRACK-520")
+    shop.order["line_items"][0]["meta_data"] = [{"key": "_restock_refunded_items", "value": "1"}]
+    shop.refunds = [
+        {"id": 91, "amount": "12.50", "reason": "broken",
+         "line_items": [{"sku": "MUG-RED", "quantity": -1, "total": "-12.50", "total_tax": "0.00"}]},
+        {"id": 92, "amount": "4.90", "reason": "late", "line_items": []}]
+    for _ in range(2):
+        report = importer.run(520)
+        assert report.state == st.WRITTEN_BACK, report.detail
+    assert len(_returns(admin, "WC-REFUND-91")) == 1 and len(_returns(admin, "WC-REFUND-92")) == 1
+    notes = {n["external_ref"]: n for n in erp.find_credit_notes(sales_order_id=sale_id)}
+    assert (notes["WC-REFUND-91"]["restock"], notes["WC-REFUND-92"]["amount"]) == (True, "4.90")
+    assert shop.meta["_erp_credit_note_91"] == notes["WC-REFUND-91"]["number"]
+    assert sum(notes["WC-REFUND-92"]["number"] in n["note"] for n in shop.notes) == 1
+
+    shop.order["customer_note"] = "too late: shipped"  # amended after shipment: a person decides
+    report = importer.run(520)
+    assert report.state == st.ATTENTION and "after shipment" in report.detail
