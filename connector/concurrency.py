@@ -81,6 +81,8 @@ class Semaphore:
         return token
 
     def release(self, token: str) -> None:
+        """Give back the slot `token` holds and wake one waiter; a token whose lease already ended (or an
+        unreachable Redis) is ignored: the request is done either way, and an unreleased lease expires."""
         try:
             self._give(keys=[self.key, self.wake_key], args=[token, self.limit])
         except redis.RedisError:
@@ -88,6 +90,8 @@ class Semaphore:
 
     @contextmanager
     def slot(self):
+        """Hold one slot for the block (waits like `acquire`, TransientError likewise); released on the way
+        out, also after an error."""
         token = self.acquire()
         try:
             yield token
