@@ -6,21 +6,53 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import re
 import time
+from contextlib import nullcontext
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
 
 from connector.errors import AccessDenied, InvalidDataError, NotFound, PermanentError, TransientError
 from connector.logs import get_correlation_id
 
 
 
+class _Session(requests.Session):
+    """requests' Session, but the proxy variables are read once per host, not once per request.
+
+    With `trust_env` (the default, kept: HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE still apply)
+    requests scans every variable of os.environ twice for each request to decide on a proxy; profiled,
+    that was the largest single CPU cost of an order import in this process (bench/RESULTS.md,
+    profiling). The environment of a running worker does not change, so the answer per
+    (scheme, host) is kept."""
+
+    def __init__(self):
+        super().__init__()
+        self._environ_proxies: dict[str, dict] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if not self.trust_env or (proxies and "no_proxy" in proxies):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        origin = "/".join(url.split("/", 3)[:3])
+        found = self._environ_proxies.get(origin)
+        if found is None:
+            found = self._environ_proxies[origin] = requests.utils.get_environ_proxies(url)
+        proxies = dict(proxies or {})
+        for scheme, proxy in found.items():
+            proxies.setdefault(scheme, proxy)
+        if verify is True or verify is None:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+        return {"proxies": merge_setting(proxies, self.proxies), "stream": merge_setting(stream, self.stream),
+                "verify": merge_setting(verify, self.verify), "cert": merge_setting(cert, self.cert)}
+
+
 def pooled_session(pool_size: int = 8) -> requests.Session:
     """A `requests.Session` keeping up to `pool_size` keep-alive connections per host (one per adapter
     instance; share it between threads of one process, never across a fork)."""
-    session = requests.Session()
+    session = _Session()
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -142,15 +174,17 @@ def check_response(system: str, response: requests.Response, *, invalid_statuses
     raise PermanentError(f"{where}: {excerpt}", status=status, excerpt=excerpt)
 
 
-def exchange(system: str, send, *, limiter=None, invalid_statuses: tuple[int, ...] = (), not_found=None,
-             denied=None):
-    """One request/answer with a remote system: wait for the fleet-wide rate limit, pass the correlation id
-    on, classify any failure. `send(headers)` performs the request. Returns (decoded JSON, response)."""
+def exchange(system: str, send, *, limiter=None, slots=None, invalid_statuses: tuple[int, ...] = (),
+             not_found=None, denied=None):
+    """One request/answer with a remote system: wait for the fleet-wide rate limit, then for one of the
+    fleet-wide concurrency slots (held while the request is open), pass the correlation id on, classify any
+    failure. `send(headers)` performs the request. Returns (decoded JSON, response)."""
     if limiter is not None:
         limiter.acquire()
     cid = get_correlation_id()
     try:
-        response = send({"X-Correlation-ID": cid} if cid else {})
+        with slots.slot() if slots is not None else nullcontext():
+            response = send({"X-Correlation-ID": cid} if cid else {})
     except requests.RequestException as exc:
         raise transport_error(system, exc) from exc
     check_response(system, response, invalid_statuses=invalid_statuses, not_found=not_found, denied=denied)

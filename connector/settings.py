@@ -91,6 +91,7 @@ class Settings:
     woo_rate_burst: float
     erp_rate_limit: float
     erp_rate_burst: float
+    woo_max_concurrency: int
     flower_user: str
     flower_password: str
     log_level: str
@@ -285,6 +286,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         stream_lease_seconds=int(r.number("STREAM_LEASE_SECONDS", "120", int, 5)),
         order_lease_seconds=int(r.number("ORDER_LEASE_SECONDS", "120", int, 5)),
         **_rate_limits(r),
+        woo_max_concurrency=int(r.number("WOO_MAX_CONCURRENCY", "0", int, 0)),
         flower_user=r.raw("FLOWER_USER", "admin"),
         flower_password=r.raw("FLOWER_PASSWORD", DEFAULT_FLOWER_PASSWORD),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 
 from connector import dead_letters, holds, leases
@@ -55,8 +56,26 @@ class OrderImporter:
         self.currencies = currencies
         self.lease_seconds = lease_seconds
         self.customers = CustomerLinker(db, woo, erp, vat_meta_keys=vat_meta_keys, lease_seconds=lease_seconds)
-        self._customer: dict | None = None  # the ERP customer this run found or created (saves a re-read)
-        self._woo_customer: dict | None = None  # the registered buyer's shop record, read once per run
+        # what one run remembers, per thread: a worker with a thread pool runs several imports at once
+        self._run_state = threading.local()
+
+    @property
+    def _customer(self) -> dict | None:
+        """The ERP customer this run found or created (saves a re-read)."""
+        return getattr(self._run_state, "customer", None)
+
+    @_customer.setter
+    def _customer(self, value: dict | None) -> None:
+        self._run_state.customer = value
+
+    @property
+    def _woo_customer(self) -> dict | None:
+        """The registered buyer's shop record, read once per run."""
+        return getattr(self._run_state, "woo_customer", None)
+
+    @_woo_customer.setter
+    def _woo_customer(self, value: dict | None) -> None:
+        self._run_state.woo_customer = value
 
     # -- entry point ---------------------------------------------------------------------------------
     def run(self, order_id: int) -> OrderReport:

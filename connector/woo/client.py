@@ -104,11 +104,12 @@ class WooClient:
     system = "woocommerce"
 
     def __init__(self, url: str, key: str, secret: str, timeout: float = 30.0,
-                 session: requests.Session | None = None, limiter=None, on_denied=None):
+                 session: requests.Session | None = None, limiter=None, on_denied=None, slots=None):
         self.url = url
         self.api = _Transport(url, key, secret, timeout=timeout, session=session or pooled_session())
         self.limiter = limiter
         self.on_denied = on_denied  # on_denied(AccessDenied, "PUT orders/5"): counted and shown (connector.shop_access)
+        self.slots = slots  # connector.concurrency.Semaphore: WOO_MAX_CONCURRENCY, shared by the fleet
 
     # -- transport -------------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
@@ -119,8 +120,8 @@ class WooClient:
         AccessDenied (reported to `on_denied` first)."""
         try:
             return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
-                            limiter=self.limiter, invalid_statuses=invalid_statuses, not_found=woocommerce_not_found,
-                            denied=woocommerce_access_denied)
+                            limiter=self.limiter, slots=self.slots, invalid_statuses=invalid_statuses,
+                            not_found=woocommerce_not_found, denied=woocommerce_access_denied)
         except AccessDenied as e:
             if self.on_denied is not None:
                 self.on_denied(e, f"{method} {endpoint}")
