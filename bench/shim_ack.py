@@ -1,8 +1,8 @@
 """Shim acknowledgements/s and latency, as a ratio to a bare Flask app under the same gunicorn settings.
 
 Both servers run here with the same workers/threads and are driven by the same client pool with the
-same signed order deliveries (each a distinct order, so none is a duplicate). The shim does its real
-work: signature check, outbox insert in SQLite, publish to a real Valkey broker.
+same signed order deliveries (each a distinct paid order with two lines, so none is a duplicate). The shim
+does its real work: signature check, the stock hold and outbox row in SQLite, publish to a real Valkey broker.
 Usage: python -m bench.shim_ack [--requests 2000] [--concurrency 16]
 """
 from __future__ import annotations
@@ -23,7 +23,10 @@ from tests.support.deliveries import DEFAULT_SECRET, php_json
 from connector.webhooks import signature
 from tests.support.procs import Proc, child_env, free_port, wait_http
 
-GUNICORN = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--threads", "4"]
+# a thread for each of the 16 concurrent deliveries, so no delivery waits for a free thread (the deployed
+# default, shim.gunicorn_conf, has 64 per worker, for slow clients)
+WORKERS, THREADS = 2, 8
+GUNICORN = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(WORKERS), "--threads", str(THREADS)]
 
 
 def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float]]:
@@ -41,6 +44,12 @@ def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[
     with ThreadPoolExecutor(concurrency) as pool:
         latencies = list(pool.map(one, bodies))
     return len(bodies) / (time.perf_counter() - started), latencies
+
+
+def order_body(order_id: int) -> bytes:
+    """A paid order as WooCommerce delivers it, with its lines (so the shim holds its stock on arrival)."""
+    return php_json({"id": order_id, "status": "processing", "date_modified_gmt": "2026-11-30T12:00:00",
+                     "line_items": [{"sku": "BENCH-A", "quantity": 2}, {"sku": "BENCH-B", "quantity": 1}]})
 
 
 def pct(values: list[float], p: float) -> float:
@@ -66,8 +75,7 @@ def run(n: int, concurrency: int) -> dict:
             try:
                 wait_http(f"http://127.0.0.1:{port}/healthz" if name == "shim" else f"http://127.0.0.1:{port}/",
                           proc=proc, timeout=90)  # a busy machine starts gunicorn slowly
-                bodies = [php_json({"id": 10_000_000 + i + (0 if name == "shim" else n), "status": "processing"})
-                          for i in range(n)]
+                bodies = [order_body(10_000_000 + i + (0 if name == "shim" else n)) for i in range(n)]
                 drive(f"http://127.0.0.1:{port}/webhooks/woocommerce", bodies[:50], concurrency)  # warm-up
                 rate, lat = drive(f"http://127.0.0.1:{port}/webhooks/woocommerce", bodies[50:], concurrency)
                 results[name] = {"rps": rate, "p50": pct(lat, 50), "p99": pct(lat, 99)}
@@ -87,7 +95,8 @@ def main() -> None:
     r = run(a.requests, a.concurrency)
     for name in ("bare_flask", "shim"):
         print(f"{name:>10}: {r[name]['rps']:8.1f} acks/s   p50 {r[name]['p50']:6.2f} ms   p99 {r[name]['p99']:6.2f} ms")
-    print(f"shim / bare Flask throughput ratio: {r['ratio']:.2f} (target >= 0.5)")
+    print(f"shim / bare Flask throughput ratio: {r['ratio']:.2f} (target >= 0.6); shim ack p99 "
+          f"{r['shim']['p99']:.1f} ms (target < 50 ms)")
 
 
 if __name__ == "__main__":

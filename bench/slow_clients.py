@@ -78,7 +78,7 @@ def run(n: int, slow: int, concurrency: int, min_seconds: float = 15.0) -> dict:
     url = f"http://127.0.0.1:{port}/webhooks/woocommerce"
     results: dict = {}
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc, timeout=90)  # a busy machine starts gunicorn slowly
         bodies = [php_json({"id": 20_000_000 + i, "status": "processing"}) for i in range(n + 50)]
         drive(url, bodies[:50], concurrency)  # warm-up
         rate, lat = drive(url, bodies[50:50 + n], concurrency)

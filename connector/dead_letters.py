@@ -90,6 +90,12 @@ def listing(db: Database, *, status: str | None = OPEN, task: str | None = None,
         return list(s.scalars(q))
 
 
+def task_names(db: Database) -> set[str]:
+    """Every task name a letter was recorded for."""
+    with db.session() as s:
+        return set(s.scalars(select(DeadLetter.task_name).distinct()))
+
+
 def get(db: Database, letter_id: int) -> DeadLetter | None:
     """The letter with id `letter_id` (a detached row), or None."""
     with db.session() as s:

@@ -3,8 +3,10 @@
     SyncError
     ├── TransientError      retry with backoff; may carry retry_after (429, 5xx, timeouts, lock busy)
     ├── PermanentError      no retry; dead-letter with the reason (4xx other than 408/429, bad config)
-    │   └── NotFound        the remote system itself says the record does not exist (WooCommerce: 410, or
-    │                       404 with its `woocommerce_rest_…invalid_id` code); only this means "gone"
+    │   ├── NotFound        the remote system itself says the record does not exist (WooCommerce: 410, or
+    │   │                   404 with its `woocommerce_rest_…invalid_id` code); only this means "gone"
+    │   └── AccessDenied    the shop refused the API key's permission (read-only key writing, a key whose
+    │                       user lacks the capability): no retry helps until someone changes the key
     └── InvalidDataError    no retry; quarantine the record with a human-readable reason
 
 ConfigError is separate: it stops start-up before any work is done.
@@ -36,6 +38,15 @@ class PermanentError(SyncError):
 class NotFound(PermanentError):
     """The remote system's own answer that the record does not exist. A bare 404 (a proxy's HTML page, an
     unknown route) is not this: it is classified as a TransientError in connector/http.py."""
+
+
+class AccessDenied(PermanentError):
+    """WooCommerce refused the request for lack of permission: the message starts with `reason`, the fix in
+    one line; `need` is the permission the request needed ("read" or "write"), `code` the shop's code."""
+
+    def __init__(self, message: str, *, reason: str, need: str, code: str, **kw):
+        super().__init__(message, **kw)
+        self.reason, self.need, self.code = reason, need, code
 
 
 class InvalidDataError(SyncError):

@@ -56,7 +56,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
@@ -102,20 +102,29 @@ def hold_on_arrival(db: Database, order_id: int, wanted: dict[str, int]) -> bool
     """Hold `wanted` ({sku: quantity}, see `demand`) for an order the importer has not seen yet; False when
     it has (its rule applies), when the order holds already, or when there is nothing to hold. One short
     transaction; a concurrent arrival of the same order loses the insert race and changes nothing."""
-    from connector.models import OrderSync
     if not wanted:
         return False
     try:
-        with db.session() as s:
-            if s.get(OrderSync, order_id) is not None or s.scalar(
-                    select(StockHold.sku).where(StockHold.woo_order_id == order_id).limit(1)) is not None:
-                return False
-            now = utcnow()
-            s.add_all(StockHold(woo_order_id=order_id, sku=sku, quantity=qty, created_at=now)
-                      for sku, qty in sorted(wanted.items()))
-        return True
+        with db.engine.begin() as conn:
+            return hold_on_arrival_in(conn, order_id, wanted)
     except IntegrityError:
         return False
+
+
+def hold_on_arrival_in(conn, order_id: int, wanted: dict[str, int]) -> bool:
+    """`hold_on_arrival` in the caller's transaction (SQLAlchemy Core connection): the shim stores the
+    delivery in the same one. Raises IntegrityError when a concurrent writer holds for the order first."""
+    from connector.models import OrderSync
+    if not wanted:
+        return False
+    seen = conn.scalar(select(OrderSync.woo_order_id).where(OrderSync.woo_order_id == order_id)) is not None or \
+        conn.scalar(select(StockHold.sku).where(StockHold.woo_order_id == order_id).limit(1)) is not None
+    if seen:
+        return False
+    now = utcnow()
+    conn.execute(insert(StockHold), [{"woo_order_id": order_id, "sku": sku, "quantity": qty, "created_at": now}
+                                     for sku, qty in sorted(wanted.items())])
+    return True
 
 
 def release(s, order_id: int) -> int:

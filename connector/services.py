@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from connector import ratelimit
+from connector import concurrency, ratelimit, shop_access
 from connector.db import Database
 from connector.erp.protocol import ErpAdapter
 from connector.erp.rest import RestErp
@@ -38,7 +38,10 @@ class Services:
         Redis (WOO_RATE_BURST)."""
         s = self.settings
         return WooClient(s.woo_url, s.woo_consumer_key, s.woo_consumer_secret, timeout=s.woo_timeout,
-                         limiter=ratelimit.bucket(s.broker_url, "woocommerce", s.woo_rate_limit, s.woo_rate_burst))
+                         limiter=ratelimit.bucket(s.broker_url, "woocommerce", s.woo_rate_limit, s.woo_rate_burst),
+                         on_denied=lambda exc, request: shop_access.record(s.broker_url, exc, request),
+                         slots=concurrency.semaphore(s.broker_url, "woocommerce", s.woo_max_concurrency,
+                                                     lease_seconds=s.woo_timeout + 10))
 
     @cached_property
     def erp(self) -> ErpAdapter:

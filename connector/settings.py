@@ -6,12 +6,13 @@ real system has a default: the broker, database, shop and ERP must be given expl
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
 from dataclasses import dataclass
 from typing import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from connector.errors import ConfigError
 from connector.mapping.customers import DEFAULT_VAT_META_KEYS
@@ -90,6 +91,7 @@ class Settings:
     woo_rate_burst: float
     erp_rate_limit: float
     erp_rate_burst: float
+    woo_max_concurrency: int
     flower_user: str
     flower_password: str
     log_level: str
@@ -102,7 +104,7 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every secret value of these settings (tokens, passwords, URL passwords): what logs must mask."""
         values = [getattr(self, name) for name in SECRET_FIELDS]
-        values += [urlsplit(u).password or "" for u in (self.broker_url, self.database_url)]
+        values += [url_password(u) or "" for u in (self.broker_url, self.database_url)]
         return tuple(v for v in values if v)
 
     def redacted(self) -> dict:
@@ -117,12 +119,61 @@ class Settings:
         return out
 
 
-def _strip_password(url: str) -> str:
+def url_password(url: str) -> str | None:
+    """The password a broker or database URL carries: in its authority, else as a `password` query
+    parameter (libpq and redis-py both read one)."""
     parts = urlsplit(url)
     if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+        return unquote(parts.password)
+    given = parse_qs(parts.query).get("password")
+    return given[-1] if given and given[-1] else None
+
+
+def socket_path(url: str) -> str | None:
+    """The unix socket a PostgreSQL URL connects through: `?host=/run/postgresql`, or the percent-encoded
+    path as the host (`postgresql://user@%2Frun%2Fpostgresql/db`); None for a TCP host."""
+    parts = urlsplit(url)
+    for host in (parse_qs(parts.query).get("host") or [""])[-1], unquote(parts.netloc.rpartition("@")[2]):
+        if host.startswith("/"):
+            return host
+    return None
+
+
+def is_local_host(url: str) -> bool:
+    """True when the URL reaches its server through a unix socket or a loopback address."""
+    if socket_path(url):
+        return True
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unauthenticated_services(s: "Settings") -> list[tuple[str, str]]:
+    """(variable, host) of the broker and database URLs that carry no password and reach a server that is
+    neither on a unix socket nor on loopback: anyone on that network can read and change the queue or the
+    state. Production warns about them at start (trust or network authentication is legitimate on a
+    private network, so they are not refused)."""
+    found = []
+    for variable, url in (("REDIS_URL", s.broker_url), ("DATABASE_URL", s.database_url)):
+        if url.startswith("sqlite") or url_password(url) or is_local_host(url):
+            continue
+        found.append((variable, urlsplit(url).hostname or ""))
+    return found
+
+
+def _strip_password(url: str) -> str:
+    parts = urlsplit(url)
+    if not url_password(url):
+        return url
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    if "password=" in parts.query:
+        parts = parts._replace(query=re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query))
+    return parts.geturl()
 
 
 class _Reader:
@@ -155,7 +206,8 @@ class _Reader:
         if parts.scheme not in schemes:
             raise ConfigError(name, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}, "
                                     f"got {_strip_password(value)!r}")
-        if parts.scheme != "sqlite" and not parts.hostname:
+        if parts.scheme != "sqlite" and not parts.hostname and not (parts.scheme.startswith("postgres")
+                                                                     and socket_path(value)):
             raise ConfigError(name, f"has no host: {_strip_password(value)!r}")
         return value.rstrip("/") if parts.scheme in ("http", "https") else value
 
@@ -234,6 +286,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         stream_lease_seconds=int(r.number("STREAM_LEASE_SECONDS", "120", int, 5)),
         order_lease_seconds=int(r.number("ORDER_LEASE_SECONDS", "120", int, 5)),
         **_rate_limits(r),
+        woo_max_concurrency=int(r.number("WOO_MAX_CONCURRENCY", "0", int, 0)),
         flower_user=r.raw("FLOWER_USER", "admin"),
         flower_password=r.raw("FLOWER_PASSWORD", DEFAULT_FLOWER_PASSWORD),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -312,7 +365,7 @@ def _check_production_secrets(s: Settings) -> None:
         if problem:
             raise ConfigError(variable, f"{problem}; WOOERP_ENV=production needs a real secret")
     for variable, url in (("REDIS_URL", s.broker_url), ("DATABASE_URL", s.database_url)):
-        password = urlsplit(url).password
+        password = url_password(url)
         problem = _weak_secret(password) if password else None
         if problem:
             raise ConfigError(variable, f"password {problem}; WOOERP_ENV=production needs a real secret")

@@ -13,6 +13,8 @@ import hmac
 import json
 import logging
 import re
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,6 +26,10 @@ from connector.db import Database, utcnow
 from connector.models import WebhookDelivery
 
 log = logging.getLogger("wooerp.webhooks")
+# SQLite has one writer at a time, and a writer that finds it taken sleeps in SQLite's busy handler
+# (1, 2, 5 … 100 ms steps), which under 16 concurrent deliveries was most of the shim's p99. The threads
+# of one shim process queue for the write here instead, and are woken the moment it is free.
+_SQLITE_WRITER = threading.Lock()
 PING_BODY = re.compile(rb"^webhook_id=\d+$")
 MAX_RESOURCE_ID = 2**63 - 1  # the database's BIGINT
 # Unsigned headers and body fields that are stored: their type and length are checked before anything is
@@ -149,10 +155,11 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
 def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish,
            hold_statuses: tuple[str, ...] = ()) -> tuple[int, bool, bool]:
     """Hand a new change to `publish(topic, resource_id, correlation_id)` and commit the delivery, with the
-    outcome, in one short write. Returns (delivery id, is new, published). A failed publish leaves
-    `published_at` empty for the relay; a change already recorded is not published again.
-    An order body in one of `hold_statuses` that the importer has not seen yet holds its lines before it
-    is published (connector/holds.py: a sale waiting in the queue is never offered again).
+    outcome. Returns (delivery id, is new, published). A failed publish leaves `published_at` empty for the
+    relay; a change already recorded is not published again. An order body in one of `hold_statuses` that
+    the importer has not seen yet holds its lines in the transaction that stores its delivery row, before
+    it is published (connector/holds.py: a sale waiting in the queue is never offered again); the row is
+    then marked published. Any other delivery is published first and stored once, with the outcome.
     (SQLAlchemy Core here: this is the shim's hot path.)"""
     table = WebhookDelivery.__table__
     find = select(table.c.id).where(table.c.change_key == verdict.change_key)
@@ -164,20 +171,48 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
                delivery_header=headers.get("X-WC-Webhook-Delivery-ID"), webhook_id=headers.get("X-WC-Webhook-ID"),
                body_sha256=verdict.body_sha256, modified_gmt=verdict.modified_gmt, correlation_id=correlation_id,
                received_at=utcnow(), task_id=None, published_at=None)
-    if verdict.lines and verdict.shop_status in hold_statuses:
-        holds.hold_on_arrival(db, verdict.resource_id, dict(verdict.lines))
-    try:
-        row["task_id"] = publish(verdict.topic, verdict.resource_id, correlation_id)
-        row["published_at"] = utcnow()
-    except Exception as exc:  # broker down: the row stays unpublished and the relay publishes it later
-        log.warning("publish failed; delivery kept for the relay: %s: %s", type(exc).__name__, str(exc)[:200])
-    try:
-        with db.engine.begin() as conn:
-            new_id = conn.execute(table.insert().values(**row)).inserted_primary_key[0]
+    hold = bool(verdict.lines) and verdict.shop_status in hold_statuses
+    writer = _SQLITE_WRITER if db.is_sqlite else nullcontext()
+
+    def store(hold: bool) -> int | None:
+        """Insert the row (with the order's arrival hold) in one transaction; None: stored concurrently."""
+        while True:
+            try:
+                with writer, db.engine.begin() as conn:
+                    if hold:
+                        holds.hold_on_arrival_in(conn, verdict.resource_id, dict(verdict.lines))
+                    return conn.execute(table.insert().values(**row)).inserted_primary_key[0]
+            except IntegrityError:
+                with db.engine.connect() as conn:
+                    if conn.scalar(find) is not None or not hold:  # the same change, stored concurrently first
+                        return None
+                hold = False  # the order's holds were written meanwhile (its import, the order poll)
+
+    def publish_into_row() -> None:
+        try:
+            row["task_id"] = publish(verdict.topic, verdict.resource_id, correlation_id)
+            row["published_at"] = utcnow()
+        except Exception as exc:  # broker down: the row stays unpublished and the relay publishes it later
+            log.warning("publish failed; delivery kept for the relay: %s: %s", type(exc).__name__, str(exc)[:200])
+
+    if not hold:  # nothing to commit before the publish: the row is written once, with the outcome
+        publish_into_row()
+        new_id = store(False)
+        if new_id is None:
+            with db.engine.connect() as conn:
+                return conn.scalar(find), False, False
         return new_id, True, row["published_at"] is not None
-    except IntegrityError:  # the same change arrived concurrently and was stored first
+    new_id = store(True)  # the hold is committed before the task can run
+    if new_id is None:
         with db.engine.connect() as conn:
             return conn.scalar(find), False, False
+    publish_into_row()
+    if row["published_at"] is None:
+        return new_id, True, False
+    with writer, db.engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == new_id).values(published_at=row["published_at"],
+                                                                       task_id=row["task_id"]))
+    return new_id, True, True
 
 
 def relay(db: Database, publish: Callable[[str | None, int, str | None], str]) -> int:

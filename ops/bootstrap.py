@@ -9,11 +9,11 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from connector import dead_letters, logs
-from connector.identity import enforce
 from connector.logs import event
 from connector.models import OrderSync
 from connector.settings import SANDBOX_WOO_KEY, Settings
 from connector.services import Services
+from connector.startup import gate
 from connector.sync import order_state as st
 from connector.sync.webhook_setup import ensure_webhooks
 from connector.woo.delivery_address import refusal
@@ -47,7 +47,7 @@ def bootstrap(settings: Settings, demo: bool) -> None:
     services = Services(settings)
     _wait(settings.shim_url + "/healthz")
     _wait(settings.woo_url + "/wp-json/")
-    enforce(services, process="bootstrap")  # exit status 2 when the shop or the ERP is not ours
+    gate(services, process="bootstrap")  # exit status 2 on an un-migrated database, or when the shop or ERP is not ours
     warn_if_undeliverable(settings)
     register_webhooks(settings, services.woo)
     if demo:

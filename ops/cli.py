@@ -11,18 +11,30 @@ import click
 from connector.db import upgrade
 from connector.identity import rebind as do_rebind
 from connector.logs import setup
+from connector.models import OrderSync
+from connector.schema import require as require_schema
 from connector.services import Services
 from connector.settings import load_or_exit
+from connector.sync import order_state as order_states
 from connector.sync.orders import gone_reason, not_done, reset_for_retry
 from ops.bootstrap import bootstrap as do_bootstrap
-from ops.cli_failures import dead_letters_group, products
+from ops.cli_failures import dead_letters_group, products, said
 from ops.cli_reconcile import reconcile
 from ops.fleet import run as run_fleet
 from ops.status import report as status_report
 from workers.publish import publish_import
 
 def _services():
-    return Services(load_or_exit())
+    """The services of a command that reads or writes the database: one line and exit status 2 when the
+    database is not migrated to this version's schema (connector.schema), before any SQL can fail."""
+    services = Services(load_or_exit())
+    require_schema(services.db, tolerate_outage=False)
+    return services
+
+
+def order_known(db, order_id: int) -> bool:
+    with db.session() as s:
+        return s.get(OrderSync, order_id) is not None
 
 
 @click.group()
@@ -31,12 +43,16 @@ def main() -> None:
 
 
 def entry(argv: list[str] | None = None) -> None:
-    """The `wooerp` command. A usage or input error is one line on stderr and exit status 2, never a
-    traceback; so is an unexpected failure (with its type), apart from reconcile's documented statuses."""
+    """The `wooerp` command. Every refusal is one line on stderr, never a traceback, with one exit status
+    across the commands: 2 for a usage or input error (an unknown option, state or task, a malformed
+    value), 1 when what was named does not exist or is not in a state for the action (no such dead letter,
+    order or quarantined SKU); an unexpected failure is status 2 with its type. Reconcile documents its own."""
     try:
         code = main.main(args=argv, prog_name="wooerp", standalone_mode=False)
-    except click.ClickException as e:
+    except click.UsageError as e:
         _fail(e.format_message())
+    except click.ClickException as e:  # ops.cli_failures.NotFound and the like: status 1
+        _fail(e.format_message(), e.exit_code)
     except click.Abort:
         _fail("aborted")
     except (KeyboardInterrupt, EOFError):
@@ -48,9 +64,9 @@ def entry(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     print(f"wooerp: error: {' '.join(str(message).split())[:500]}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(code)
 
 
 @main.command()
@@ -96,7 +112,7 @@ def bootstrap(demo: bool) -> None:
 
 @main.command()
 @click.argument("side", type=click.Choice(["shop", "erp"]))
-@click.option("--reason", required=True, help="Why (recorded with who and when, and logged).")
+@click.option("--reason", required=True, callback=said, help="Why (recorded with who and when, and logged).")
 def rebind(side: str, reason: str) -> None:
     """Bind this database to the shop or ERP it now talks to, after a deliberate change (e.g. a restore).
 
@@ -115,9 +131,14 @@ def orders() -> None:
     """Orders: quarantine and retries."""
 
 
+# what `orders list --state` takes: every order state, and dead_letter (an order with an open dead letter)
+ORDER_STATES = sorted(set(order_states.TRANSITIONS) | {"dead_letter"})
+
+
 @orders.command("list")
-@click.option("--state", default=None, help="Only orders in this state (e.g. quarantined, dead_letter, "
-                                             "written_back); without it, every order that is not done.")
+@click.option("--state", default=None, type=click.Choice(ORDER_STATES),
+              help="Only orders in this state (e.g. quarantined, dead_letter, written_back); without it, every "
+                   "order that is not done.")
 def orders_list(state: str | None) -> None:
     rows = not_done(_services().db, state)
     click.echo(f"{'order':>8}  {'state':<13} {'erp order':<12} reason")
@@ -130,20 +151,25 @@ def orders_list(state: str | None) -> None:
 def orders_retry(order_ids: tuple[int, ...]) -> None:
     """Re-run quarantined or dead-lettered orders after their cause was fixed."""
     db = _services().db
-    failed = gone_seen = False
+    failed = False
     for oid in order_ids:
+        if not order_known(db, oid):
+            click.echo(f"order {oid}: wooerp has no such order (never received from the shop); nothing to retry",
+                       err=True)
+            failed = True
+            continue
         gone = gone_reason(db, oid)
         if gone is not None:  # final: WooCommerce itself said the order does not exist
             click.echo(f"order {oid}: gone in WooCommerce ({gone}); a gone order is final and is not retried",
                        err=True)
-            gone_seen = True
+            failed = True
             continue
         if not reset_for_retry(db, oid):
             click.echo(f"order {oid}: not quarantined and no open dead letter; nothing to retry", err=True)
             failed = True
             continue
         click.echo(f"order {oid}: queued as task {publish_import(oid, None, collapse=False)}")
-    sys.exit(2 if gone_seen else 1 if failed else 0)
+    sys.exit(1 if failed else 0)  # an order not retried: not found, or not in a state to retry (see entry)
 
 
 @main.command()
@@ -167,6 +193,12 @@ def status(as_json: bool) -> None:
         click.echo(f"stream {name:<10} last success {st['last_success_at'] or 'never'}, {lag}"
                    f"{', paging' if st['in_progress'] else ''}")
     click.echo(f"queues      {', '.join(f'{k} {v}' for k, v in r['queues'].items())}")
+    access = r.get("shop_access") or {}
+    last = access.get("last")
+    if last:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last["at"]))
+        refused = ", ".join(f"{n} {need}" for need, n in sorted(access["refused"].items()))
+        click.echo(f"shop access REFUSED ({refused} in all); last at {when}, {last['request']}: {last['reason']}")
     hooks = r["webhooks"]
     if "error" in hooks:
         click.echo(f"webhooks    could not be read: {hooks['error']}")

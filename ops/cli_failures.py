@@ -10,18 +10,27 @@ import getpass
 import socket
 import sys
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import click
 
 from connector import dead_letters, quarantine
+from connector.schema import require as require_schema
 from connector.services import Services
 from connector.settings import load_or_exit
 from workers.announce import announce
 from workers.app import app
 
+class NotFound(click.ClickException):
+    """What the operator named does not exist, or is not in a state for the action: exit status 1 (a
+    usage error, click.UsageError/BadParameter, is status 2)."""
+    exit_code = 1
+
+
 def _db():
-    return Services(load_or_exit()).db
+    db = Services(load_or_exit()).db
+    require_schema(db, tolerate_outage=False)  # un-migrated: one line and exit status 2, not an SQL error
+    return db
 
 
 def _operator() -> str:
@@ -38,17 +47,50 @@ def _age(created: datetime | None) -> str:
 def _since(value: str | None) -> datetime | None:
     if not value:
         return None
+    now = datetime.utcnow()
     if value[-1] in "smhd" and value[:-1].isdigit():
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[value[-1]]
         try:
-            return datetime.utcnow() - timedelta(**{unit: int(value[:-1])})
+            return now - timedelta(**{unit: int(value[:-1])})
         except OverflowError:
             raise click.BadParameter(f"{value!r} is too far back", param_hint="'--since'") from None
     try:
-        return datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is neither an age such as 2h, 30m, 7d nor an ISO date/time",
                                  param_hint="'--since'") from None
+    if when.tzinfo is not None:  # the letters' times are naive UTC
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    if when > now:
+        raise click.BadParameter(f"{value!r} is in the future (UTC now is {now:%Y-%m-%d %H:%M}): it would match "
+                                 f"nothing", param_hint="'--since'")
+    return when
+
+
+def _task(db, value: str | None) -> str | None:
+    """`--task` as given, if some task name holds it (a registered task, or one a letter was recorded for)."""
+    if not value:
+        return None
+    app.loader.import_default_modules()
+    known = {name for name in app.tasks if name.startswith("wooerp.")} | dead_letters.task_names(db)
+    if not any(value in name for name in known):
+        short = sorted({name.rsplit(".", 1)[-1] for name in known})
+        raise click.BadParameter(f"{value!r} matches no task; give a task name or part of one, e.g. "
+                                 f"{', '.join(short[:8])}", param_hint="'--task'")
+    return value
+
+
+def said(_ctx, param, value: str | None) -> str | None:
+    """A --reason that is given must say something: an audit line of spaces explains nothing."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty; say why (it is kept with who and when)", param_hint=f"'--{param.name}'")
+    return value.strip() if value is not None else None
+
+
+def _not_open(letter) -> str:
+    when = f"{letter.resolved_at:%Y-%m-%d %H:%M} UTC" if letter.resolved_at else "at an unknown time"
+    return (f"dead letter {letter.id} is not open: {letter.status} {when} by {letter.resolved_by or 'unknown'} "
+            f"({letter.resolution})")
 
 
 def _reannounce(db, letter_id: int) -> None:
@@ -103,7 +145,7 @@ def _resource(letter) -> str:
 def dl_show(letter_id: int) -> None:
     r = dead_letters.get(_db(), letter_id)
     if r is None:
-        raise click.ClickException(f"no dead letter {letter_id}")
+        raise NotFound(f"no dead letter {letter_id}")
     for name in ("id", "status", "task_name", "resource", "task_id", "queue", "args", "kwargs", "correlation_id", "retries",
                  "exc_type", "exc_message", "created_at", "announced_at", "resolved_at", "resolved_by", "resolution",
                  "replay_task_id"):
@@ -113,21 +155,47 @@ def dl_show(letter_id: int) -> None:
 
 @dead_letters_group.command("replay")
 @click.option("--id", "ids", multiple=True, type=int)
-@click.option("--task", default=None)
-@click.option("--since", default=None, help="ISO date/time, or an age such as 2h or 30m.")
-@click.option("--reason", default=None, help="Why (kept in the audit), e.g. 'ERP outage over'.")
+@click.option("--task", default=None, help="Only letters of tasks whose name holds this, e.g. import_order.")
+@click.option("--since", default=None, help="ISO date/time (UTC), or an age such as 2h or 30m.")
+@click.option("--reason", default=None, callback=said, help="Why (kept in the audit), e.g. 'ERP outage over'.")
 def dl_replay(ids, task, since, reason) -> None:
-    """Republish open letters to their original queue; a letter is replayed at most once."""
+    """Republish open letters to their original queue; a letter is replayed at most once.
+
+    Exit status 1 when a letter named with --id does not exist, was discarded or cannot be replayed (the
+    others are replayed all the same; one replayed already is not an error: replaying is idempotent); 2 for
+    a malformed --since or a --task no task name holds."""
+    since_at = _since(since)
     db = _db()
-    letters = dead_letters.listing(db, task=task, since=_since(since), ids=list(ids) or None)
+    task = _task(db, task)
+    letters = dead_letters.listing(db, task=task, since=since_at, ids=list(ids) or None)
+    failed = False
+    if ids:
+        listed = {r.id for r in letters}
+        for letter_id in dict.fromkeys(ids):
+            if letter_id in listed:
+                continue
+            r = dead_letters.get(db, letter_id)
+            if r is not None and r.status == dead_letters.REPLAYED:  # replaying is idempotent: done already
+                click.echo(f"dead letter {letter_id} was already replayed "
+                           f"{r.resolved_at:%Y-%m-%d %H:%M} UTC by {r.resolved_by or 'unknown'}; not replayed again",
+                           err=True)
+                continue
+            why = (f"no dead letter {letter_id}" if r is None else _not_open(r) if r.status != dead_letters.OPEN
+                   else f"dead letter {letter_id} does not match --task/--since")
+            click.echo(f"{why}; not replayed", err=True)
+            failed = True
     replayed = 0
     for r in letters:
         if not dead_letters.replayable(r):
-            click.echo(f"dead letter {r.id}: cannot be replayed (its message could not be decoded); discard it")
+            click.echo(f"dead letter {r.id} cannot be replayed (its message could not be decoded); "
+                       f"discard it", err=True)
+            failed = True
             continue
         new_id = uuid.uuid4().hex
         if not dead_letters.claim_for_replay(db, r.id, new_id, by=_operator(), reason=reason):
-            continue  # replayed by someone else meanwhile
+            click.echo(f"dead letter {r.id} was replayed or discarded by someone else meanwhile", err=True)
+            failed = failed or bool(ids)
+            continue
         try:
             app.send_task(r.task_name, args=r.args, kwargs=r.kwargs, task_id=new_id, queue=r.queue,
                           headers={"wooerp_cid": r.correlation_id})
@@ -137,16 +205,19 @@ def dl_replay(ids, task, since, reason) -> None:
         replayed += 1
         click.echo(f"dead letter {r.id}: replayed as task {new_id}")
         _reannounce(db, r.id)
-    click.echo(f"{replayed} letter(s) replayed")
+    click.echo(f"{replayed} letter(s) replayed" + ("" if letters or ids else " (no open dead letter matches)"))
+    if failed:
+        sys.exit(1)
 
 
 @dead_letters_group.command("discard")
 @click.option("--id", "letter_id", type=int, required=True)
-@click.option("--reason", required=True)
+@click.option("--reason", required=True, callback=said, help="Why (kept in the audit), e.g. 'order deleted in shop'.")
 def dl_discard(letter_id: int, reason: str) -> None:
     db = _db()
     if not dead_letters.discard(db, letter_id, reason, by=_operator()):
-        raise click.ClickException(f"dead letter {letter_id} is not open")
+        r = dead_letters.get(db, letter_id)
+        raise NotFound(f"no dead letter {letter_id}" if r is None else _not_open(r))
     click.echo(f"dead letter {letter_id}: discarded ({reason})")
     _reannounce(db, letter_id)
 
@@ -163,7 +234,8 @@ def products_retry(skus: tuple[str, ...]) -> None:
     held = quarantine.quarantined_skus(_db(), list(skus))
     for sku in skus:
         if sku not in held:
-            click.echo(f"product {sku}: not quarantined; nothing to retry", err=True)
+            click.echo(f"product {sku}: not quarantined (unknown SKU, or its data is fine); nothing to retry",
+                       err=True)
     if held:
         task = app.send_task("wooerp.catalog.apply_products", args=[sorted(held)])
         click.echo(f"product(s) {', '.join(sorted(held))}: queued as task {task.id}")

@@ -11,6 +11,7 @@ import click
 
 from connector.errors import SyncError
 from connector.reconcile_output import run, summary
+from connector.schema import require as require_schema
 from connector.services import Services
 from connector.settings import load_or_exit
 
@@ -25,7 +26,9 @@ def reconcile(csv_path: str | None, examples: int) -> None:
     Exit status 0 when clean, 1 when discrepancies were found, 3 when the shop or the ERP could not be read.
     """
     try:
-        report, path = run(Services(load_or_exit()), csv_path)
+        services = Services(load_or_exit())
+        require_schema(services.db, tolerate_outage=False)  # un-migrated: one line and exit status 2
+        report, path = run(services, csv_path)
     except SyncError as e:
         click.echo(f"reconciliation failed: {e}", err=True)
         sys.exit(3)

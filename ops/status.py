@@ -1,7 +1,7 @@
 """The status report of `wooerp status` and the shim's /status: connector.status plus queue lengths."""
 from __future__ import annotations
 
-from connector import status
+from connector import shop_access, status
 from connector.services import Services
 from workers.queues import queue_lengths
 
@@ -12,5 +12,10 @@ def report(services: Services) -> dict:
         queues = queue_lengths(s.broker_url)
     except Exception as exc:  # the report must still show the rest when the broker is down
         queues = {"error": f"{type(exc).__name__}: {str(exc)[:120]}"}
-    return status.collect(services.db, services.woo, delivery_url=s.shim_url + "/webhooks/woocommerce",
-                          queue_lengths=queues)
+    report = status.collect(services.db, services.woo, delivery_url=s.shim_url + "/webhooks/woocommerce",
+                            queue_lengths=queues)
+    try:  # after collect: its webhook listing may itself be refused, and is then counted here
+        report["shop_access"] = shop_access.summary(s.broker_url)
+    except Exception as exc:  # the broker is down: the rest of the report still matters
+        report["shop_access"] = {"error": f"{type(exc).__name__}: {str(exc)[:120]}"}
+    return report

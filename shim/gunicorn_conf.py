@@ -19,12 +19,16 @@ def on_starting(server) -> None:
 
 
 def _refuse_another_shop_or_erp() -> None:
-    """The shim never accepts deliveries for state that belongs to another shop or ERP tenant (exit status 2)."""
-    from connector.identity import enforce
+    """The shim never accepts deliveries on an un-migrated database or for state that belongs to another
+    shop or ERP tenant (exit status 2): connector.startup."""
+    from connector import logs
     from connector.services import Services
     from connector.settings import load_or_exit
+    from connector.startup import gate
     try:
-        enforce(Services(load_or_exit()), process="shim")
+        settings = load_or_exit()
+        logs.setup(settings.log_level, secrets=settings.secrets())
+        gate(Services(settings), process="shim")
     except SystemExit:
         shutil.rmtree(os.environ.pop(VARIABLE, ""), ignore_errors=True)
         os._exit(2)  # gunicorn's arbiter would report a failed hook with status 1

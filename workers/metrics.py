@@ -18,6 +18,7 @@ from connector import dead_letters, quarantine, status
 from connector.db import Database
 from connector.logs import event
 from connector.settings import Settings
+from connector.shop_access import AccessDeniedCollector
 from workers.queues import DEAD_LETTER, queue_lengths
 from workers.task_metrics import TaskCollector
 
@@ -95,6 +96,7 @@ SOURCES: dict[str, Callable[[Settings], object]] = {
     "streams": lambda s: StreamCollector(s.database_url),
     "failures": lambda s: FailureCollector(s.database_url),
     "reconcile": lambda s: _reconcile_collector(s),
+    "shop_access": lambda s: AccessDeniedCollector(s.broker_url),
 }
 
 

@@ -2,7 +2,8 @@
 by workers/app.py. Importing this module (or any task module) connects nothing and starts nothing.
 
 - setup_logging: JSON logs with secrets masked; routine polls' per-task INFO lines dropped below DEBUG.
-- worker_init, beat_init: refuse to start on state of another shop or ERP tenant (exit status 2).
+- worker_init, beat_init: refuse to start on an un-migrated database or on state of another shop or ERP
+  tenant (exit status 2); warn about a password-less broker/database in production (connector.startup).
 - task_prerun, task_postrun: task counts and durations in Redis (workers.task_metrics).
 - worker_ready: the keeper (the worker consuming `dead_letter`) serves /metrics (workers.metrics).
 """
@@ -14,7 +15,7 @@ import os
 from celery import Celery, signals
 
 from connector import logs
-from connector.identity import enforce
+from connector.startup import gate
 from connector.services import Services
 from workers import metrics, task_metrics
 
@@ -51,9 +52,10 @@ def connect(app: Celery) -> None:
                 logging.getLogger(name).addFilter(quiet)
 
     def refuse_another_shop_or_erp(sender=None, **kwargs):
-        """A worker or beat never starts on state that belongs to another shop or ERP tenant (exit status 2)."""
+        """A worker or beat never starts on an un-migrated (or outdated) database, nor on state that belongs to
+        another shop or ERP tenant (exit status 2, one line): connector.startup."""
         try:
-            enforce(Services(app.wooerp_settings), process="beat" if kwargs.get("signal") is signals.beat_init else "worker")
+            gate(Services(app.wooerp_settings), process="beat" if kwargs.get("signal") is signals.beat_init else "worker")
         except SystemExit as e:  # celery would turn a SystemExit raised in a signal handler into status 1
             os._exit(e.code if isinstance(e.code, int) else 2)
 

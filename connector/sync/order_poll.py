@@ -1,11 +1,18 @@
 """The safety net for lost webhooks: list WooCommerce orders modified since the last poll (minus the
-overlap) in the given statuses, and hand every one not yet settled to `enqueue` (an imported order
-that was cancelled in the shop since is not settled: its ERP order must be cancelled too; quarantined
-and conflicting orders, orders with an open dead letter and orders gone from the shop wait for a person). The watermark never passes an order that is not through.
+overlap) in the import statuses and in the statuses an order's life ends in (`cancelled`, `refunded`,
+`trash`: WooCommerce lists trashed orders only when asked for `status=trash`), all in one listing, and
+hand to `enqueue` each order `route` picks: a sale not yet through (imported as from `order.created`),
+and an order bound to an ERP order that changed in the shop since we last read it (amended, refunded in
+part or in full, cancelled, trashed or restored: the same import task follows it, connector/sync/order_life.py,
+exactly as from `order.updated` / `order.deleted` / `order.restored`). An order never imported that the shop
+ended, quarantined and conflicting orders, orders with an open dead letter and orders gone from the shop
+are left alone (a person decides). The watermark never passes an order that is not through.
 
 The first poll (no watermark yet) reads every order in the imported statuses except `completed` ones, which
 it reads from the last `overlap_seconds` only: a shop's history of completed orders is not ours to import,
-while an order completed before its import right now (a virtual good, a fast shop) is.
+while an order completed before its import right now (a virtual good, a fast shop) is. Likewise refunded
+and trashed orders: only an order already bound to an ERP order is followed into them, and a fresh
+install has none older than that.
 
 `run` is the scheduled round: this poll, then the shop's webhooks re-activated where WooCommerce disabled
 them, then the stock holds of imported orders handed over once the ERP counts them.
@@ -19,14 +26,49 @@ from sqlalchemy import select
 
 from connector import dead_letters, holds
 from connector.db import Database, utcnow
-from connector.models import OrderSync, SyncCursor
+from connector.models import OrderSync, StockHold, SyncCursor
 from connector.paging import woo_pages
 from connector.sync import order_state as st
 from connector.sync.delta import format_ts, parse_ts
+from connector.sync.order_life import ENDED
 from connector.sync.webhook_setup import check_webhooks
 
 STREAM = "orders"
-HISTORY = ("completed",)  # statuses a fresh install does not read from the beginning of time
+HISTORY = ("completed", "refunded", "trash")  # statuses a fresh install does not read from the beginning of time
+IMPORT, FOLLOW = "import", "follow"  # what `route` sends to the import task (None: nothing to do)
+NOT_THROUGH = st.NOT_IN_ERP - {st.SKIPPED, st.QUARANTINED} | {st.IN_ERP}  # on its way into the ERP
+WAITING = (st.QUARANTINED, st.CONFLICT, st.GONE)  # for a person, whatever the shop does
+
+
+def route(row: OrderSync | None, order: dict, *, import_statuses: tuple[str, ...], dead_letter: bool,
+          held: bool = False) -> str | None:
+    """What the poll does with one listed order (`row`: our record of it, if any; `held`: it holds stock):
+    - IMPORT: a sale in an import status not yet through (never seen, skipped before, or on its way), or one
+      on its way (or holding stock from its arrival) that the shop ended since (the import task cancels it
+      and releases its holds);
+    - FOLLOW: an order bound to an ERP order (written back, cancelled or in attention) whose
+      `date_modified_gmt` moved since the last run read it: amendment, refund, cancel, trash or restore;
+    - None: nothing new, not ours (never imported and ended in the shop), or waiting for a person."""
+    status, modified = order.get("status"), order.get("date_modified_gmt")
+    if dead_letter or row is not None and row.state in WAITING:
+        return None
+    if row is None:
+        return IMPORT if status in import_statuses or held and status in ENDED else None
+    if row.state in st.FOLLOWED and (row.erp_order_id or row.state != st.CANCELLED):
+        return FOLLOW if row.woo_modified_gmt != modified else None
+    if row.state in NOT_THROUGH:
+        return IMPORT if status in import_statuses or status in ENDED else None
+    if row.state == st.SKIPPED:
+        return IMPORT if status in import_statuses else None
+    return None  # cancelled before import: nothing in the ERP to follow
+
+
+def _holding(db: Database, ids: list[int]) -> set[int]:
+    """Which of these orders hold stock (held on arrival by a webhook whose task never ran)."""
+    if not ids:
+        return set()
+    with db.session() as s:
+        return set(s.scalars(select(StockHold.woo_order_id).where(StockHold.woo_order_id.in_(ids)).distinct()))
 
 
 def _windows(statuses: tuple[str, ...], since: str | None, recent: str) -> list[tuple[tuple[str, ...], str | None]]:
@@ -39,9 +81,10 @@ def _windows(statuses: tuple[str, ...], since: str | None, recent: str) -> list[
 
 
 def run(s, enqueue: Callable[[int], object]) -> dict:
-    """One scheduled round for services `s`: poll the shop for orders in the imported statuses (and
-    cancelled ones) and hand each one not settled to `enqueue(order_id)`; re-activate our webhooks that
-    WooCommerce disabled; hand over the stock holds of imported orders the ERP now counts as reserved.
+    """One scheduled round for services `s`: poll the shop for orders in the imported statuses (and the
+    ends of an order's life: cancelled, refunded, trash) and hand each one `route` picks to
+    `enqueue(order_id)`; re-activate our webhooks that WooCommerce disabled; hand over the stock holds of
+    imported orders the ERP now counts as reserved.
     Returns {"queued": n, "webhooks": check_webhooks' summary, "holds_handed_over": n}. Raises the
     ShopPort's and ErpAdapter's error families (the watermark then stays where it was)."""
     settings = s.settings
@@ -54,11 +97,14 @@ def run(s, enqueue: Callable[[int], object]) -> dict:
 
 def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds: float,
                 enqueue: Callable[[int], object]) -> int:
-    """List the shop's orders (ShopPort.list_orders) in `statuses` modified since the watermark less
-    `overlap_seconds`, hand each one not settled to `enqueue(order_id)` (a sale never seen is held first,
-    connector/holds.py) and move the watermark (SyncCursor "orders", ISO UTC) to the newest order seen,
-    held back by the oldest one still open and never past this run's start. Returns how many were
-    handed over. Raises the ShopPort's error families before the watermark moves."""
+    """List the shop's orders (ShopPort.list_orders) in the import `statuses` and in cancelled, refunded
+    and trash (one listing) modified since the watermark less `overlap_seconds`, hand each one `route`
+    picks to `enqueue(order_id)` (a sale never seen is held first, connector/holds.py) and move the
+    watermark (SyncCursor "orders", ISO UTC) to the newest order seen, held back by the oldest one still
+    open and never past this run's start. Returns how many were handed over. Raises the ShopPort's error
+    families before the watermark moves."""
+    import_statuses = tuple(s for s in statuses if s not in ENDED)
+    statuses = import_statuses + ENDED
     with db.session() as s:
         cursor = s.get(SyncCursor, STREAM) or SyncCursor(stream=STREAM)
         s.merge(cursor)
@@ -69,7 +115,7 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
     # an order not yet through holds the watermark back, but not for ever: one that keeps failing is a
     # dead letter by then, and must not drag every later poll back with it
     hold_limit = format_ts((signpost - timedelta(seconds=12 * overlap_seconds)).replace(tzinfo=timezone.utc))[:19]
-    newest, oldest_open, queued = cursor.watermark, None, 0
+    newest, oldest_open, queued, seen = cursor.watermark, None, 0, set()
     recent = format_ts((signpost - timedelta(seconds=overlap_seconds)).replace(tzinfo=timezone.utc))[:19]
     listings = (orders for wanted, after in _windows(statuses, since, recent)
                 for orders in woo_pages(lambda page, wanted=wanted, after=after: woo.list_orders(
@@ -79,16 +125,15 @@ def poll_orders(db: Database, woo, *, statuses: tuple[str, ...], overlap_seconds
         with db.session() as s:
             known = {r.woo_order_id: r for r in s.scalars(select(OrderSync).where(OrderSync.woo_order_id.in_(ids)))}
         failed = dead_letters.open_for(db, [dead_letters.order_resource(i) for i in ids])
+        held = _holding(db, [o["id"] for o in orders if o["id"] not in known and o.get("status") in ENDED])
         for o in orders:
             row = known.get(o["id"])
-            settled = dead_letters.order_resource(o["id"]) in failed or row is not None and (
-                row.state in (st.CANCELLED, st.QUARANTINED, st.CONFLICT, st.GONE) or (
-                    row.state in (st.WRITTEN_BACK, st.ATTENTION) and o.get("status") != "cancelled"
-                    and row.woo_modified_gmt == o.get("date_modified_gmt")))  # changed since: follow it (order_life)
+            way = route(row, o, import_statuses=import_statuses,
+                        dead_letter=dead_letters.order_resource(o["id"]) in failed, held=o["id"] in held)
             modified = o.get("date_modified_gmt")
-            if not settled:
-                # a sale never seen holds from now on (the poll also lists cancelled orders: they hold nothing)
-                if row is None and o.get("status") in statuses and o.get("status") != "cancelled":
+            if way is not None and o["id"] not in seen:  # seen: listed twice when its status moved meanwhile
+                seen.add(o["id"])
+                if row is None and way == IMPORT and o.get("status") in import_statuses:  # a sale never seen holds
                     holds.hold_on_arrival(db, o["id"], holds.demand(o))
                 enqueue(o["id"])
                 queued += 1

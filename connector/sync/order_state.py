@@ -3,6 +3,8 @@
     received ──► validated ──► submitted ──► in_erp ──► written_back
         │  ▲         │             │            │            │
         ▼  │         ▼             ▼            └──► cancelled ◄┘
+                                                     (submitted ──► cancelled: the shop ended it and the ERP
+                                                      has no order with our reference)
       skipped    quarantined ◄──────┘ (the ERP refused it: 422)
                                  conflict (ERP already holds several orders with our reference)
 
@@ -33,7 +35,7 @@ TRANSITIONS: dict[str, set[str]] = {
     SKIPPED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
     QUARANTINED: {VALIDATED, QUARANTINED, SKIPPED, CANCELLED},
     VALIDATED: {SUBMITTED, IN_ERP, CONFLICT, QUARANTINED, SKIPPED, CANCELLED},
-    SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED, QUARANTINED, SKIPPED},
+    SUBMITTED: {IN_ERP, CONFLICT, SUBMITTED, QUARANTINED, SKIPPED, CANCELLED},
     IN_ERP: {WRITTEN_BACK, CANCELLED, ATTENTION},
     WRITTEN_BACK: {CANCELLED, RECEIVED, ATTENTION},
     CONFLICT: {IN_ERP, CONFLICT},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 
 from connector import dead_letters, holds, leases
@@ -55,8 +56,26 @@ class OrderImporter:
         self.currencies = currencies
         self.lease_seconds = lease_seconds
         self.customers = CustomerLinker(db, woo, erp, vat_meta_keys=vat_meta_keys, lease_seconds=lease_seconds)
-        self._customer: dict | None = None  # the ERP customer this run found or created (saves a re-read)
-        self._woo_customer: dict | None = None  # the registered buyer's shop record, read once per run
+        # what one run remembers, per thread: a worker with a thread pool runs several imports at once
+        self._run_state = threading.local()
+
+    @property
+    def _customer(self) -> dict | None:
+        """The ERP customer this run found or created (saves a re-read)."""
+        return getattr(self._run_state, "customer", None)
+
+    @_customer.setter
+    def _customer(self, value: dict | None) -> None:
+        self._run_state.customer = value
+
+    @property
+    def _woo_customer(self) -> dict | None:
+        """The registered buyer's shop record, read once per run."""
+        return getattr(self._run_state, "woo_customer", None)
+
+    @_woo_customer.setter
+    def _woo_customer(self, value: dict | None) -> None:
+        self._run_state.woo_customer = value
 
     # -- entry point ---------------------------------------------------------------------------------
     def run(self, order_id: int) -> OrderReport:
@@ -221,20 +240,27 @@ class OrderImporter:
                   order_id=order_id, erp_order_ids=ids)
             return False
         if existing:
-            erp_order = existing[0]
-            event(log, "adopted existing ERP order", order_id=order_id, erp_order_id=erp_order["id"])
-            if erp_order.get("status") == "draft":  # an earlier attempt stopped between the ERP's steps
-                erp_order = self.erp.finish_sales_order(erp_order["id"])
-        else:
-            self._move(order_id, st.SUBMITTED, erp_customer_id=customer_id)
-            erp_order = self.erp.create_sales_order(mapping.map_order(order, customer_id))
-            event(log, "ERP order created", order_id=order_id, erp_order_id=erp_order["id"])
+            self._adopt(order_id, existing[0], customer_id)
+            return True
+        self._move(order_id, st.SUBMITTED, erp_customer_id=customer_id)
+        erp_order = self.erp.create_sales_order(mapping.map_order(order, customer_id))
+        event(log, "ERP order created", order_id=order_id, erp_order_id=erp_order["id"])
+        self._bind(order_id, erp_order, customer_id)
+        return True
+
+    def _adopt(self, order_id: int, erp_order: dict, customer_id: str) -> None:
+        """Bind the order to the ERP order an earlier attempt created (found by our reference)."""
+        event(log, "adopted existing ERP order", order_id=order_id, erp_order_id=erp_order["id"])
+        if erp_order.get("status") == "draft":  # an earlier attempt stopped between the ERP's steps
+            erp_order = self.erp.finish_sales_order(erp_order["id"])
+        self._bind(order_id, erp_order, customer_id)
+
+    def _bind(self, order_id: int, erp_order: dict, customer_id: str) -> None:
         # the holds go over to the ERP's stock row in the transaction that records the order as in the ERP
         reservation = self.erp.reservation(erp_order)
         self._move(order_id, st.IN_ERP, also=lambda s: holds.hand_over(s, order_id, reservation),
                    erp_order_id=erp_order["id"], erp_order_number=erp_order.get("number"),
                    erp_customer_id=customer_id, reason=None)
-        return True
 
     def _write_back(self, order_id: int, order: dict) -> OrderReport:
         with self.db.session() as s:
@@ -301,12 +327,28 @@ class OrderImporter:
         return self._report(order_id, order_life.OrderLife(self).follow(row, order))
 
     def _cancel(self, row: OrderSync, order: dict) -> OrderReport:
-        """An order not in the ERP ends in the shop (cancelled, refunded, trashed): nothing to undo there."""
+        """An order not (known to be) in the ERP ends in the shop (cancelled, refunded, trashed). An earlier
+        attempt may have created its ERP order and lost the answer (state submitted, or skipped or quarantined
+        since), so the ERP is asked by our reference first: an ERP order found is adopted and then followed
+        like any imported order, which cancels it (or flags it, if it shipped); none found, nothing to undo."""
         order_id = order["id"]
         if row.state == st.CANCELLED:
             return self._report(order_id, "already cancelled")
-        if row.state in st.TRANSITIONS and st.CANCELLED in st.TRANSITIONS[row.state]:
-            self._move(order_id, st.CANCELLED, reason=f"{order.get('status')} in WooCommerce before import")
+        if row.state == st.CONFLICT:
+            return self._report(order_id, f"no action in state {row.state}")
+        existing = self.erp.find_sales_orders(mapping.order_ref(order_id))
+        if len(existing) > 1:
+            ids = ", ".join(o["id"] for o in existing)
+            self._move(order_id, st.CONFLICT, reason=f"{order.get('status')} in WooCommerce, and the ERP holds "
+                                                     f"{len(existing)} orders with {mapping.order_ref(order_id)}: {ids}")
+            return self._report(order_id, "flagged: several ERP orders carry this reference")
+        if existing:
+            if row.state not in st.IN_FLIGHT:
+                self._move(order_id, st.VALIDATED, reason=None)
+            self._adopt(order_id, existing[0], existing[0].get("customer_id") or row.erp_customer_id)
+            report = self._write_back(order_id, order)
+            return report if report.state != st.WRITTEN_BACK else self._follow(order_id, order)
+        self._move(order_id, st.CANCELLED, reason=f"{order.get('status')} in WooCommerce before import")
         return self._report(order_id, "cancelled")
 
     def _report(self, order_id: int, detail: str) -> OrderReport:

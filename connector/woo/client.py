@@ -22,8 +22,8 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from connector.errors import PermanentError
-from connector.http import exchange, pooled_session, woocommerce_not_found
+from connector.errors import AccessDenied, PermanentError
+from connector.http import exchange, pooled_session, woocommerce_access_denied, woocommerce_not_found
 
 BATCH_LIMIT = 100
 PAGE_LIMIT = 100
@@ -104,19 +104,28 @@ class WooClient:
     system = "woocommerce"
 
     def __init__(self, url: str, key: str, secret: str, timeout: float = 30.0,
-                 session: requests.Session | None = None, limiter=None):
+                 session: requests.Session | None = None, limiter=None, on_denied=None, slots=None):
         self.url = url
         self.api = _Transport(url, key, secret, timeout=timeout, session=session or pooled_session())
         self.limiter = limiter
+        self.on_denied = on_denied  # on_denied(AccessDenied, "PUT orders/5"): counted and shown (connector.shop_access)
+        self.slots = slots  # connector.concurrency.Semaphore: WOO_MAX_CONCURRENCY, shared by the fleet
 
     # -- transport -------------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict | None = None,
              invalid_statuses: tuple[int, ...] = ()) -> tuple[Any, requests.Response]:
         """One signed request to `endpoint` (relative to `/wp-json/wc/v3/`), through the rate limiter: returns
         (decoded JSON, response). Raises connector.errors families (NotFound only for WooCommerce's own
-        not-found answer); statuses in `invalid_statuses` become InvalidDataError."""
-        return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
-                        limiter=self.limiter, invalid_statuses=invalid_statuses, not_found=woocommerce_not_found)
+        not-found answer); statuses in `invalid_statuses` become InvalidDataError; a refusal for want of permission is
+        AccessDenied (reported to `on_denied` first)."""
+        try:
+            return exchange(self.system, lambda headers: self.api.request(method, endpoint, data, params, headers),
+                            limiter=self.limiter, slots=self.slots, invalid_statuses=invalid_statuses,
+                            not_found=woocommerce_not_found, denied=woocommerce_access_denied)
+        except AccessDenied as e:
+            if self.on_denied is not None:
+                self.on_denied(e, f"{method} {endpoint}")
+            raise
 
     def get(self, endpoint: str, **params) -> Any:
         """`GET endpoint?params` → the decoded JSON body (errors as `call`)."""

@@ -2,7 +2,7 @@
 injection, correlation ids, per-route counting and the request log around every `/api/v1` call.
 
 Request order for the API: count -> faults (latency, error, rate_limit, drop) -> configured latency
--> auth -> view -> commit_then_fail -> echo X-Correlation-ID -> log.
+-> auth -> view -> commit_then_slow -> commit_then_fail -> echo X-Correlation-ID -> log.
 """
 from __future__ import annotations
 
@@ -84,6 +84,12 @@ def create_app(token: str | None = None, *, seed_demo: bool = False) -> Flask:
     def finish(response: Response) -> Response:
         if request.path.startswith(API_PREFIX):
             if response.status_code < 300 and not g.dropped:
+                slow = faults.fire(request.method, request.path, ("commit_then_slow",))
+                for rule in slow:
+                    traffic.count_fault("commit_then_slow")
+                    g.fault = "commit_then_slow"
+                if slow:
+                    time.sleep(sum(rule.ms for rule in slow) / 1000)
                 fired = faults.fire(request.method, request.path, ("commit_then_fail",))
                 if fired:
                     response = inject("commit_then_fail", fired[0])

@@ -4,7 +4,9 @@ A rule matches a method (or "*") and a path: exact by default, a glob when it ho
 or a prefix with `"match": "prefix"`. Kinds: latency (sleep `ms`, then answer normally),
 error (answer `status`, default 503), rate_limit (429 + `Retry-After`), drop (close the connection
 without an answer), commit_then_fail (run the request, keep its effect, then answer `status`,
-default 502, or drop the connection with `"drop": true`). A rule fires with probability `rate`
+default 502, or drop the connection with `"drop": true`), commit_then_slow (run the request, keep its
+effect, then sleep `ms` before answering normally: a client killed meanwhile dies inside a call the ERP
+has already committed). A rule fires with probability `rate`
 (default 1.0, drawn from an RNG seeded by the PUT's `seed`) and at most `count` times if given.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ from flask import current_app
 from .errors import bad_request
 
 BEFORE_KINDS = ("latency", "error", "rate_limit", "drop")
-KINDS = BEFORE_KINDS + ("commit_then_fail",)
+AFTER_KINDS = ("commit_then_slow", "commit_then_fail")
+KINDS = BEFORE_KINDS + AFTER_KINDS
 MATCHES = ("auto", "exact", "prefix", "glob")
 DEFAULT_STATUS = {"error": 503, "commit_then_fail": 502}
 

@@ -53,6 +53,19 @@ class Orders:
             raise invalid_order(status)
         return rec
 
+    # the 404 each sub-resource controller answers for an unknown parent order (both say "Invalid order ID.")
+    PARENT_MISSING = {"notes": "woocommerce_rest_order_invalid_id",  # WC_REST_Order_Notes_Controller
+                      "refunds": "woocommerce_rest_invalid_order_id"}  # WC_REST_Order_Refunds_Controller
+
+    def parent(self, oid: int, sub: str) -> dict:
+        """The order that `orders/<oid>/<sub>` (notes, refunds) hangs under, or that controller's 404."""
+        rec = self.store.orders.items.get(oid)
+        if rec is None:
+            if sub == "notes" and self.sb.profile["wc82_answers"]:  # what a real WooCommerce 8.2 answered (§11)
+                raise invalid_order(404)
+            raise ApiError(self.PARENT_MISSING[sub], "Invalid order ID.", 404)
+        return rec
+
     # ------------------------------------------------------------ writes
 
     def create(self, params: dict, strict: bool = True, extra: dict | None = None, updated: bool = True) -> dict:
@@ -277,12 +290,7 @@ def register(app, sb) -> None:
     ops = sb.orders
 
     def order_for_notes(oid: int) -> dict:
-        rec = sb.store.orders.items.get(oid)
-        if rec is None:
-            if sb.profile["wc82_answers"]:  # what a real WooCommerce 8.2 answered (§11)
-                raise invalid_order(404)
-            raise ApiError("woocommerce_rest_order_invalid_id", "Invalid order ID.", 404)
-        return rec
+        return ops.parent(oid, "notes")
 
     def note(oid: int, nid: int) -> dict:
         found = [n for n in sb.store.notes.get(oid, []) if n["id"] == nid]

@@ -177,10 +177,7 @@ def register(app, sb) -> None:
     ops = Refunds(sb)
 
     def order(oid: int) -> dict:
-        rec = sb.store.orders.items.get(oid)
-        if rec is None:
-            raise ApiError("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
-        return rec
+        return sb.orders.parent(oid, "refunds")
 
     def refund(oid: int, rid: int) -> dict:
         found = [r for r in sb.store.refunds.get(oid, []) if r["id"] == rid]

@@ -535,6 +535,19 @@ def test_commit_then_fail_does_not_fire_when_nothing_was_committed(erp):
     assert len(erp.api.get("/sales-orders", external_ref=ref).json()["items"]) == 1
 
 
+def test_commit_then_slow_commits_the_order_before_its_answer_goes_out(erp):
+    """A client that gives up (or is killed) while waiting finds the order committed by its reference."""
+    sku, ref = sellable_sku(erp), new_ref()
+    erp.admin.set_faults([{"method": "POST", "path": API + "/sales-orders", "kind": "commit_then_slow",
+                           "ms": 20_000, "count": 1}])
+    with pytest.raises(requests.ReadTimeout):
+        erp.api.session.post(erp.url + API + "/sales-orders", json=order_body(ref, sku), timeout=2)
+    found = erp.api.get("/sales-orders", external_ref=ref).json()["items"]
+    assert len(found) == 1 and found[0]["status"] == "open"
+    assert erp.admin.stats()["faults_injected"] == {"commit_then_slow": 1}
+    assert erp.api.post("/sales-orders", order_body(new_ref(), sku)).status_code == 201  # count used up
+
+
 def test_bad_fault_rules_are_refused(erp):
     for rule in ({"kind": "explode"}, {"kind": "error", "rate": 2}, {"kind": "error", "colour": "red"}):
         with pytest.raises(SandboxAdminError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tests.contract.test_woo_sandbox import call, client, err, ok, product, webhook
@@ -90,3 +91,30 @@ def test_trash_and_restore_deliver_order_deleted_and_order_restored(woo, receive
     body = json.loads(restored["body"])
     assert (body["id"], body["status"]) == (o["id"], "processing")
     assert client(woo).get(f"orders/{o['id']}").json()["status"] == "processing"
+
+
+def before(gmt: str, seconds: int = 60) -> str:
+    return (datetime.fromisoformat(gmt[:19]) - timedelta(seconds=seconds)).isoformat()
+
+
+def after(gmt: str) -> str:
+    return before(gmt, -1)
+
+
+def test_trashed_orders_are_listed_only_when_the_trash_status_is_asked_for(woo):
+    """`status=any` (the default) leaves trashed orders out; `status=trash`, alone or among other statuses in
+    one listing (the order poll's), returns them with status `trash`, modified at the trashing."""
+    kept, trashed = paid_order(woo, "REF-5"), paid_order(woo, "REF-6")
+    ok(call(woo, "DELETE", f"orders/{trashed['id']}"))
+    modified = ok(call(woo, "GET", f"orders/{trashed['id']}"))["date_modified_gmt"]
+
+    def listed(**params) -> dict:
+        return {o["id"]: o["status"] for o in ok(call(woo, "GET", "orders", params={"per_page": 100, **params}))}
+    assert trashed["id"] not in listed() and kept["id"] in listed()
+    assert listed(status="trash") == {trashed["id"]: "trash"}
+    polled = listed(status="processing,cancelled,refunded,trash", orderby="modified", order="asc",
+                    dates_are_gmt="true", modified_after=before(trashed["date_modified_gmt"]))
+    assert polled.get(trashed["id"]) == "trash" and modified >= trashed["date_modified_gmt"]
+    assert trashed["id"] not in listed(status="processing,trash", dates_are_gmt="true", modified_after=after(modified))
+    woo.admin.restore(trashed["id"])
+    assert listed(status="trash") == {} and listed()[trashed["id"]] == "processing"

@@ -1,6 +1,8 @@
 """An imported order's amendment and refund reach the ERP exactly once through the real fleet: concurrent
 duplicate deliveries to four worker threads, commit-then-fail on the PATCH and the credit-note POST (worker
-SIGKILLs and a Redis restart during amendments and refunds are the chaos run's, tests/e2e/test_chaos.py)."""
+SIGKILLs inside the committed PATCH and credit-note POST: tests/e2e/test_order_life_kills.py; lost webhooks:
+tests/e2e/test_order_life_poll.py; a Redis restart during amendments and refunds is the chaos run's,
+tests/e2e/test_chaos.py)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

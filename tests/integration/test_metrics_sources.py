@@ -11,6 +11,7 @@ import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from connector import shop_access
 from connector.db import utcnow
 from connector.models import SyncCursor
 from connector.settings import load
@@ -39,9 +40,9 @@ def _runs(redis_url: str) -> None:
 @pytest.fixture
 def clean_redis(redis_url):
     client = redis.Redis.from_url(redis_url)
-    client.delete(tm.TASKS, tm.ERRORS, tm.DURATION, "catalog")
+    client.delete(tm.TASKS, tm.ERRORS, tm.DURATION, "catalog", shop_access.COUNTS)
     yield client
-    client.delete(tm.TASKS, tm.ERRORS, tm.DURATION, "catalog")
+    client.delete(tm.TASKS, tm.ERRORS, tm.DURATION, "catalog", shop_access.COUNTS)
 
 
 def test_task_counts_of_processes_writing_at_once_add_up_exactly(redis_url, clean_redis):
@@ -88,8 +89,10 @@ def test_the_keeper_serves_queues_streams_and_failures_as_stored_now_and_survive
     assert not [k for k in got if ("stream", "inventory") in k[1]]
     assert got[("wooerp_dead_letters", (("status", "open"),))] == 0
     assert got[("wooerp_quarantined", (("kind", "order"),))] == 0
+    assert got[("wooerp_woocommerce_access_denied_total", (("need", "write"),))] == 0  # none refused yet
     up = {k[1][0][1]: v for k, v in got.items() if k[0] == "wooerp_metrics_source_up"}
-    assert up.items() >= {"tasks": 1, "queues": 1, "streams": 1, "failures": 1, "broken": 0}.items()
+    assert up.items() >= {"tasks": 1, "queues": 1, "streams": 1, "failures": 1, "shop_access": 1,
+                          "broken": 0}.items()
 
 
 def _utc_offset(naive_utc) -> float:

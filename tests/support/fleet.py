@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +49,29 @@ class Fleet:
             wait_http(url, proc=proc, timeout=30)
 
     def start_worker(self, name: str = "worker", queues: str = "orders,catalog,inventory",
-                     concurrency: int = 2) -> Proc:
+                     concurrency: int = 2, pool: str | None = None) -> Proc:
+        """`pool="threads"`: `concurrency` threads in one process (I/O-bound order imports), else prefork."""
         return self.start(name, [str(BIN / "celery"), "-A", "workers.app", "worker", "-Q", queues,
                                  "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
-                                 "--without-mingle", "--without-gossip"])
+                                 "--without-mingle", "--without-gossip"] + (["-P", pool] if pool else []))
+
+    def wait_workers_ready(self, names: list[str], timeout: float = 120) -> None:
+        """Until every named worker answers a control ping (consuming its queues): a worker starts in
+        seconds on a busy machine, which a benchmark must not count as the fleet's time."""
+        from celery import Celery
+        wanted, answered = {f"{name}@{socket.gethostname()}" for name in names}, set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app = Celery("probe", broker=self.env["REDIS_URL"])
+            try:
+                answered |= {k for reply in app.control.ping(timeout=1.0) for k in reply}
+            except Exception:  # a broker connection dropped under load: ask again
+                time.sleep(0.5)
+            finally:
+                app.close()
+            if wanted <= answered:
+                return
+        raise TimeoutError(f"workers not ready after {timeout:g} s: {sorted(wanted - answered)}")
 
     def start_beat(self) -> Proc:
         """Beat, or beat again after `stop_beat` (one beat per fleet, as in production)."""

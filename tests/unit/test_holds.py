@@ -193,6 +193,9 @@ class NoSkuErp:
     def products_by_sku(self, skus):
         return []  # every SKU unknown: the order is quarantined
 
+    def find_sales_orders(self, external_ref):
+        return []  # nothing was ever created for it (asked before a cancel is recorded)
+
 
 def test_the_importer_holds_quarantined_orders_and_releases_on_status_change_and_cancel(db):
     from connector.sync.orders import OrderImporter
@@ -306,13 +309,16 @@ def test_the_order_poll_holds_a_sale_it_finds_before_queueing_it(db):
 
 
 def test_the_order_poll_holds_nothing_for_a_cancelled_order_it_finds(db):
+    """A cancelled order never seen is not ours: nothing held, nothing queued. One that holds stock from a
+    delivery whose task never ran is queued, so the import task releases its hold."""
     from connector.sync.order_poll import poll_orders
 
     class Poll:
         def list_orders(self, *, modified_after, statuses, page=1):
-            return [{"id": 91, "status": "cancelled", "date_modified_gmt": "2026-11-30T10:00:00",
-                     "line_items": [{"sku": "A", "quantity": 2}]}], 1
+            return [{"id": i, "status": "cancelled", "date_modified_gmt": "2026-11-30T10:00:00",
+                     "line_items": [{"sku": "A", "quantity": 2}]} for i in (91, 92)], 1
+    assert holds.hold_on_arrival(db, 92, {"A": 2})
     queued = []
     poll_orders(db, Poll(), statuses=("processing", "cancelled"), overlap_seconds=60, enqueue=queued.append)
     with db.session() as s:
-        assert queued == [91] and holds.held(s, ["A"]) == {}
+        assert queued == [92] and holds.held(s, ["A"]) == {"A": 2}

@@ -74,8 +74,9 @@ def test_shim_results_and_topics_are_bounded():
         (before[0] + 2, before[1] + 1)
 
 
-def test_gunicorn_hooks_give_each_shim_instance_a_fresh_directory_and_remove_it(monkeypatch, tmp_path):
+def test_gunicorn_hooks_give_each_shim_instance_a_fresh_directory_and_remove_it(monkeypatch, tmp_path, database_url):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # inherited from somewhere: not reused
+    monkeypatch.setenv("DATABASE_URL", database_url)  # migrated: the hook refuses a database that is not
     monkeypatch.setenv("IDENTITY_WAIT_SECONDS", "0")  # no shop or ERP answers here: the identity check goes on
     (tmp_path / "counter_1.db").write_bytes(b"old")
     gunicorn_conf.on_starting(server=None)

@@ -58,7 +58,7 @@ def test_settled_orders_are_not_queued_and_the_watermark_follows_the_newest(db):
     queued = []
     assert run(db, shop, queued) == 0 and queued == []
     assert watermark(db) == shop.orders[2]["date_modified_gmt"] + "Z"
-    assert [page for _, page in shop.asked] == [1, 2]
+    assert [page for after, page in shop.asked if after is None] == [1, 2]  # + the recent refunded/trash pages
 
 
 def test_an_order_not_through_holds_the_watermark_at_its_own_timestamp(db):

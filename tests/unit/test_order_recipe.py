@@ -133,6 +133,13 @@ class Erp:
     def reservation(self, order):
         return self.faults.around("reservation", lambda: Reservation("MAIN", None))
 
+    def cancel_sales_order(self, order_id):
+        def do():
+            found = next(o for o in self.orders if o["id"] == order_id)
+            found["status"] = "cancelled"
+            return dict(found)
+        return self.faults.around("cancel_sales_order", do)
+
 
 @pytest.fixture
 def parts(db):
@@ -241,3 +248,35 @@ def test_several_erp_orders_with_our_reference_stop_the_import_without_a_write_b
     assert report.state == st.CONFLICT and "SO-7, SO-8" in recorded(db).reason
     assert len(erp.orders) == 2 and shop.meta_writes == [] and shop.notes == []
     assert importer(db, shop, erp).run(ORDER_ID).state == st.CONFLICT and len(erp.orders) == 2
+
+
+@pytest.mark.parametrize("then", ["cancelled", "pending, then cancelled"])
+def test_an_order_the_shop_ends_after_its_create_answer_was_lost_gets_its_erp_order_cancelled(db, parts, then):
+    # the ERP created the order but the worker never heard back; before the retry, the shop cancelled it
+    # (directly, or after a detour through a status that is not imported): that ERP order must not ship
+    faults, shop, erp = parts
+    faults.arm("create_sales_order", "after")
+    with pytest.raises(TransientError):
+        importer(db, shop, erp).run(ORDER_ID)
+    assert recorded(db).state == st.SUBMITTED and len(erp.orders) == 1
+    if then.startswith("pending"):
+        shop.order["status"] = "pending"
+        assert importer(db, shop, erp).run(ORDER_ID).state == st.SKIPPED
+    shop.order["status"] = "cancelled"
+    report = importer(db, shop, erp).run(ORDER_ID)
+    assert [o["status"] for o in erp.orders] == ["cancelled"]
+    assert (report.state, report.erp_order_id) == (st.CANCELLED, "SO-1")
+    meta = {m["key"]: m["value"] for m in shop.order["meta_data"]}
+    assert meta[ERP_NUMBER_META] == "SO00001"  # the shop order names the ERP order that was cancelled
+    assert importer(db, shop, erp).run(ORDER_ID).state == st.CANCELLED and len(erp.orders) == 1
+
+
+def test_an_order_the_shop_ends_before_its_create_reached_the_erp_is_cancelled_without_erp_writes(db, parts):
+    faults, shop, erp = parts
+    faults.arm("create_sales_order", "before")
+    with pytest.raises(TransientError):
+        importer(db, shop, erp).run(ORDER_ID)
+    shop.order["status"] = "trash"
+    report = importer(db, shop, erp).run(ORDER_ID)
+    assert (report.state, erp.orders) == (st.CANCELLED, [])
+    assert not shop.meta_writes and not shop.notes
