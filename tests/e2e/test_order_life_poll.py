@@ -30,7 +30,8 @@ def imported_by_the_poll(fleet, *skus: str) -> list[tuple[int, dict]]:
 
 
 def two_more_polls(fleet) -> None:
-    """Until two order polls finished after now (the second one started after now), then until idle."""
+    """Until two order polls finished after now (the second one started after now), then until idle (beat
+    stopped for that, then started again: the schedule runs on)."""
     db = Database(fleet.env["DATABASE_URL"])
 
     def last_poll() -> datetime | None:
@@ -40,7 +41,9 @@ def two_more_polls(fleet) -> None:
     for _ in range(2):
         seen = last_poll()
         wait_until(lambda: last_poll() != seen, 60, 0.3, "an order poll finished")
+    fleet.stop_beat()
     fleet.wait_until_idle()
+    fleet.start_beat()
     with db.session() as s:  # nothing but the poll told the fleet
         assert s.query(WebhookDelivery).count() == 0
     db.engine.dispose()
