@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import redis
 
 from connector.broker import redis_client
-from connector.errors import TransientError
+from connector.errors import Busy, TransientError
 
 KEY_PREFIX = "wooerp:slots:"
 WAKE_SECONDS = 0.5  # waiters look again this often without a wake-up (slots freed by lease expiry)
@@ -65,15 +65,15 @@ class Semaphore:
         self._take, self._give = client.register_script(TAKE), client.register_script(GIVE)
 
     def acquire(self) -> str:
-        """Wait for a slot; returns the token to release. TransientError if Redis is unreachable or no
-        slot came free within `max_wait_seconds` (the task retries later)."""
+        """Wait for a slot; returns the token to release. Busy when no slot came free within
+        `max_wait_seconds` (the task waits again later), TransientError if Redis is unreachable."""
         token = uuid.uuid4().hex
         deadline = time.monotonic() + self.max_wait
         try:
             while not self._take(keys=[self.key], args=[self.limit, self.lease_ms, token]):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TransientError(f"no free slot of {self.key} (limit {self.limit}) after "
+                    raise Busy(f"no free slot of {self.key} (limit {self.limit}) after "
                                          f"{self.max_wait:g} s", retry_after=5)
                 self.client.blpop([self.wake_key], timeout=min(WAKE_SECONDS, left))
         except redis.RedisError as exc:

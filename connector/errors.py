@@ -1,7 +1,9 @@
 """The connector's exception tree. Every failure is classified once, at the adapter boundary.
 
     SyncError
-    ├── TransientError      retry with backoff; may carry retry_after (429, 5xx, timeouts, lock busy)
+    ├── TransientError      retry with backoff; may carry retry_after (429, 5xx, timeouts)
+    │   └── Busy            another worker holds the record's lease right now: wait, without spending
+    │                       the retry budget (the holder's lease expiry bounds the wait)
     ├── PermanentError      no retry; dead-letter with the reason (4xx other than 408/429, bad config)
     │   ├── NotFound        the remote system itself says the record does not exist (WooCommerce: 410, or
     │   │                   404 with its `woocommerce_rest_…invalid_id` code); only this means "gone"
@@ -29,6 +31,13 @@ class TransientError(SyncError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw):
         super().__init__(message, **kw)
         self.retry_after = retry_after
+
+
+class Busy(TransientError):
+    """Someone else is working on the same record (an order, a parent product) or the shop's concurrency
+    slots are all taken: not a failure of this task. The task base retries it after `retry_after` plus a
+    growing pause without counting it against TASK_MAX_RETRIES, for as long as a lease can be held: a
+    duplicate delivery waiting for the import in progress must never be dead-lettered for waiting."""
 
 
 class PermanentError(SyncError):

@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
-from connector.errors import TransientError
+from connector.errors import Busy
 from connector.models import Lease
 
 
@@ -45,10 +45,10 @@ def release(db: Database, name: str, owner: str) -> None:
 
 @contextmanager
 def held(db: Database, name: str, ttl_seconds: float, busy_retry_after: float = 2.0):
-    """Hold lease `name` for the block, or raise TransientError (someone else holds it: try later)."""
+    """Hold lease `name` for the block, or raise Busy (someone else holds it: try later)."""
     owner = uuid.uuid4().hex
     if not acquire(db, name, owner, ttl_seconds):
-        raise TransientError(f"{name} is being worked on elsewhere", retry_after=busy_retry_after)
+        raise Busy(f"{name} is being worked on elsewhere", retry_after=busy_retry_after)
     try:
         yield owner
     finally:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connector import dead_letters
 from connector.broker import redis_client
-from connector.errors import PermanentError, TransientError
+from connector.errors import Busy, PermanentError, TransientError
 from connector.logs import event, get_correlation_id, new_correlation_id, reset_correlation_id, set_correlation_id
 from connector.services import Services
 from workers.announce import announce
@@ -33,6 +33,11 @@ log = logging.getLogger("wooerp.tasks")
 TRANSIENT = (TransientError, requests.RequestException, OperationalError, ConnectionError, TimeoutError)
 # what "the database cannot take the dead letter now" looks like
 LETTER_NOT_WRITTEN = (SQLAlchemyError, ConnectionError, TimeoutError, OSError)
+# A Busy task (another worker holds its order's or parent's lease) waits up to BUSY_MAX_WAITS times, each
+# pause growing to BUSY_MAX_PAUSE seconds: about 40 minutes, far past any lease's life (a dead holder's
+# lease expires), before the waits count as failures.
+BUSY_MAX_WAITS = 100
+BUSY_MAX_PAUSE = 30.0
 _services: dict[int, Services] = {}
 
 
@@ -115,15 +120,24 @@ class SyncTask(Task):
             raise
         except TRANSIENT as exc:
             settings = self.app.wooerp_settings
-            if self.request.retries >= settings.max_retries:
+            waits = int(self._header("wooerp_busy") or 0)  # earlier retries that only waited for a holder
+            if isinstance(exc, Busy) and waits < BUSY_MAX_WAITS:
+                countdown = max(exc.retry_after or 0.0,
+                                backoff_seconds(min(waits, 4), settings.retry_backoff_base, BUSY_MAX_PAUSE))
+                event(log, "task waits for the record's holder", logging.INFO, task=self.name,
+                      error=str(exc)[:300], waits=waits + 1, countdown=round(countdown, 2))
+                raise self.retry(exc=exc, countdown=countdown, max_retries=self.request.retries + 1,
+                                 headers={"wooerp_cid": cid, "wooerp_busy": waits + 1})
+            failures = self.request.retries - waits  # the retry budget counts failures, not waits
+            if failures >= settings.max_retries:
                 self._dead_letter_or_retry_later(exc, cid)
                 raise
-            countdown = backoff_seconds(self.request.retries, settings.retry_backoff_base,
+            countdown = backoff_seconds(failures, settings.retry_backoff_base,
                                         settings.retry_backoff_max, getattr(exc, "retry_after", None))
             event(log, "task will retry", logging.WARNING, task=self.name, error=str(exc)[:300],
-                  retries=self.request.retries, countdown=round(countdown, 2))
-            raise self.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries,
-                             headers={"wooerp_cid": cid})
+                  retries=failures, countdown=round(countdown, 2))
+            raise self.retry(exc=exc, countdown=countdown, max_retries=settings.max_retries + waits,
+                             headers={"wooerp_cid": cid, "wooerp_busy": waits})
         except Exception as exc:
             self._dead_letter_or_retry_later(exc, cid)
             raise

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from connector import binding, leases
 from connector.binding import PRODUCT, VARIATION
 from connector.db import Database, utcnow
-from connector.errors import InvalidDataError, TransientError
+from connector.errors import Busy, InvalidDataError, TransientError
 from connector.logs import event
 from connector.mapping import products as mapping
 from connector.paging import chunked
@@ -135,7 +135,7 @@ class ProductSync:
         """Re-read `skus` from the ERP (`ids`: {SKU: ERP id} as the poll saw them, for SKUs that cannot be
         listed) and write them to the shop, with the stock the stock owner asks for; a SKU asked for and
         not returned is quarantined with the reason. Invalid records and per-item refusals by the shop
-        are quarantined, never raised. Raises TransientError (retry_after 1 s) when another chunk holds
+        are quarantined, never raised. Raises Busy (retry_after 1 s) when another chunk holds
         one of the parents, and the ErpAdapter's and ShopPort's error families."""
         wanted = sorted(set(skus))
         records = sku_lookup.erp_products(self.db, self.erp, wanted, ids)
@@ -161,7 +161,7 @@ class ProductSync:
     @contextmanager
     def _parents_held(self, parent_ids: list[str]):
         """Hold every parent of the chunk: two chunks with variants of one parent would otherwise both
-        create it, or overwrite each other's attribute options. Busy → TransientError (retried).
+        create it, or overwrite each other's attribute options. Held elsewhere → Busy (retried).
         Yields `renew()`, which extends the hold when a third of it has passed."""
         owner, got = uuid.uuid4().hex, []
         renewed = [time.monotonic()]
@@ -174,7 +174,7 @@ class ProductSync:
         try:
             for erp_id in parent_ids:
                 if not leases.acquire(self.db, f"parent:{erp_id}", owner, PARENT_LEASE_SECONDS):
-                    raise TransientError(f"parent {erp_id} is being written by another chunk", retry_after=1)
+                    raise Busy(f"parent {erp_id} is being written by another chunk", retry_after=1)
                 got.append(erp_id)
             yield renew
         finally:

@@ -45,3 +45,73 @@ def test_a_task_that_hits_a_rate_limit_is_retried_no_sooner_than_the_shop_asked(
     assert len(countdowns) == 2
     assert 30 <= countdowns[0] <= 30 + settings.retry_backoff_base  # Retry-After, plus jitter below the base
     assert settings.retry_backoff_base <= countdowns[1] <= 2 * settings.retry_backoff_base  # second try: base·2¹
+
+
+def run_eagerly(name, body, **attributes):
+    """Run a task built on the task base (retries happen at once in eager mode); the result and the
+    countdowns it logged, by message."""
+    import logging
+
+    from workers.app import app
+    task = app.task(name=name, bind=True, **attributes)(body)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("wooerp.tasks")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        result = task.apply()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        app.tasks.unregister(name)
+    return result, records
+
+
+def test_waiting_for_another_workers_lease_never_uses_up_the_retry_budget():
+    # a duplicate delivery of an order whose import is in progress elsewhere waits for it: twice the
+    # retry budget of waits, and the task still runs when the holder is done
+    from connector.errors import Busy
+    from workers.app import app
+    budget = app.wooerp_settings.max_retries
+    waits = [Busy("order:7 is being worked on elsewhere", retry_after=2)] * (2 * budget + 3)
+
+    def duplicate(self):
+        if waits:
+            raise waits.pop()
+        return "imported"
+    result, records = run_eagerly("tests.backoff.duplicate", duplicate)
+    assert result.get() == "imported"
+    pauses = [r.fields["countdown"] for r in records if r.getMessage() == "task waits for the record's holder"]
+    assert len(pauses) == 2 * budget + 3 and all(2 <= p <= 30 for p in pauses)
+
+
+def test_failures_after_waits_still_get_the_whole_retry_budget_then_stop(db):
+    from types import SimpleNamespace
+
+    from connector import dead_letters
+    from connector.errors import Busy, TransientError
+    from workers.app import app
+    from workers.base import use_services
+    budget = app.wooerp_settings.max_retries
+    answers = [Busy("parent T1 is being written by another chunk", retry_after=1)] * 5 + \
+        [TransientError("erp -> 503", status=503)] * (budget + 3)
+    calls = []
+
+    def flaky(self):
+        calls.append(1)
+        raise answers.pop(0)
+    use_services(SimpleNamespace(db=db))  # where the final failure's dead letter is written
+    try:
+        result, records = run_eagerly("tests.backoff.flaky_after_waits", flaky,
+                                      announce_dead_letter=lambda self, letter_id: None)
+    finally:
+        use_services(None)
+    with pytest.raises(TransientError):
+        result.get()
+    assert len(calls) == 5 + budget + 1  # five waits, the first try of the failures and `budget` retries
+    assert len([r for r in records if r.getMessage() == "task will retry"]) == budget
+    assert [(x.task_name, x.exc_type, x.retries) for x in dead_letters.listing(db)] == \
+        [("tests.backoff.flaky_after_waits", "TransientError", 5 + budget)]
