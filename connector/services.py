@@ -76,7 +76,7 @@ class Services:
     @cached_property
     def shipments(self) -> ShipmentSync:
         """The ShipmentSync."""
-        return ShipmentSync(self.db, self.woo, lease_seconds=self.settings.order_lease_seconds)
+        return ShipmentSync(self.db, self.woo, self.erp, lease_seconds=self.settings.order_lease_seconds)
 
     @cached_property
     def products(self) -> ProductSync:

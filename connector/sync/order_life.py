@@ -133,7 +133,7 @@ class OrderLife:
         order_id = order["id"]
         refunds = sorted(self.woo.order_refunds(order_id), key=lambda r: r["id"])
         existing = self.erp.find_credit_notes(sales_order_id=erp_order["id"])
-        restock_left = _shop_restocked(order) - _erp_restocked(existing)
+        restock_left = shop_restocked(order) - _erp_restocked(existing)
         written = []
         for refund in refunds:
             ref = refund_ref(refund["id"])
@@ -231,7 +231,9 @@ def credit_note_text(refund_id: int, note: dict) -> str:
     return f"Refund {refund_id} credited in the ERP as {note.get('number')} ({note.get('id')})."
 
 
-def _shop_restocked(order: dict) -> Counter:
+def shop_restocked(order: dict) -> Counter:
+    """Units per SKU the shop's refunds put back on sale (WooCommerce's `_restock_refunded_items` item meta):
+    the ERP takes back the shipped ones and withdraws the rest from its order (connector/sync/shipments.py)."""
     counts = Counter()
     for li in order.get("line_items") or []:
         for m in li.get("meta_data") or []:

@@ -5,7 +5,7 @@ hand to `enqueue` each order `route` picks: a sale not yet through (imported as 
 and an order bound to an ERP order that changed in the shop since we last read it (amended, refunded in
 part or in full, cancelled, trashed or restored: the same import task follows it, connector/sync/order_life.py,
 exactly as from `order.updated` / `order.deleted` / `order.restored`). An order never imported that the shop
-ended, quarantined and conflicting orders, orders with an open dead letter and orders gone from the shop
+ended (until the shop re-opens it into an import status: then it is a sale to import), quarantined and conflicting orders, orders with an open dead letter and orders gone from the shop
 are left alone (a person decides). The watermark never passes an order that is not through.
 
 The first poll (no watermark yet) reads every order in the imported statuses except `completed` ones, which
@@ -43,7 +43,8 @@ WAITING = (st.QUARANTINED, st.CONFLICT, st.GONE)  # for a person, whatever the s
 def route(row: OrderSync | None, order: dict, *, import_statuses: tuple[str, ...], dead_letter: bool,
           held: bool = False) -> str | None:
     """What the poll does with one listed order (`row`: our record of it, if any; `held`: it holds stock):
-    - IMPORT: a sale in an import status not yet through (never seen, skipped before, or on its way), or one
+    - IMPORT: a sale in an import status not yet through (never seen, skipped before, cancelled in the shop
+      before its import and re-opened since, or on its way), or one
       on its way (or holding stock from its arrival) that the shop ended since (the import task cancels it
       and releases its holds);
     - FOLLOW: an order bound to an ERP order (written back, cancelled or in attention) whose
@@ -60,7 +61,9 @@ def route(row: OrderSync | None, order: dict, *, import_statuses: tuple[str, ...
         return IMPORT if status in import_statuses or status in ENDED else None
     if row.state == st.SKIPPED:
         return IMPORT if status in import_statuses else None
-    return None  # cancelled before import: nothing in the ERP to follow
+    if row.state == st.CANCELLED:  # ended before import (no ERP order): imported if the shop re-opened it
+        return IMPORT if status in import_statuses else None
+    return None
 
 
 def _holding(db: Database, ids: list[int]) -> set[int]:

@@ -23,6 +23,13 @@
 
     written_back ──► received: the shop's order lacks our ERP number (a restored or replaced shop reuses
     the id), so it is imported again through lookup-before-create.
+
+    cancelled before import (no ERP order: erp_order_id is None) ──► validated / quarantined / skipped: the
+    shop re-opened the order it ended before we imported it (paid after all, restored from the trash, …).
+    Nothing of it is in the ERP, so it is imported like a new order (lookup-before-create) or skipped or
+    quarantined like one; it holds its stock again meanwhile. A cancelled order WITH an ERP order is not
+    revived: its ERP order stays cancelled and a restore makes it attention. `check(..., bound=True)` (the
+    default) refuses these moves; the importer passes `bound=False` for a row without an ERP order.
 """
 from __future__ import annotations
 
@@ -39,13 +46,14 @@ TRANSITIONS: dict[str, set[str]] = {
     IN_ERP: {WRITTEN_BACK, CANCELLED, ATTENTION},
     WRITTEN_BACK: {CANCELLED, RECEIVED, ATTENTION},
     CONFLICT: {IN_ERP, CONFLICT},
-    CANCELLED: {ATTENTION},
+    CANCELLED: {ATTENTION, VALIDATED, QUARANTINED, SKIPPED},  # the last three only unbound: see REOPENED
     ATTENTION: {ATTENTION, WRITTEN_BACK, CANCELLED},
     GONE: set(),
 }
 for _state, _next in TRANSITIONS.items():
     if _state not in (CANCELLED, GONE):  # a cancelled order keeps its cancelled ERP order
         _next.add(GONE)
+REOPENED = {VALIDATED, QUARANTINED, SKIPPED}  # cancelled before import, then re-opened in the shop (unbound only)
 IN_FLIGHT = {VALIDATED, SUBMITTED}
 NOT_IN_ERP = {RECEIVED, SKIPPED, QUARANTINED, VALIDATED, SUBMITTED}  # what the importer skips or imports
 IMPORTED = {IN_ERP, WRITTEN_BACK}
@@ -57,8 +65,10 @@ class IllegalTransition(Exception):
     pass
 
 
-def check(current: str, new: str) -> None:
+def check(current: str, new: str, *, bound: bool = True) -> None:
     """Return quietly if `current` may become `new`; raise IllegalTransition otherwise (KeyError for an
-    unknown `current`)."""
-    if new not in TRANSITIONS[current]:
-        raise IllegalTransition(f"order state {current} cannot become {new}")
+    unknown `current`). `bound`: the order has an ERP order (erp_order_id set); only a cancelled order
+    without one may be re-opened (cancelled → validated, quarantined or skipped)."""
+    if new not in TRANSITIONS[current] or (current == CANCELLED and new in REOPENED and bound):
+        raise IllegalTransition(f"order state {current} cannot become {new}"
+                                + (" (it has an ERP order)" if new in TRANSITIONS[current] else ""))

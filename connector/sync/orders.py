@@ -120,8 +120,11 @@ class OrderImporter:
                 return self._follow(order_id, order)
             if order.get("status") in order_life.ENDED:
                 return self._cancel(row, order)
-            if row.state in (st.CANCELLED, st.CONFLICT):
+            if row.state == st.CONFLICT or row.state == st.CANCELLED and row.erp_order_id:
                 return self._report(order_id, f"no action in state {row.state}")
+            if row.state == st.CANCELLED:  # ended before import, now re-opened: nothing of it is in the ERP
+                event(log, "order cancelled before import is re-opened in the shop; handled as a new order",
+                      order_id=order_id, status=order.get("status"))
             if order.get("status") not in self.import_statuses:
                 self._move(order_id, st.SKIPPED, reason=f"Woo status {order.get('status')} is not imported")
                 return self._report(order_id, "status not imported")
@@ -162,7 +165,8 @@ class OrderImporter:
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
             if row.state not in st.IMPORTED and row.state != st.ATTENTION:  # in the ERP: its reservation counts
-                if order.get("status") in self.import_statuses and row.state != st.CANCELLED:
+                revivable = row.state != st.CANCELLED or not row.erp_order_id  # ended before import: re-opened
+                if order.get("status") in self.import_statuses and revivable:
                     holds.hold(s, order_id, order)
                 else:
                     holds.release(s, order_id)
@@ -209,7 +213,7 @@ class OrderImporter:
         with self.db.session() as s:
             row = s.get(OrderSync, order_id)
             if row.state != new:
-                st.check(row.state, new)
+                st.check(row.state, new, bound=row.erp_order_id is not None)
             row.state = new
             row.updated_at = utcnow()
             for k, v in fields.items():

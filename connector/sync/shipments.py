@@ -2,7 +2,7 @@
 
 Recipe per shipment: skip_if_applied → find_order → validate → write meta `_wooerp_shipment_<id>`
 (upsert by key) → add the note unless the order already has it → complete the order once every ordered
-quantity has shipped → record the shipment as applied (`entity_mapping`, type `shipment`). Until that
+quantity has shipped (less the units a refund restocked, once the ERP says its order is `shipped`) → record the shipment as applied (`entity_mapping`, type `shipment`). Until that
 record exists each write is checked against the order itself, so a crash in between never doubles a
 note. Partial deliveries only add meta and a note. Not here: the delta poll (connector.sync.delta).
 """
@@ -20,7 +20,9 @@ from connector import binding, leases
 from connector.db import Database
 from connector.errors import InvalidDataError, PermanentError
 from connector.logs import event
+from connector.mapping.orders import order_ref
 from connector.models import OrderSync
+from connector.sync.order_life import shop_restocked
 
 log = logging.getLogger("wooerp.shipments")
 META_PREFIX = "_wooerp_shipment_"
@@ -95,14 +97,19 @@ def shipments_in(order: dict) -> dict[str, dict]:
             if str(m.get("key", "")).startswith(META_PREFIX) and isinstance(m.get("value"), dict)}
 
 
-def fully_shipped(order: dict) -> bool:
-    """Every ordered quantity, by SKU, is covered by the shipments in the order's meta.
+def fully_shipped(order: dict, *, less_restocked: bool = False) -> bool:
+    """Every ordered quantity, by SKU, is covered by the shipments in the order's meta; `less_restocked`:
+    less the units the shop's refunds restocked (order_life.shop_restocked), which the ERP withdraws from
+    its order when they had not shipped yet (and takes back when they had).
     A line without a SKU (product deleted) can never be matched: such an order is left to a person."""
     ordered: Counter = Counter()
     for item in order.get("line_items") or []:
         if not item.get("sku"):
             return False
         ordered[item["sku"]] += Decimal(str(item.get("quantity") or 0))  # the shop's number, never int()
+    if less_restocked:
+        for sku, qty in shop_restocked(order).items():
+            ordered[sku] -= qty
     shipped: Counter = Counter()
     for value in shipments_in(order).values():
         for line in value.get("lines") or []:
@@ -119,10 +126,11 @@ def order_id_from_ref(external_ref: str | None) -> int | None:
 # -- the synchronizer -----------------------------------------------------------------------------------
 class ShipmentSync:
     """Writes ERP shipments onto their shop orders (see the module docstring). `db` holds the applied-shipment
-    bindings, the order table and the leases; `woo` is a ShopPort; `lease_seconds`: how long an order's
-    shipment lease outlives a dead worker."""
-    def __init__(self, db: Database, woo, *, lease_seconds: float = 120):
-        self.db, self.woo = db, woo
+    bindings, the order table and the leases; `woo` is a ShopPort; `erp` an ErpAdapter, asked whether an
+    order whose refunds restocked units is `shipped` (None: the shop's count alone decides); `lease_seconds`:
+    how long an order's shipment lease outlives a dead worker."""
+    def __init__(self, db: Database, woo, erp=None, *, lease_seconds: float = 120):
+        self.db, self.woo, self.erp = db, woo, erp
         self.lease_seconds = lease_seconds
 
     def apply(self, shipments: list[dict]) -> ShipmentReport:
@@ -183,11 +191,25 @@ class ShipmentSync:
             self.woo.add_order_note(order_id, note_text(shipment))
         event(log, "shipment written to the order", order_id=order_id, shipment_id=sid,
               tracking_number=shipment.get("tracking_number"))
-        if order.get("status") in FINAL_STATUSES or not fully_shipped(order):
+        if order.get("status") in FINAL_STATUSES:
+            return False
+        if not fully_shipped(order) and not (fully_shipped(order, less_restocked=True)
+                                             and self._erp_shipped(order_id, shipment)):
             return False
         self.woo.update_order(order_id, {"status": "completed"})
         event(log, "order completed: everything shipped", order_id=order_id, shipment_id=sid)
         return True
+
+    def _erp_shipped(self, order_id: int, shipment: dict) -> bool:
+        """Whether the ERP's order of `shipment` has nothing left to ship (status `shipped`). Asked only when
+        the shipments cover the order less its restocked units: a restocked unit that had shipped (a return)
+        leaves the ERP still owing the rest, which the shop's counts alone cannot tell."""
+        if self.erp is None:
+            return True
+        ref = shipment.get("external_ref") or order_ref(order_id)
+        found = [o for o in self.erp.find_sales_orders(ref)
+                 if not shipment.get("sales_order_id") or o.get("id") == shipment["sales_order_id"]]
+        return len(found) == 1 and found[0].get("status") == "shipped"
 
     def _record(self, shipment: dict, order_id: int, reason: str | None = None) -> None:
         binding.record_shipment(self.db, shipment["id"], order_id, shipment.get("modified_at"), reason)

@@ -84,3 +84,54 @@ def test_a_cancelled_order_gets_the_note_but_keeps_its_status(db):
     shop = Shop(woo_order(5, status="cancelled", A=1))
     assert ShipmentSync(db, shop).apply([shipment("SH-1", 5, A=1)]).completed == 0
     assert shop.orders[5]["status"] == "cancelled" and len(shop.notes[5]) == 1
+
+
+class Erp:
+    """The ERP's sales orders by our reference, with the status the ERP gives them; `asked` counts lookups."""
+
+    def __init__(self, **status_by_order: str):
+        self.status, self.asked = status_by_order, 0
+
+    def find_sales_orders(self, external_ref):
+        self.asked += 1
+        oid = int(external_ref.rsplit("-", 1)[1])
+        return [{"id": f"SO-{oid}", "external_ref": external_ref, "status": self.status[f"o{oid}"]}]
+
+
+def restocked(order: dict, sku: str, units: int) -> dict:
+    for item in order["line_items"]:
+        if item["sku"] == sku:
+            item["meta_data"] = [{"key": "_restock_refunded_items", "value": str(units)}]
+    return order
+
+
+def test_an_order_whose_refund_restocked_unshipped_units_is_completed_when_the_erp_shipped_the_rest(db):
+    # F4: 2 × A + 1 × B ordered; one A refunded and restocked before shipping, so the ERP withdrew it and
+    # shipped what was left (1 × A, 1 × B): the ERP has nothing left to ship, the customer gets the completion
+    shop = Shop(restocked(woo_order(68, A=2, B=1), "A", 1))
+    erp = Erp(o68="shipped")
+    report = ShipmentSync(db, shop, erp).apply([shipment("SH-1", 68, A=1, B=1)])
+    assert (report.applied, report.completed) == (1, 1)
+    assert shop.orders[68]["status"] == "completed" and len(shop.notes[68]) == 1
+
+
+def test_a_restocked_return_of_a_shipped_unit_does_not_complete_an_order_the_erp_still_ships(db):
+    # 3 × A ordered, 1 shipped, that unit returned and restocked: the ERP still owes 2; after one more ships,
+    # the shop's counts (3 - 1 restocked = 2 shipped) look done, but the ERP's order is only partially shipped
+    shop = Shop(restocked(woo_order(69, A=3), "A", 1))
+    erp = Erp(o69="partially_shipped")
+    sync = ShipmentSync(db, shop, erp)
+    assert sync.apply([shipment("SH-1", 69, A=1), shipment("SH-2", 69, A=1)]).completed == 0
+    assert shop.orders[69]["status"] == "processing"
+    erp.status["o69"] = "shipped"
+    assert sync.apply([shipment("SH-3", 69, A=1)]).completed == 1
+    assert shop.orders[69]["status"] == "completed" and len(shop.notes[69]) == 3
+
+
+def test_an_order_without_restocked_units_completes_on_its_own_counts_without_asking_the_erp(db):
+    shop = Shop(woo_order(70, A=2))
+    erp = Erp(o70="partially_shipped")
+    sync = ShipmentSync(db, shop, erp)
+    assert sync.apply([shipment("SH-1", 70, A=1)]).completed == 0
+    assert sync.apply([shipment("SH-2", 70, A=1)]).completed == 1
+    assert erp.asked == 0

@@ -112,7 +112,10 @@ def test_the_first_poll_reads_refunded_and_trashed_orders_of_the_overlap_only(db
     (st.WRITTEN_BACK, "SO-1", "trash", True, FOLLOW),
     (st.ATTENTION, "SO-1", "processing", True, FOLLOW),
     (st.CANCELLED, "SO-1", "processing", True, FOLLOW),
-    (st.CANCELLED, None, "processing", True, None),
+    (st.CANCELLED, None, "processing", True, IMPORT),  # cancelled before import, then re-opened: a sale
+    (st.CANCELLED, None, "processing", False, IMPORT),
+    (st.CANCELLED, None, "cancelled", True, None),
+    (st.CANCELLED, None, "refunded", True, None),
     (st.IN_ERP, "SO-1", "trash", False, IMPORT),
     (st.SUBMITTED, None, "cancelled", False, IMPORT),
     (st.SKIPPED, None, "processing", True, IMPORT),
@@ -131,3 +134,17 @@ def test_a_never_seen_order_ended_in_the_shop_is_queued_only_when_it_holds_stock
     listed = order(1, "trash", "2026-01-02T00:00:00")
     assert route(None, listed, import_statuses=IMPORT_STATUSES, dead_letter=False, held=True) == IMPORT
     assert route(None, listed, import_statuses=IMPORT_STATUSES, dead_letter=True, held=True) is None
+
+
+def test_an_order_cancelled_before_import_that_the_shop_reopened_is_imported_by_the_poll(db):
+    # its webhook was lost: the poll is the only way in; its unbound cancelled row must not hide it
+    now = ago(30)
+    shop = Shop([order(40, "processing", now),   # cancelled before import, re-opened and paid
+                 order(41, "cancelled", now),    # cancelled before import, still cancelled
+                 order(42, "processing", now)])  # cancelled with its ERP order: not revived by the import
+    record(db, 40, st.CANCELLED, ago(600), erp_order_id=None)
+    record(db, 41, st.CANCELLED, ago(600), erp_order_id=None)
+    record(db, 42, st.CANCELLED, ago(600), erp_order_id="SO-42")
+    assert poll(db, shop) == [40, 42]  # 42 is followed (order_life flags the restore), 40 imported
+    assert route(OrderSync(woo_order_id=40, state=st.CANCELLED, erp_order_id=None, woo_modified_gmt=ago(600)),
+                 order(40, "processing", now), import_statuses=IMPORT_STATUSES, dead_letter=False) == IMPORT

@@ -280,3 +280,44 @@ def test_an_order_the_shop_ends_before_its_create_reached_the_erp_is_cancelled_w
     report = importer(db, shop, erp).run(ORDER_ID)
     assert (report.state, erp.orders) == (st.CANCELLED, [])
     assert not shop.meta_writes and not shop.notes
+
+
+def held_stock(db) -> dict[str, int]:
+    from sqlalchemy import select
+    from connector.models import StockHold
+    with db.session() as s:
+        return {h.sku: h.quantity for h in s.scalars(select(StockHold).where(StockHold.woo_order_id == ORDER_ID))}
+
+
+@pytest.mark.parametrize("reopened", ["processing", "pending, then processing"])
+def test_an_order_cancelled_before_import_and_reopened_is_imported_once_and_holds_its_stock_meanwhile(
+        db, parts, reopened):
+    # the shop cancelled the order before we imported it, then re-opened it (paid after all, restored from the
+    # trash): nothing of it is in the ERP, so it is a sale to import, not a cancelled order to leave alone
+    faults, shop, erp = parts
+    shop.order["status"] = "cancelled"
+    report = importer(db, shop, erp).run(ORDER_ID)
+    assert (report.state, report.erp_order_id, erp.orders, held_stock(db)) == (st.CANCELLED, None, [], {})
+    if reopened.startswith("pending"):
+        shop.order["status"] = "pending"
+        assert importer(db, shop, erp).run(ORDER_ID).state == st.SKIPPED
+        assert held_stock(db) == {} and erp.orders == []
+    shop.order["status"] = "processing"
+    faults.arm("find_customers", "before")  # stopped on its way in: the sold units stay held meanwhile
+    with pytest.raises(TransientError):
+        importer(db, shop, erp).run(ORDER_ID)
+    assert recorded(db).state == st.VALIDATED and held_stock(db) == {SKU: 2} and erp.orders == []
+    report = importer(db, shop, erp).run(ORDER_ID)
+    assert (report.state, report.erp_order_id) == (st.WRITTEN_BACK, "SO-1")
+    assert_one_order_and_one_write_back(db, shop, erp)
+    assert importer(db, shop, erp).run(ORDER_ID).state == st.WRITTEN_BACK and len(erp.orders) == 1
+
+
+def test_an_order_cancelled_before_import_that_the_shop_reopens_invalid_is_quarantined_not_left_cancelled(db, parts):
+    faults, shop, erp = parts
+    shop.order["status"] = "cancelled"
+    importer(db, shop, erp).run(ORDER_ID)
+    shop.order["status"] = "processing"
+    shop.order["line_items"][0]["sku"] = "NOT-IN-ERP"
+    report = importer(db, shop, erp).run(ORDER_ID)
+    assert report.state == st.QUARANTINED and "NOT-IN-ERP" in recorded(db).reason and erp.orders == []

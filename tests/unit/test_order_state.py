@@ -31,3 +31,18 @@ def test_every_state_is_in_the_table_and_every_target_is_a_state():
     states = set(st.TRANSITIONS)
     assert st.NOT_IN_ERP | st.IMPORTED | st.FOLLOWED | {st.CONFLICT, st.GONE} == states
     assert all(targets <= states for targets in st.TRANSITIONS.values())
+
+
+@pytest.mark.parametrize("new", [st.VALIDATED, st.QUARANTINED, st.SKIPPED])
+def test_only_an_order_cancelled_before_import_may_be_reopened(new):
+    st.check(st.CANCELLED, new, bound=False)  # no ERP order: the shop re-opened it, import it like a new one
+    with pytest.raises(st.IllegalTransition):
+        st.check(st.CANCELLED, new, bound=True)  # its ERP order is cancelled: not revived
+    with pytest.raises(st.IllegalTransition):
+        st.check(st.CANCELLED, new)
+
+
+def test_a_cancelled_order_never_jumps_into_the_erp_unvalidated():
+    for new in (st.SUBMITTED, st.IN_ERP, st.WRITTEN_BACK, st.RECEIVED):
+        with pytest.raises(st.IllegalTransition):
+            st.check(st.CANCELLED, new, bound=False)

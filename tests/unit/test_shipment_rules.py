@@ -24,6 +24,17 @@ def test_an_order_is_fully_shipped_when_every_sku_quantity_is_covered_across_shi
     assert fully_shipped(order(shipment("SH-1", SKU_A=1), shipment("SH-2", SKU_A=1, SKU_B=1), SKU_A=2, SKU_B=1))
 
 
+def test_units_a_refund_restocked_need_not_ship_when_counted_less_restocked():
+    # 2 × A ordered, one refunded and restocked before shipping: the ERP withdraws it and ships the rest
+    o = order(shipment("SH-1", SKU_A=1, SKU_B=1), SKU_A=2, SKU_B=1)
+    o["line_items"][0]["meta_data"] = [{"key": "_restock_refunded_items", "value": "1"}]
+    assert not fully_shipped(o)
+    assert fully_shipped(o, less_restocked=True)
+    o["line_items"][1]["meta_data"] = [{"key": "_refunded_not_restocked", "value": "1"}]  # other meta: no effect
+    assert fully_shipped(o, less_restocked=True)
+    assert not fully_shipped(order(shipment("SH-1", SKU_B=1), SKU_A=2, SKU_B=1), less_restocked=True)
+
+
 def test_an_order_with_a_line_without_sku_is_never_completed_by_shipments():
     o = order(shipment("SH-1", SKU_A=5), SKU_A=1)
     o["line_items"].append({"sku": None, "quantity": 1})
