@@ -66,6 +66,10 @@ class OrderLife:
             elif status == "cancelled" and not order.get("refunds"):
                 problems.append(f"cancelled in WooCommerce after the ERP shipped it ({erp_status}) and nothing "
                                 f"refunded; a person must decide")
+            elif erp_status == "partially_shipped":  # the rest would still ship, for an order the shop ended
+                problems.append(f"{status} in WooCommerce after the ERP shipped part of it; its ERP order "
+                                f"{erp_order['id']} still has units to ship: a person must stop them (or ship "
+                                f"them, if the refund was for the shipped part)")
             return self._settle(row, st.WRITTEN_BACK, f"{status} after shipment; credit notes follow the refunds",
                                 problems)
         if erp_status == "cancelled":
@@ -95,6 +99,14 @@ class OrderLife:
         if not changes:
             return ""
         fields = ", ".join(changes)
+        if "totals" in changes and order.get("refunds"):
+            credited = sum((Decimal(str(n.get("amount") or "0"))
+                            for n in self.erp.find_credit_notes(sales_order_id=erp_order["id"])), Decimal(0))
+            gross = Decimal(str((wanted.get("totals") or {}).get("gross") or "0"))
+            if credited > gross:
+                problems.append(f"amended in WooCommerce to a gross of {gross}, below the {credited} the ERP has "
+                                f"already credited for this order; not applied: a person must decide")
+                return ""
         if erp_order.get("status") not in NOT_SHIPPED:
             problems.append(f"amended after shipment ({erp_order.get('status')}): {fields} differ from ERP order "
                             f"{erp_order['id']}; a person must decide")
@@ -115,9 +127,10 @@ class OrderLife:
 
     # -- refunds -----------------------------------------------------------------------------------
     def _credit_notes(self, row, order: dict, erp_order: dict) -> list[str]:
+        problems = _unbacked_credit_notes(order)
         if not order.get("refunds"):
-            return []
-        order_id, problems = order["id"], []
+            return problems
+        order_id = order["id"]
         refunds = sorted(self.woo.order_refunds(order_id), key=lambda r: r["id"])
         existing = self.erp.find_credit_notes(sales_order_id=erp_order["id"])
         restock_left = _shop_restocked(order) - _erp_restocked(existing)
@@ -197,6 +210,21 @@ def credit_note(refund: dict, sales_order_id: str, restock_left: Counter) -> dic
     restock = bool(lines) and all(restock_left[sku] >= qty for sku, qty in wanted.items())
     return {"external_ref": refund_ref(refund["id"]), "sales_order_id": sales_order_id, "reason": reason,
             "lines": [dict(ln, amount=str(ln["amount"])) for ln in lines], "amount": str(amount), "restock": restock}
+
+
+def _unbacked_credit_notes(order: dict) -> list[str]:
+    """Credit notes written back for refunds the shop's order no longer lists (a refund deleted in the shop
+    after it was credited): money the ERP credits that the shop does not show; a person must decide."""
+    refunds = {str(r.get("id")) for r in order.get("refunds") or []}
+    prefix, gone = CREDIT_NOTE_META.format(""), []
+    for m in order.get("meta_data") or []:
+        key = str(m.get("key") or "")
+        if key.startswith(prefix) and key[len(prefix):].isdigit() and key[len(prefix):] not in refunds:
+            gone.append(f"{m.get('value')} (refund {key[len(prefix):]})")
+    if not gone:
+        return []
+    return [f"the ERP credits {', '.join(gone)}, which the shop no longer lists among the order's refunds; "
+            f"a person must cancel the credit note or refund again"]
 
 
 def credit_note_text(refund_id: int, note: dict) -> str:

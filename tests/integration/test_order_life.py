@@ -224,3 +224,37 @@ def test_only_woocommerces_own_not_found_answer_makes_an_order_gone(env, db):
     never = env.woo_admin.checkout([{"sku": "LIFE-B", "quantity": 1}], status="pending")["id"]
     env.woo.call("DELETE", f"orders/{never}", params={"force": "true"})
     assert env.importer.run(never).state == st.GONE
+
+
+def test_a_full_refund_after_part_was_shipped_stops_for_a_person_before_the_rest_ships(env):
+    # refunded in full while the ERP had shipped only part: the rest must not leave the warehouse unseen
+    oid = env.imported_order()
+    erp_id = env.erp_order(oid)["id"]
+    env.erp_admin.ship_order(erp_id, [{"sku": "LIFE-A", "quantity": 1}])
+    env.refund(oid, amount=env.woo.get_order(oid)["total"], reason="late")
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION and "still has units to ship" in report.detail
+    assert len(env.credit_notes(oid)) == 1  # the money is credited all the same
+    env.erp_admin.ship_order(erp_id)  # a person decided to ship the rest after all: nothing left to look at
+    assert env.importer.run(oid).state == st.WRITTEN_BACK
+
+
+def test_an_amendment_below_what_is_already_credited_is_not_applied(env):
+    oid = env.imported_order()
+    env.refund(oid, amount="25.00", reason="goodwill")  # of 2 × LIFE-A and 1 × LIFE-B at 10.00
+    assert env.importer.run(oid).state == st.WRITTEN_BACK and len(env.credit_notes(oid)) == 1
+    line = next(li for li in env.woo.get_order(oid)["line_items"] if li["sku"] == "LIFE-A")
+    env.woo.update_order(oid, {"line_items": [{"id": line["id"], "quantity": 0}]})  # 2 × LIFE-A removed
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION and "below the 25.00 the ERP has already credited" in report.detail
+    assert env.erp_order(oid)["revision"] == 1 and env.writes("PATCH", "/api/v1/sales-orders/{id}") == 0
+
+
+def test_a_credited_refund_deleted_in_the_shop_is_flagged(env):
+    oid = env.imported_order()
+    refund = env.refund(oid, amount="5.00", reason="goodwill")
+    assert env.importer.run(oid).state == st.WRITTEN_BACK and len(env.credit_notes(oid)) == 1
+    env.woo.call("DELETE", f"orders/{oid}/refunds/{refund['id']}", params={"force": "true"})
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION and f"(refund {refund['id']})" in report.detail
+    assert "no longer lists" in report.detail
