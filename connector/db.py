@@ -1,7 +1,6 @@
 """Engine and session factory for SQLite and PostgreSQL, and schema upgrades through Alembic."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +37,8 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # how long a writer waits for SQLite's lock before the task counts it as a database outage
-        busy = float(os.environ.get("SQLITE_BUSY_TIMEOUT_SECONDS") or 30)
+        from connector.settings import sqlite_busy_timeout  # settings imports the sync layer lazily, not db
+        busy = sqlite_busy_timeout()  # ConfigError naming the variable, as at start-up
         engine = create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

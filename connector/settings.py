@@ -7,6 +7,7 @@ real system has a default: the broker, database, shop and ERP must be given expl
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import sys
@@ -34,6 +35,8 @@ REQUIRED_IN_PRODUCTION = ("REDIS_URL", "DATABASE_URL", "WOO_URL", "WOO_CONSUMER_
                           "WOO_WEBHOOK_SECRET", "ERP_URL", "ERP_TOKEN")
 TRYTON_REQUIRED_IN_PRODUCTION = ("TRYTON_URL", "TRYTON_DATABASE", "TRYTON_USER", "TRYTON_PASSWORD")
 ERP_KINDS = ("rest", "tryton")
+MAX_PORT = 65535
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")  # ISO 4217 alphabetic code, as WooCommerce and the ERP spell it
 SECRET_FIELDS = ("woo_consumer_secret", "woo_webhook_secret", "erp_token", "flower_password", "tryton_password")
 
 
@@ -100,6 +103,7 @@ class Settings:
     metrics_port: int
     metrics_address: str
     vat_meta_keys: tuple[str, ...] = ()  # empty: connector.mapping.customers.DEFAULT_VAT_META_KEYS
+    sqlite_busy_timeout: float = 30.0
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value of these settings (tokens, passwords, URL passwords): what logs must mask."""
@@ -211,15 +215,43 @@ class _Reader:
             raise ConfigError(name, f"has no host: {_strip_password(value)!r}")
         return value.rstrip("/") if parts.scheme in ("http", "https") else value
 
-    def number(self, name: str, default: str, cast: Callable = float, minimum: float = 0) -> float:
+    def number(self, name: str, default: str, cast: Callable = float, minimum: float = 0,
+               maximum: float | None = None) -> float:
         value = self.raw(name, default)
         try:
             number = cast(value)
         except ValueError:
             raise ConfigError(name, f"must be a {'whole ' if cast is int else ''}number, got {value!r}") from None
+        if not math.isfinite(number):  # float() takes nan and inf; no duration, rate or size is either
+            raise ConfigError(name, f"must be a finite number, got {value!r}")
         if number < minimum:
             raise ConfigError(name, f"must be at least {minimum}, got {value!r}")
+        if maximum is not None and number > maximum:
+            raise ConfigError(name, f"must be at most {maximum}, got {value!r}")
         return number
+
+    def port(self, name: str, default: str) -> int:
+        """A TCP port, 0..65535 (0: the listener is off)."""
+        return int(self.number(name, default, int, 0, MAX_PORT))
+
+    def import_statuses(self, name: str, default: str) -> tuple[str, ...]:
+        """Shop statuses that import an order: none of them may be one the order life treats as ended (an
+        order would be imported and cancelled in the ERP by the same status)."""
+        from connector.sync.order_life import ENDED  # not at import time: the sync layer imports the database
+        statuses = self.csv(name, default)
+        ended = [x for x in statuses if x in ENDED]
+        if ended:
+            raise ConfigError(name, f"must not contain {', '.join(ended)}: an order in an ended status "
+                                    f"({', '.join(ENDED)}) is cancelled in the ERP, never imported")
+        return statuses
+
+    def currencies(self, name: str, default: str) -> tuple[str, ...]:
+        codes = self.csv(name, default)
+        bad = [c for c in codes if not CURRENCY_CODE.fullmatch(c)]
+        if bad:
+            raise ConfigError(name, f"must list ISO 4217 currency codes (three capital letters, e.g. EUR), "
+                                    f"got {', '.join(repr(c) for c in bad)}")
+        return codes
 
     def topics(self, name: str, default: str) -> tuple[str, ...]:
         """Webhook topics, each one a task handles (connector.webhooks.route): a topic accepted but routed
@@ -269,8 +301,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_hour=int(r.number("RECONCILE_HOUR_UTC", "4", int, 0)),
         reconcile_order_grace_minutes=r.number("RECONCILE_ORDER_GRACE_MINUTES", "60"),
         reconcile_dir=os.path.abspath(r.raw("RECONCILE_DIR", os.path.join("var", "reconcile"))),
-        import_statuses=r.csv("IMPORT_STATUSES", "processing,on-hold,completed"),
-        currencies=r.csv("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
+        import_statuses=r.import_statuses("IMPORT_STATUSES", "processing,on-hold,completed"),
+        currencies=r.currencies("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),
         webhook_topics=r.topics("WEBHOOK_TOPICS", "order.created,order.updated,order.deleted,order.restored,"
                                                   "customer.updated"),
         vat_meta_keys=r.csv("VAT_META_KEYS", ",".join(DEFAULT_VAT_META_KEYS)),
@@ -292,9 +324,16 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         stuck_task_seconds=int(r.number("STUCK_TASK_SECONDS", "300", int, 1)),
         watch_seconds=r.number("FAILURE_WATCH_SECONDS", "30", minimum=1),
-        metrics_port=int(r.number("METRICS_PORT", "9540", int, 0)),
+        metrics_port=r.port("METRICS_PORT", "9540"),
         metrics_address=r.raw("METRICS_ADDRESS", "127.0.0.1"),
+        sqlite_busy_timeout=sqlite_busy_timeout(r.env),
     )
+
+
+def sqlite_busy_timeout(env: Mapping[str, str] | None = None) -> float:
+    """SQLITE_BUSY_TIMEOUT_SECONDS (default 30): how long an SQLite writer waits for the lock. Read here for
+    the start-up check and by connector.db.make_engine, which has no Settings at hand. Raises ConfigError."""
+    return _Reader(os.environ if env is None else env).number("SQLITE_BUSY_TIMEOUT_SECONDS", "30")
 
 
 def _tryton(r: _Reader) -> dict:

@@ -9,7 +9,8 @@ reserved (sandbox/erp/reservations.py).
 Amending (contract v1.1): `PATCH /sales-orders/{id}` with any of AMENDABLE, validated as a create, while the
 order is open or confirmed (else `409` code `not_amendable`); every PATCH bumps `revision` (1 at creation)
 and `modified_at`; `If-Match: <revision>` (or `"revision"` in the body) that is not the current revision is
-`412 precondition_failed`. The reservation follows the new lines.
+`412 precondition_failed`. The reservation follows the new lines, less what shipped or was withdrawn by a
+restocking credit note.
 """
 from __future__ import annotations
 
@@ -117,7 +118,9 @@ def amend_order(id):
             from .shipments import remaining  # shipments imports this module
             warehouse = order_warehouse(store, order)
             reservations.release(store, warehouse, remaining(store, order))
-            reservations.reserve(store, warehouse, reservations.quantities(changes["lines"]))
+            # the new lines less what already shipped or was withdrawn by restocking credit notes: what a
+            # cancel releases later (remaining), so nothing stays reserved for nobody
+            reservations.reserve(store, warehouse, remaining(store, {**order, "lines": changes["lines"]}))
         for key in ("billing_address", "shipping_address"):
             if key in changes:
                 changes[key] = clean_address(changes[key])

@@ -4,7 +4,8 @@ Copied behaviours: the §6.1 field set (money as strings, `number` a string, lin
 `status` list filter (`a,b` or `status[]`), `customer`/`product`/`search` filters, statuses of §6.2,
 `set_paid` → `payment_complete()` (processing + `date_paid`), status transitions with the system note
 "Order status changed from X to Y.", stock reduced on processing/completed/on-hold and restored on
-cancelled/pending (each touched product fires product.updated), `meta_data` upsert by key,
+cancelled/pending (each touched product fires product.updated; a restore leaves out the units restocking
+refunds put back since the reduction, as the item's `_reduced_stock` does), `meta_data` upsert by key,
 totals recalculated when items or addresses change, DELETE to trash unless `force=true`,
 notes 201 `author:"system"`, unknown ids → `woocommerce_rest_shop_order_invalid_id` (404 read, 400 write),
 `woocommerce_rest_order_invalid_id` for notes of an unknown order. With the profile's `wc82_answers`
@@ -20,7 +21,7 @@ import secrets
 
 from sandbox.woo import catalog, order_lines as lines
 from sandbox.woo.batch import run_batch
-from sandbox.woo.refunds import order_refunds
+from sandbox.woo.refunds import RESTOCKED_KEY, order_refunds
 from sandbox.woo.collections import list_response, parse_query, select
 from sandbox.woo.rest import (ApiError, arg, arg_list, body_params, fmt_date, json_response, money, to_int, truthy,
                               validate)
@@ -173,9 +174,15 @@ class Orders:
             owner = catalog.stock_owner(self.store, product)
             if not catalog.get(owner, "manage_stock"):
                 continue
+            # what the order holds: a restocking refund already put its units back (wc_restock_refunded_items
+            # lowers the item's _reduced_stock), so an increase restores only the rest
+            moved = it["quantity"] if sign < 0 else max(0, it["quantity"] - it.get(RESTOCKED_KEY, 0))
+            it[RESTOCKED_KEY] = 0
+            if not moved:
+                continue
             before = self.store.products.state(owner)
             old = catalog.get(owner, "stock_quantity") or 0
-            owner["stock_quantity"] = old + sign * it["quantity"]
+            owner["stock_quantity"] = old + sign * moved
             catalog.derive_stock_status(owner)
             owner["modified"] = self.store.now()
             self.store.products.changed(owner, before)

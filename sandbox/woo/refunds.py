@@ -12,7 +12,8 @@ and wc_create_refund(), as WooCommerce 8-9 do them).
 - The refund's own line items carry negative quantities and totals and `_refunded_item_id` meta.
 - Restocking puts the refunded quantities of reduced-stock items back (product.updated, an order note
   "Item #<id> stock increased from a to b.") and counts them in the order item's `_restock_refunded_items`
-  meta, as wc_restock_refunded_items() does.
+  meta, as wc_restock_refunded_items() does; together they never put back more than the order reduced, and a
+  later cancel restores only what is left (the item's `_reduced_stock` is lowered by each restock).
 - The order lists its refunds newest first as `refunds: [{id, reason, total: "-x.xx"}]`; a refund that
   leaves nothing to refund moves the order to `refunded` (wc_order_fully_refunded). Every refund, and
   deleting one (`DELETE … ?force=true`; without force 501), fires `order.updated`.
@@ -30,6 +31,7 @@ SCHEMA = {"amount": "string", "reason": "string", "refunded_by": "integer", "met
           "line_items": "array", "api_refund": "boolean", "api_restock": "boolean", "restock_items": "boolean"}
 ZERO = Decimal(0)
 RESTOCKED_META = "_restock_refunded_items"  # order item meta: units restocked by refunds so far (WC 5.0+)
+RESTOCKED_KEY = "restocked_since_reduced"  # internal, not rendered: units restocked since the order reduced stock
 
 
 def cannot_create(message: str) -> ApiError:
@@ -136,7 +138,10 @@ class Refunds:
                 continue
             before = self.store.products.state(owner)
             old = catalog.get(owner, "stock_quantity") or 0
-            back = min(qty, item["quantity"])
+            back = min(qty, item["quantity"] - item.get(RESTOCKED_KEY, 0))  # never more than the order reduced
+            if back <= 0:
+                continue
+            item[RESTOCKED_KEY] = item.get(RESTOCKED_KEY, 0) + back
             owner["stock_quantity"] = old + back
             done = next((int(m["value"]) for m in item["meta_data"] if m["key"] == RESTOCKED_META), 0)
             self.store.upsert_meta(item["meta_data"], [{"key": RESTOCKED_META, "value": str(done + back)}])

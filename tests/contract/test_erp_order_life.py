@@ -121,3 +121,20 @@ def test_credit_note_refs_are_not_unique_until_switched_and_a_post_may_commit_th
     assert patch(erp, order["id"], {"note": "kept"}).status_code == 502
     assert erp.api.get(f"/sales-orders/{order['id']}").json()["note"] == "kept"
     erp.admin.clear_faults()
+
+
+def test_amending_after_a_restocking_credit_note_then_cancelling_leaves_nothing_reserved(erp):
+    sku = sellable_sku(erp)
+    erp.admin.set_stock(sku, "MAIN", on_hand=20, reserved=5)
+    order = new_order(erp, sku)  # 2 units reserved
+    assert stock_rows(erp, sku)["MAIN"]["reserved"] == 7
+    r = erp.api.post("/credit-notes", {"external_ref": f"WC-REFUND-{new_ref()[-6:]}", "sales_order_id": order["id"],
+                                       "lines": [{"sku": sku, "quantity": 1, "amount": "11.90"}], "restock": True})
+    assert r.status_code == 201, r.text
+    assert stock_rows(erp, sku)["MAIN"]["reserved"] == 6  # the credited unit is withdrawn, no longer to ship
+    r = patch(erp, order["id"], {"lines": [dict(THREE[0], sku=sku)],
+                                 "totals": {"net": "34.00", "tax": "6.65", "gross": "40.65"}})
+    assert r.status_code == 200, r.text
+    assert stock_rows(erp, sku)["MAIN"]["reserved"] == 7  # 3 ordered, 1 withdrawn: 2 left to ship
+    assert erp.api.post(f"/sales-orders/{order['id']}/cancel").status_code == 200
+    assert stock_rows(erp, sku)["MAIN"]["reserved"] == 5  # back to where it was before the order

@@ -69,6 +69,38 @@ def wait_for(condition, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def test_restocking_refunds_put_back_at_most_what_the_order_took_and_a_cancel_only_the_rest(woo):
+    o = paid_order(woo, "REF-3")  # 3 units: stock 10 -> 7
+    line = o["line_items"][0]
+
+    def refund(quantity: int) -> None:
+        ok(call(woo, "POST", f"orders/{o['id']}/refunds", json={
+            "amount": "1.00", "api_refund": False,
+            "line_items": [{"id": line["id"], "quantity": quantity, "refund_total": "1.00"}]}), 201)
+
+    refund(1)
+    assert stock(woo, "REF-3") == 8
+    refund(3)  # only 2 units are still held by the order
+    assert stock(woo, "REF-3") == 10
+    refund(1)
+    assert stock(woo, "REF-3") == 10
+    ok(call(woo, "PUT", f"orders/{o['id']}", json={"status": "cancelled"}))
+    assert stock(woo, "REF-3") == 10  # nothing left to restore: no phantom units
+
+
+def test_cancelling_after_a_restocking_refund_restores_only_the_units_still_held(woo):
+    o = paid_order(woo, "REF-4")  # 3 units: stock 10 -> 7
+    line = o["line_items"][0]
+    ok(call(woo, "POST", f"orders/{o['id']}/refunds", json={
+        "amount": "1.00", "api_refund": False,
+        "line_items": [{"id": line["id"], "quantity": 1, "refund_total": "1.00"}]}), 201)
+    assert stock(woo, "REF-4") == 8
+    ok(call(woo, "PUT", f"orders/{o['id']}", json={"status": "cancelled"}))
+    assert stock(woo, "REF-4") == 10  # the refunded unit is not restocked twice
+    notes = [n["note"] for n in ok(call(woo, "GET", f"orders/{o['id']}/notes"))]
+    assert any("8&rarr;10" in n for n in notes), notes
+
+
 def test_api_refund_needs_a_gateway_that_refunds(woo):
     manual = paid_order(woo, "REF-2", payment_method="bacs")
     err(call(woo, "POST", f"orders/{manual['id']}/refunds", json={"amount": "1.00"}),
