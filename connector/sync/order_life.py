@@ -24,6 +24,7 @@ from connector.sync import order_state as st
 log = logging.getLogger("wooerp.order_life")
 AMENDED = ("billing_address", "shipping_address", "lines", "shipping", "discounts", "fees", "totals", "note")
 ENDED = ("cancelled", "refunded", "trash")
+UNPAID = ("pending", "failed")  # an imported order moved back to these lost its payment (reversed, failed)
 NOT_SHIPPED = ("open", "confirmed", "draft")
 CREDIT_NOTE_META = "_erp_credit_note_{}"
 RESTOCKED_META = "_restock_refunded_items"  # WooCommerce's order item meta: units restocked by refunds
@@ -72,6 +73,10 @@ class OrderLife:
                                 f"them, if the refund was for the shipped part)")
             return self._settle(row, st.WRITTEN_BACK, f"{status} after shipment; credit notes follow the refunds",
                                 problems)
+        if status in UNPAID and erp_status != "cancelled":
+            return self._settle(row, st.WRITTEN_BACK, "", problems + [
+                f"{status} in WooCommerce (its payment is not there) while its ERP order {erp_order['id']} is "
+                f"{erp_status}: a person must hold or cancel it in the ERP, or the shop order is paid again"])
         if erp_status == "cancelled":
             return self._settle(row, st.CANCELLED, "", problems + [
                 f"{status} in WooCommerce (restored or reopened) but its ERP order {erp_order['id']} is cancelled; "

@@ -258,3 +258,14 @@ def test_a_credited_refund_deleted_in_the_shop_is_flagged(env):
     report = env.importer.run(oid)
     assert report.state == st.ATTENTION and f"(refund {refund['id']})" in report.detail
     assert "no longer lists" in report.detail
+
+
+@pytest.mark.parametrize("unpaid", ["failed", "pending"])
+def test_an_imported_order_whose_payment_fails_afterwards_stops_for_a_person(env, unpaid):
+    oid = env.imported_order()
+    env.woo.update_order(oid, {"status": unpaid})
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION and "its payment is not there" in report.detail
+    assert env.erp_order(oid)["status"] != "cancelled"  # a person decides: the money may still come
+    env.woo.update_order(oid, {"status": "processing"})  # paid after all: nothing left to look at
+    assert env.importer.run(oid).state == st.WRITTEN_BACK
