@@ -54,6 +54,9 @@ def route(topic: str | None) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
+    """The shim's judgement of one delivery: `status` (200 accepted, else the 4xx to answer) with `reason`;
+    for an accepted change its `topic`, `resource_id`, the body's `modified_gmt` and SHA-256, and for an order
+    body its shop status and lines (what it holds on arrival)."""
     status: int
     reason: str
     topic: str | None = None
@@ -65,14 +68,17 @@ class Verdict:
 
     @property
     def accepted(self) -> bool:
+        """True for a signed delivery of a subscribed topic (a ping is answered 200 but is not a change)."""
         return self.status == 200 and self.topic is not None
 
     @property
     def change_key(self) -> str:
+        """The change's identity: topic, resource and body hash; the same change delivered twice has one key."""
         return hashlib.sha256(f"{self.topic}|{self.resource_id}|{self.body_sha256}".encode()).hexdigest()
 
 
 def signature(raw_body: bytes, secret: str) -> str:
+    """WooCommerce's X-WC-Webhook-Signature for `raw_body`: base64 of its HMAC-SHA256 under `secret`."""
     return base64.b64encode(hmac.new(secret.encode("utf-8"), raw_body, hashlib.sha256).digest()).decode("ascii")
 
 
@@ -228,12 +234,14 @@ def relay(db: Database, publish: Callable[[str | None, int, str | None], str]) -
 
 
 def mark_published(db: Database, delivery_id: int, task_id: str | None) -> None:
+    """Record that delivery `delivery_id` was handed to the broker as task `task_id` (committed at once)."""
     with db.session() as s:
         s.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
                   .values(published_at=utcnow(), task_id=task_id))
 
 
 def unpublished(db: Database, limit: int = 500) -> list[WebhookDelivery]:
+    """Stored deliveries not yet handed to the broker (the publish failed), oldest first, at most `limit`."""
     with db.session() as s:
         return list(s.scalars(select(WebhookDelivery).where(WebhookDelivery.published_at.is_(None))
                               .order_by(WebhookDelivery.id).limit(limit)))

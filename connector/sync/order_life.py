@@ -32,10 +32,15 @@ IN_STEP = "in step with the ERP"
 
 
 def refund_ref(refund_id: int) -> str:
+    """The ERP credit note's external reference for shop refund `refund_id`: "WC-REFUND-<id>", its idempotency key."""
     return f"WC-REFUND-{int(refund_id)}"
 
 
 class OrderLife:
+    """Follows an imported order (state written_back, cancelled or attention) for `importer` (the OrderImporter,
+    whose shop, ERP, database and moves it uses): amendments, cancellation, trash and restore, refunds as credit
+    notes. Each `follow` compares the shop's order with the ERP order it re-reads, so repeating it changes
+    nothing; what needs a person becomes state `attention` with the reason."""
     def __init__(self, importer):
         self.imp = importer
         self.woo, self.erp = importer.woo, importer.erp
@@ -233,6 +238,7 @@ def _unbacked_credit_notes(order: dict) -> list[str]:
 
 
 def credit_note_text(refund_id: int, note: dict) -> str:
+    """The one order note that says refund `refund_id` became ERP credit note `note` (its number and id)."""
     return f"Refund {refund_id} credited in the ERP as {note.get('number')} ({note.get('id')})."
 
 
