@@ -14,6 +14,7 @@ from connector.errors import InvalidDataError
 from connector.sync import order_state as st
 from connector.sync.orders import OrderImporter
 from tests.support.tryton import TrytonAdmin, start_tryton
+from tests.tryton.test_adapter import _FakeWoo
 
 ADDRESS = {"line1": "Hauptstr. 1", "line2": "", "city": "Berlin", "postcode": "10115", "state": "", "country": "DE"}
 MOVED = {"line1": "Elbchaussee 9", "line2": "3. OG", "city": "Hamburg", "postcode": "22763", "state": "",
@@ -214,26 +215,16 @@ def test_a_return_whose_creation_stopped_half_way_is_found_and_finished_not_made
 
 
 # -- through the order importer -----------------------------------------------------------------------------
-class _Shop:
+class _Shop(_FakeWoo):
     """The WooCommerce calls the importer and the order's life make, on one order, with its refunds."""
 
     def __init__(self, order: dict):
-        self.order, self.meta, self.notes, self.refunds = order, {}, [], []
+        super().__init__(order)
+        self.refunds = []
 
     def get_order(self, order_id: int) -> dict:
-        return dict(copy.deepcopy(self.order), meta_data=[{"key": k, "value": v} for k, v in self.meta.items()],
+        return dict(copy.deepcopy(super().get_order(order_id)),
                     refunds=[{"id": r["id"], "total": f"-{r['amount']}"} for r in self.refunds])
-
-    def update_order(self, order_id: int, data: dict) -> dict:
-        self.meta.update({m["key"]: m["value"] for m in data.get("meta_data", [])})
-        return self.get_order(order_id)
-
-    def add_order_note(self, order_id: int, note: str) -> dict:
-        self.notes.append({"note": note})
-        return self.notes[-1]
-
-    def order_notes(self, order_id: int) -> list[dict]:
-        return list(self.notes)
 
     def order_refunds(self, order_id: int) -> list[dict]:
         return copy.deepcopy(self.refunds)
