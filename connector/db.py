@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,15 +27,35 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite `url` (relative to the working directory when the URL is), None for another
+    database or an in-memory one."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
+def missing_database(url: str) -> str | None:
+    """One line saying that the SQLite file `url` names does not exist (a mistyped path, or never migrated),
+    else None. Only `wooerp migrate` (and `make run`, which migrates) creates the file: every other command and
+    process refuses with this line, so a typo never leaves an empty database (or directory) behind."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return None
+    return (f"the SQLite database {path} (DATABASE_URL) does not exist; check the path, or create it with "
+            f"`wooerp migrate` (or `make migrate`)")
+
+
 def make_engine(url: str) -> Engine:
-    """An SQLAlchemy engine for `url` (postgres:// URLs go to psycopg2). SQLite: creates the file's directory,
-    WAL journal, writers wait up to SQLITE_BUSY_TIMEOUT_SECONDS (default 30) for the lock; PostgreSQL:
+    """An SQLAlchemy engine for `url` (postgres:// URLs go to psycopg2); it connects, and so creates an SQLite
+    file, only when first used (`upgrade` creates the file's directory). SQLite: WAL journal, writers wait up to SQLITE_BUSY_TIMEOUT_SECONDS (default 30) for the lock; PostgreSQL:
     a pre-pinged pool of 5 (+10 overflow) connections."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         # how long a writer waits for SQLite's lock before the task counts it as a database outage
         from connector.settings import sqlite_busy_timeout  # settings imports the sync layer lazily, not db
         busy = sqlite_busy_timeout()  # ConfigError naming the variable, as at start-up
@@ -96,6 +116,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision` (idempotent)."""
     from alembic import command
 
-    if url.startswith("sqlite"):
-        make_engine(url).dispose()  # creates the parent directory
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)

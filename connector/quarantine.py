@@ -42,10 +42,14 @@ def listing(db: Database) -> list[Held]:
 
 
 def counts(db: Database) -> dict[str, int]:
-    """{"order": held orders, "product": quarantined products and variations}."""
+    """{"order": quarantined orders (their data is wrong), "product": quarantined products and variations,
+    "attention": orders in attention, "conflict": orders in conflict} (the last two need a person, not a data
+    fix, and are counted apart from the quarantine)."""
     with db.session() as s:
-        orders = s.scalar(select(func.count()).select_from(OrderSync).where(OrderSync.state.in_(ORDER_STATES)))
-    return {"order": orders or 0, "product": binding.quarantined_count(db)}
+        per_state = dict(s.execute(select(OrderSync.state, func.count()).where(OrderSync.state.in_(ORDER_STATES))
+                                   .group_by(OrderSync.state)).all())
+    return {"order": per_state.get(st.QUARANTINED, 0), "product": binding.quarantined_count(db),
+            "attention": per_state.get(st.ATTENTION, 0), "conflict": per_state.get(st.CONFLICT, 0)}
 
 
 def quarantined_skus(db: Database, skus: list[str]) -> set[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 from connector.broker import redis_client
+from connector.display import one_line
 from connector.logs import event, mask
 from connector.reconcile import KINDS, Report
 
@@ -85,7 +86,8 @@ def summary(report: Report, csv_path: Path | None = None, examples: int = EXAMPL
         if not found:
             continue
         lines += ["", f"{kind}: {MEANING[kind]}"]
-        lines += [mask(f"  {d.key:<16} ERP {d.erp_value or '-':<10} Woo {d.woo_value or '-':<10} {d.detail}")
+        lines += [mask(f"  {one_line(d.key, 48):<16} ERP {one_line(d.erp_value or '-', 40):<10} "
+                       f"Woo {one_line(d.woo_value or '-', 40):<10} {one_line(d.detail, 200)}")
                   for d in found[:examples]]
         if len(found) > examples:
             lines.append(f"  … and {len(found) - examples} more in the CSV")

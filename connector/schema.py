@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from connector.db import Database, alembic_config
+from connector.db import Database, alembic_config, missing_database
 from connector.logs import event
 
 log = logging.getLogger("wooerp.schema")
@@ -72,7 +72,12 @@ def require(db: Database, process: str = "", *, tolerate_outage: bool = True) ->
     rolling upgrade the processes of the release before keep running (and restarting) on it, which its
     additive migrations allow. With `tolerate_outage`, a database that cannot be reached now is left to
     the process's own handling (its tasks retry an outage) after one warning line; without it (a command)
-    the error propagates."""
+    the error propagates. An SQLite file that does not exist is refused the same way (exit status 2), before
+    anything connects to it and so creates it (connector.db.missing_database)."""
+    missing = missing_database(db.url)
+    if missing:
+        print(f"wooerp: {missing}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     try:
         kind, line = compare(db)
     except Exception as e:  # noqa: BLE001

@@ -13,13 +13,16 @@ from sqlalchemy import func, select
 
 from connector import binding, dead_letters, holds
 from connector.db import Database, utcnow
+from connector.display import one_line
 from connector.errors import SyncError
 from connector.models import OrderSync, SyncCursor
 from connector.sync.delta import parse_ts
+from connector.sync.order_state import ATTENTION, CONFLICT, QUARANTINED
 
 
 def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, int]) -> dict:
-    """The fleet's health as a JSON-able dict: "mapped" and "quarantined" records, "orders" per state,
+    """The fleet's health as a JSON-able dict: "mapped" and "quarantined" records (orders in state quarantined:
+    their data is wrong), "needs_a_person" (orders in attention or conflict), "orders" per state (every state),
     "stock_held", "dead_letters" (open count, the 5 newest), "streams" (watermark, lag, progress, last
     error per delta stream), "queues" (`queue_lengths` as given) and "webhooks" of the shop pointing at
     `delivery_url` (those not active listed; {"error": …} when the shop cannot be read: never raises for it).
@@ -38,10 +41,10 @@ def collect(db: Database, woo, *, delivery_url: str, queue_lengths: dict[str, in
         "mapped": mapped,
         "orders": orders,
         "stock_held": holds.totals(db),  # sold in the shop, not yet reserved by the ERP
-        "quarantined": {"orders": orders.get("quarantined", 0) + orders.get("conflict", 0) + orders.get("attention", 0),
-                        **quarantined},
+        "quarantined": {"orders": orders.get(QUARANTINED, 0), **quarantined},
+        "needs_a_person": {"attention": orders.get(ATTENTION, 0), "conflict": orders.get(CONFLICT, 0)},
         "dead_letters": {"open": len(letters),
-                         "recent": [{"id": d.id, "task": d.task_name, "error": f"{d.exc_type}: {d.exc_message[:120]}",
+                         "recent": [{"id": d.id, "task": d.task_name, "error": one_line(f"{d.exc_type}: {d.exc_message}", 160),
                                      "at": d.created_at.isoformat() + "Z"} for d in letters[-5:]]},
         "streams": streams,
         "queues": queue_lengths,

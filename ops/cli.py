@@ -9,6 +9,7 @@ import time
 import click
 
 from connector.db import upgrade
+from connector.display import one_line
 from connector.identity import rebind as do_rebind
 from connector.logs import setup
 from connector.models import OrderSync
@@ -133,6 +134,7 @@ def orders() -> None:
 
 # what `orders list --state` takes: every order state, and dead_letter (an order with an open dead letter)
 ORDER_STATES = sorted(set(order_states.TRANSITIONS) | {"dead_letter"})
+REASON_WIDTH = 160  # a reason longer than this is cut in a table row ("…")
 
 
 @orders.command("list")
@@ -140,10 +142,11 @@ ORDER_STATES = sorted(set(order_states.TRANSITIONS) | {"dead_letter"})
               help="Only orders in this state (e.g. quarantined, dead_letter, written_back); without it, every "
                    "order that is not done.")
 def orders_list(state: str | None) -> None:
+    """One line per order: id, state, ERP order, reason (on one line, cut at REASON_WIDTH characters)."""
     rows = not_done(_services().db, state)
     click.echo(f"{'order':>8}  {'state':<13} {'erp order':<12} reason")
     for oid, row_state, erp_id, reason in rows:
-        click.echo(f"{oid:>8}  {row_state:<13} {erp_id or '-':<12} {reason}")
+        click.echo(f"{oid:>8}  {row_state:<13} {one_line(erp_id or '-', 24):<12} {one_line(reason, REASON_WIDTH)}")
 
 
 @orders.command("retry")
@@ -160,7 +163,7 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
             continue
         gone = gone_reason(db, oid)
         if gone is not None:  # final: WooCommerce itself said the order does not exist
-            click.echo(f"order {oid}: gone in WooCommerce ({gone}); a gone order is final and is not retried",
+            click.echo(f"order {oid}: gone in WooCommerce ({one_line(gone, REASON_WIDTH)}); a gone order is final and is not retried",
                        err=True)
             failed = True
             continue
@@ -185,23 +188,28 @@ def status(as_json: bool) -> None:
     held = r["stock_held"]
     click.echo(f"stock held  {held['units']} units for {held['orders']} orders not yet reserved in the ERP")
     click.echo(f"quarantine  {', '.join(f'{k} {v}' for k, v in sorted(r['quarantined'].items()))}")
+    person = r["needs_a_person"]
+    click.echo(f"attention   {person['attention']} imported order(s) changed in the shop in a way the ERP cannot "
+               f"follow, {person['conflict']} in conflict (several ERP orders): `make orders STATE=attention`")
     click.echo(f"dead letters {r['dead_letters']['open']} open")
     for d in r["dead_letters"]["recent"]:
-        click.echo(f"  #{d['id']} {d['task']}: {d['error']}")
+        click.echo(f"  #{d['id']} {one_line(d['task'], 60)}: {one_line(d['error'], REASON_WIDTH)}")
     for name, st in sorted(r["streams"].items()):
         lag = f"lag {st['lag_seconds']} s" if st["lag_seconds"] is not None else "nothing synced yet"
         click.echo(f"stream {name:<10} last success {st['last_success_at'] or 'never'}, {lag}"
-                   f"{', paging' if st['in_progress'] else ''}")
+                   f"{', paging' if st['in_progress'] else ''}"
+                   + (f", last error: {one_line(st['last_error'], REASON_WIDTH)}" if st.get("last_error") else ""))
     click.echo(f"queues      {', '.join(f'{k} {v}' for k, v in r['queues'].items())}")
     access = r.get("shop_access") or {}
     last = access.get("last")
     if last:
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last["at"]))
         refused = ", ".join(f"{n} {need}" for need, n in sorted(access["refused"].items()))
-        click.echo(f"shop access REFUSED ({refused} in all); last at {when}, {last['request']}: {last['reason']}")
+        click.echo(f"shop access REFUSED ({refused} in all); last at {when}, {one_line(last['request'], 80)}: "
+                   f"{one_line(last['reason'], REASON_WIDTH)}")
     hooks = r["webhooks"]
     if "error" in hooks:
-        click.echo(f"webhooks    could not be read: {hooks['error']}")
+        click.echo(f"webhooks    could not be read: {one_line(hooks['error'], REASON_WIDTH)}")
     else:
         bad = ", ".join(f"#{h['id']} {h['topic']} {h['status']}" for h in hooks["not_active"])
         click.echo(f"webhooks    {hooks['count']} pointing here" + (f"; NOT ACTIVE: {bad}" if bad else ", all active"))
@@ -217,11 +225,11 @@ def sync_full() -> None:
     """Compare every ERP product with the shop now and repair what drifted; print what was repaired."""
     report = _services().resync.run()
     for sku, fields in sorted(report.repaired.items()):
-        click.echo(f"repaired {sku}: {', '.join(fields)}")
+        click.echo(f"repaired {one_line(sku, 64)}: {', '.join(fields)}")
     for sku in report.missing:
-        click.echo(f"created  {sku}: was missing in the shop")
+        click.echo(f"created  {one_line(sku, 64)}: was missing in the shop")
     for sku, qty in sorted(report.stock_repaired.items()):
-        click.echo(f"stock    {sku}: shop had {qty['shop']}, ERP says {qty['erp']} (after holds)")
+        click.echo(f"stock    {one_line(sku, 64)}: shop had {qty['shop']}, ERP says {qty['erp']} (after holds)")
     click.echo(f"{report.checked} products checked, {len(report.repaired)} repaired, {len(report.missing)} created, "
                f"{len(report.stock_repaired)} stock levels repaired")
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import click
 
 from connector import dead_letters, quarantine
+from connector.display import one_line
 from connector.schema import require as require_schema
 from connector.services import Services
 from connector.settings import load_or_exit
@@ -114,19 +115,22 @@ def dl_list(show_all: bool) -> None:
     click.echo(f"{'id':>5}  {'task':<32} {'resource':<16} {'queue':<10} {'attempts':>8} {'age':>8}  {'status':<10} "
                f"{'correlation id':<32}  error")
     for r in rows:
-        click.echo(f"{r.id:>5}  {r.task_name:<32} {_resource(r):<16} {r.queue or '-':<10} {r.retries + 1:>8} "
-                   f"{_age(r.created_at):>8}  "
-                   f"{r.status:<10} {r.correlation_id or '-':<32}  {r.exc_type}: {r.exc_message[:80]}")
+        click.echo(f"{r.id:>5}  {one_line(r.task_name, 48):<32} {one_line(_resource(r), 40):<16} "
+                   f"{one_line(r.queue or '-', 24):<10} {r.retries + 1:>8} {_age(r.created_at):>8}  "
+                   f"{r.status:<10} {one_line(r.correlation_id or '-', 40):<32}  "
+                   f"{one_line(f'{r.exc_type}: {one_line(r.exc_message)}', 100)}")
         if r.status != dead_letters.OPEN:
-            click.echo(f"{'':>7}└ {r.resolved_at:%Y-%m-%d %H:%M:%S} UTC by {r.resolved_by or 'unknown'}: {r.resolution}")
+            click.echo(f"{'':>7}└ {r.resolved_at:%Y-%m-%d %H:%M:%S} UTC by {one_line(r.resolved_by or 'unknown', 60)}: "
+                       f"{one_line(r.resolution, 160)}")
     click.echo(f"{len(rows)} dead letter(s)" + ("" if show_all else " open"))
 
     held = quarantine.listing(db)
     n = quarantine.counts(db)
     click.echo(f"\nquarantined, counted apart (fix the data, then `make retry-order ID=…` or "
-               f"`make retry-product SKU=…`): {n['order']} order(s), {n['product']} product(s)")
+               f"`make retry-product SKU=…`): {n['order']} order(s), {n['product']} product(s); needing a person "
+               f"(listed too): {n['attention']} order(s) in attention, {n['conflict']} in conflict")
     for h in held:
-        click.echo(f"  {h.kind:<8} {h.key:<24} {h.state:<12} {_age(h.since):>8}  {h.reason}")
+        click.echo(f"  {h.kind:<8} {one_line(h.key, 48):<24} {h.state:<12} {_age(h.since):>8}  {one_line(h.reason, 160)}")
 
 
 def _resource(letter) -> str:
@@ -149,7 +153,7 @@ def dl_show(letter_id: int) -> None:
     for name in ("id", "status", "task_name", "resource", "task_id", "queue", "args", "kwargs", "correlation_id", "retries",
                  "exc_type", "exc_message", "created_at", "announced_at", "resolved_at", "resolved_by", "resolution",
                  "replay_task_id"):
-        click.echo(f"{name:>15}: {_resource(r) if name == 'resource' else getattr(r, name)}")
+        click.echo(f"{name:>15}: {one_line(_resource(r) if name == 'resource' else getattr(r, name))}")
     click.echo(f"{'traceback':>15}:\n{r.traceback}")
 
 
@@ -234,7 +238,7 @@ def products_retry(skus: tuple[str, ...]) -> None:
     held = quarantine.quarantined_skus(_db(), list(skus))
     for sku in skus:
         if sku not in held:
-            click.echo(f"product {sku}: not quarantined (unknown SKU, or its data is fine); nothing to retry",
+            click.echo(f"product {one_line(sku, 64)}: not quarantined (unknown SKU, or its data is fine); nothing to retry",
                        err=True)
     if held:
         task = app.send_task("wooerp.catalog.apply_products", args=[sorted(held)])

@@ -47,7 +47,8 @@ class FailureCollector(_DatabaseCollector):
         letters = GaugeMetricFamily("wooerp_dead_letters", "Dead letters by status", labels=["status"])
         for state, n in dead_letters.counts(self.db).items():
             letters.add_metric([state], n)
-        held = GaugeMetricFamily("wooerp_quarantined", "Records quarantined for a data fix", labels=["kind"])
+        held = GaugeMetricFamily("wooerp_quarantined", "Records held back: kind order and product wait "
+                                 "for a data fix, attention and conflict for a person", labels=["kind"])
         for kind, n in quarantine.counts(self.db).items():
             held.add_metric([kind], n)
         return [letters, held]

@@ -3,6 +3,7 @@ with one line saying what is wrong and what to run, instead of a raw SQL error f
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,10 @@ def env_for(url: str, **extra: str) -> dict[str, str]:
 def empty_database(tmp_path, name: str):
     """An empty database of the kind the run uses: SQLite, or a new PostgreSQL database beside DATABASE_URL's."""
     base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        yield f"sqlite:///{tmp_path / (name + '.db')}"
+    if not base.startswith("postgres"):  # an SQLite file that exists but holds nothing (a missing file is
+        path = tmp_path / (name + ".db")  # refused apart: tests/integration/test_cli_output.py)
+        sqlite3.connect(path).close()
+        yield f"sqlite:///{path}"
         return
     import psycopg2
     parts = urlsplit(base)
