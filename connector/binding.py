@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
@@ -23,6 +23,9 @@ from connector.paging import SQL_IN_LIMIT, chunked
 PRODUCT = "product"  # a simple or variable (parent) product; ERP id: the ERP product id
 VARIATION = "variation"  # a variation, written under its parent; ERP id: the ERP product id
 STOCK = "stock"  # the web stock last written for a SKU; ERP id: the SKU
+# a SKU whose shop stock moved by itself (an order released, cancelled or restocked in the shop) with no ERP
+# change to bring it back: the next inventory poll pushes it; ERP id: the SKU, last_synced_at: when marked
+STOCK_DUE = "stock_due"
 CATEGORY = "category"  # a shop category; ERP id: the ERP category code
 SHIPMENT = "shipment"  # an ERP shipment applied to a shop order; Woo id: the order id
 PRODUCT_KINDS = (PRODUCT, VARIATION)
@@ -103,6 +106,49 @@ def forget_written(db: Database, kinds: Iterable[str], erp_ids: list[str]) -> No
         with db.session() as s:
             s.execute(update(EntityMapping).where(EntityMapping.entity_type.in_(tuple(kinds)),
                                                   EntityMapping.erp_id.in_(chunk)).values(sync_hash=None))
+
+
+def stock_moved(conn, skus: Iterable[str], *, push: bool) -> None:
+    """The shop changed its own stock of `skus` (a sale lowered it; a cancel or a restocking refund raised it),
+    so the figure last written there is no longer what the shop shows: forget it (STOCK), so that the next push
+    of these SKUs writes what it computes instead of skipping an "unchanged" figure. With `push`, also mark them
+    STOCK_DUE: the next inventory poll pushes them although the ERP did not change them. In the caller's
+    transaction; `conn` is a Session or a Core Connection (the shim holds on arrival in its own)."""
+    wanted = sorted({str(s) for s in skus if s})
+    if not wanted:
+        return
+    for chunk in chunked(wanted, SQL_IN_LIMIT):
+        conn.execute(update(EntityMapping).where(EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk))
+                     .values(sync_hash=None).execution_options(synchronize_session=False))
+    if not push:
+        return
+    dialect = conn.dialect.name if hasattr(conn, "dialect") else conn.get_bind().dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    now = utcnow()
+    for chunk in chunked(wanted, SQL_IN_LIMIT):
+        ins = insert(EntityMapping).values([{"entity_type": STOCK_DUE, "erp_id": sku, "sku": sku,
+                                             "last_synced_at": now} for sku in chunk])
+        conn.execute(ins.on_conflict_do_update(index_elements=["entity_type", "erp_id"],
+                                               set_={"last_synced_at": ins.excluded.last_synced_at}))
+
+
+def stock_due(db: Database, limit: int = 1000) -> list[str]:
+    """SKUs marked STOCK_DUE (see `stock_moved`), the longest waiting first, at most `limit`."""
+    with db.session() as s:
+        return list(s.scalars(select(EntityMapping.erp_id).where(EntityMapping.entity_type == STOCK_DUE)
+                              .order_by(EntityMapping.last_synced_at, EntityMapping.erp_id).limit(limit)))
+
+
+def stock_pushed(db: Database, marks: dict[str, datetime | None]) -> None:
+    """Clear the STOCK_DUE marks of `marks` ({sku: when it was marked, as read before the push}) that were not
+    marked again since: a SKU marked while it was being pushed stays due."""
+    with db.session() as s:
+        for sku, when in marks.items():
+            s.execute(delete(EntityMapping).where(EntityMapping.entity_type == STOCK_DUE, EntityMapping.erp_id == sku,
+                                                  EntityMapping.last_synced_at == when))
 
 
 # -- idempotency lookups --------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ but for the first):
 - `hold`: an order in an imported status (processing, on-hold) holds Σ quantity per SKU of its lines;
   quarantined and dead-lettered orders keep holding. An order that is not (or no longer) in such a
   status, or is cancelled before import, is `release`d. A discarded dead letter releases its order.
+  Each of these tells the stock owner that the shop moved its own stock (`shop_moved`): the figure last
+  written there is forgotten, and a release is pushed at the next inventory poll.
 - `hand_over`: the order is in the ERP and the ERP counts it (per adapter: `ErpAdapter.reservation`).
   Runs in the SAME database transaction that records the order as `in_erp`.
 
@@ -87,15 +89,21 @@ def hold(s, order_id: int, order: dict) -> None:
     """Make the order's holds what its lines ask now (an amended order holds its new quantities)."""
     wanted = demand(order)
     current = {h.sku: h for h in s.scalars(select(StockHold).where(StockHold.woo_order_id == order_id))}
+    lowered, raised = [], []  # the shop moved its own stock of these SKUs (see `shop_moved`)
     for sku, h in current.items():
         if sku not in wanted:
             s.delete(h)
+            lowered.append(sku)
         elif h.quantity != wanted[sku]:
+            (raised if wanted[sku] > h.quantity else lowered).append(sku)
             h.quantity = wanted[sku]
     now = utcnow()
     for sku, qty in wanted.items():
         if sku not in current:
             s.add(StockHold(woo_order_id=order_id, sku=sku, quantity=qty, created_at=now))
+            raised.append(sku)
+    shop_moved(s, raised, released=False)
+    shop_moved(s, lowered, released=True)
 
 
 def hold_on_arrival(db: Database, order_id: int, wanted: dict[str, int]) -> bool:
@@ -124,12 +132,35 @@ def hold_on_arrival_in(conn, order_id: int, wanted: dict[str, int]) -> bool:
     now = utcnow()
     conn.execute(insert(StockHold), [{"woo_order_id": order_id, "sku": sku, "quantity": qty, "created_at": now}
                                      for sku, qty in sorted(wanted.items())])
+    shop_moved(conn, wanted, released=False)
     return True
 
 
 def release(s, order_id: int) -> int:
-    """Drop the order's holds (cancelled, discarded, not to be imported); the number of SKUs released."""
-    return s.execute(delete(StockHold).where(StockHold.woo_order_id == order_id)).rowcount or 0
+    """Drop the order's holds (cancelled, discarded, not to be imported); the number of SKUs released. Their
+    web stock rises with no ERP change, so they are pushed at the next inventory poll (`shop_moved`)."""
+    skus = _drop(s, order_id)
+    shop_moved(s, skus, released=True)
+    return len(skus)
+
+
+def _drop(s, order_id: int) -> list[str]:
+    skus = list(s.scalars(select(StockHold.sku).where(StockHold.woo_order_id == order_id)))
+    if skus:
+        s.execute(delete(StockHold).where(StockHold.woo_order_id == order_id))
+    return skus
+
+
+def shop_moved(conn, skus, *, released: bool) -> None:
+    """WooCommerce moves its own stock: a sale lowers it when the order is placed, a cancel raises it again.
+    Whenever an order's hold is taken, changed or released, the shop's figure for those SKUs is no longer the
+    one wooerp last wrote (binding STOCK), so it is forgotten: the next push writes the web stock it computes
+    instead of skipping it as "unchanged" (an order sold and then released between two polls would otherwise
+    leave the shop one sale low until the nightly resync). A release (`released`) also changes the web stock
+    with no ERP change, so those SKUs are marked due: the next inventory poll pushes them. A hold taken or
+    raised needs no push (the shop and the web stock moved together). In the caller's transaction."""
+    from connector import binding
+    binding.stock_moved(conn, skus, push=released)
 
 
 def hand_over(s, order_id: int, reservation) -> bool:
@@ -151,7 +182,7 @@ def hand_over(s, order_id: int, reservation) -> bool:
             where.append(InventoryLevel.modified_at < since)
             values["modified_at"] = since
         s.execute(update(InventoryLevel).where(*where).values(values))
-    release(s, order_id)
+    _drop(s, order_id)  # not a release: the web stock stays what it was, now counted by the ERP's row
     return True
 
 

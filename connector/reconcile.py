@@ -295,8 +295,11 @@ class Reconciler:
         written = binding.get(self.db, STOCK, [d[0] for d in drifted])
         for sku, expected, current, erp_stock in drifted:
             last = written.get(sku)
-            note = (f"wooerp last wrote {last.sync_hash} at {last.last_synced_at:%Y-%m-%d %H:%M} UTC"
-                    if last is not None and last.last_synced_at else "never written by wooerp")
+            note = ("never written by wooerp" if last is None or not last.last_synced_at else
+                    f"wooerp last wrote {last.sync_hash} at {last.last_synced_at:%Y-%m-%d %H:%M} UTC"
+                    if last.sync_hash is not None else
+                    f"wooerp last wrote it at {last.last_synced_at:%Y-%m-%d %H:%M} UTC; the shop moved its own "
+                    f"stock since (an order sold, cancelled or restocked it): the next inventory push writes it")
             if sku in held:
                 units, orders = held[sku]
                 note += f"; ERP web stock {erp_stock}, {units} held for {orders} orders not yet in the ERP"

@@ -11,6 +11,10 @@ fields to carry in the batch it is about to send (a new product is created with 
 call) and hands what the shop accepted to `written`. Either way a figure is sent only where it differs
 from what was last written to that shop record, and is remembered (binding kind STOCK) once accepted.
 Every stock figure reads the holds of its SKUs with one query on the hold table's sku index.
+
+The shop also moves its own stock (a sale, a cancel, a restocking refund): then what was last written is
+forgotten, and SKUs whose web stock rose with no ERP change are marked due (connector/holds.py
+`shop_moved`); `push` writes them whatever was written before, and the inventory poll pushes the due ones.
 """
 from __future__ import annotations
 
@@ -142,6 +146,7 @@ class InventorySync:
         product write carries it). Returns the number of Woo write calls (0: nothing differed). A record
         the shop refuses is logged and not remembered (the next push tries again); raises the
         ShopPort's error families."""
+        due = {sku: b.last_synced_at for sku, b in binding.get(self.db, binding.STOCK_DUE, skus).items()}
         targets = binding.by_sku(self.db, skus, bound_only=True)
         wanted = self.to_write({sku: m.woo_id for sku, m in targets.items()})
         groups: dict[int | None, list[tuple[str, dict]]] = defaultdict(list)
@@ -156,17 +161,27 @@ class InventorySync:
                 answer = (self.woo.batch_variations(parent, update=updates) if parent
                           else self.woo.batch_products(update=updates))
                 calls += 1
-                self._remember(chunk, answer.get("update", []))
+                refused = self._remember(chunk, answer.get("update", []))
+                for sku in refused:
+                    due.pop(sku, None)  # refused: stays due, the next poll tries again
+        binding.stock_pushed(self.db, due)  # written, or nothing to write: no longer due
         return calls
 
-    def _remember(self, chunk, answers) -> None:
-        written = []
+    def due(self, limit: int = 1000) -> list[str]:
+        """SKUs whose shop stock moved by itself with no ERP change to push it (connector/holds.py
+        `shop_moved`): the inventory poll pushes them along with the ERP's changes. Reads our database only."""
+        return binding.stock_due(self.db, limit)
+
+    def _remember(self, chunk, answers) -> list[str]:
+        written, refused = [], []
         for (sku, change), answer in zip(chunk, answers):
             if answer.get("error"):
                 event(log, "stock write refused", logging.WARNING, sku=sku, error=answer["error"].get("code"))
+                refused.append(sku)
                 continue
             written.append((sku, change["id"], change["stock_quantity"]))
         self._store_all(written)
+        return refused
 
     def _store_all(self, written: list[tuple[str, int, int]]) -> None:
         """Store what was written, in one transaction (a stock push and a product write may store the

@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from decimal import Decimal
 
+from connector import holds
 from connector.erp.protocol import NotAmendable, StaleRevision, Unsupported
 from connector.errors import InvalidDataError, PermanentError, TransientError
 from connector.logs import event
@@ -161,6 +162,10 @@ class OrderLife:
                     continue
                 event(log, "ERP credit note created", order_id=order_id, refund_id=refund["id"],
                       credit_note_id=note["id"], amount=body["amount"], restock=body["restock"])
+                restocked = [ln["sku"] for ln in body["lines"] if shop_restocked(order)[ln["sku"]]]
+                if restocked:  # the shop put these units back on sale by itself: write its figure again
+                    with self.imp.db.session() as s:
+                        holds.shop_moved(s, restocked, released=True)
                 if body["restock"]:
                     restock_left -= Counter({ln["sku"]: ln["quantity"] for ln in body["lines"]})
             else:

@@ -170,6 +170,10 @@ class OrderImporter:
                     holds.hold(s, order_id, order)
                 else:
                     holds.release(s, order_id)
+            elif row.woo_status != order.get("status") and {row.woo_status, order.get("status")} & RESTOCKING:
+                # in the ERP: cancelled or reopened in the shop, which put its units back on sale (or took
+                # them again) by itself; whatever the ERP does, the shop's figure must be written again
+                holds.shop_moved(s, holds.demand(order), released=True)
             row.woo_status = order.get("status")
             row.woo_modified_gmt = order.get("date_modified_gmt")
 
@@ -399,6 +403,9 @@ def reset_for_retry(db: Database, order_id: int, by: str | None = None) -> bool:
         return True
 
 
+# WooCommerce puts an order's units back on sale when it enters these statuses and takes them again when it
+# leaves them (wc_maybe_increase_stock_levels / wc_maybe_reduce_stock_levels)
+RESTOCKING = frozenset({"cancelled", "pending"})
 PENDING = {st.RECEIVED: "waiting for its import", st.VALIDATED: "valid; its ERP order is being created",
            st.SUBMITTED: "sent to the ERP; waiting for the answer or a retry",
            st.IN_ERP: "in the ERP; the ERP number is being written back to the shop"}

@@ -48,8 +48,13 @@ def inventory_stream(s, push_stock: PushStock) -> DeltaPoll:
 
 def poll_inventory(s, push_stock: PushStock) -> dict:
     """One run of the stock stream; its PollReport as a dict (pages, records, watermark, resumed,
-    skipped: another run holds the stream). Raises the ERP's SyncError families and PagingStuck."""
-    return inventory_stream(s, push_stock).run().as_dict()
+    skipped: another run holds the stream, and "due": SKUs pushed because the shop moved their stock by
+    itself, connector/holds.py `shop_moved`). The due SKUs go to `push_stock` first (in chunks of ≤
+    BATCH_LIMIT), whatever the ERP answers. Raises the ERP's SyncError families and PagingStuck."""
+    due = s.inventory.due()
+    for chunk in chunked(due, BATCH_LIMIT):
+        push_stock(chunk)
+    return {**inventory_stream(s, push_stock).run().as_dict(), "due": len(due)}
 
 
 def poll_categories(s) -> dict | None:
