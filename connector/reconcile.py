@@ -154,7 +154,7 @@ class Reconciler:
         stock = self._erp_stock(report)
         shop = self._shop_catalog(set(erp) | invalid, report)
         self._compare_catalog(erp, invalid, stock, shop, report)
-        self._open, self._notes = {}, {}
+        self._open, self._notes, self._restocked = {}, {}, {}
         self._duplicate_refs(report)
         self._read_credit_notes(report)
         self._orders_without_number(report)
@@ -385,6 +385,9 @@ class Reconciler:
         for note in self._erp_items(lister):
             report.checked["erp_credit_notes"] += 1
             self._notes.setdefault(note.get("external_ref") or "", []).append((note["id"], note.get("amount")))
+            if note.get("restock"):
+                self._restocked.setdefault(note.get("external_ref") or "", Counter()).update(
+                    {ln["sku"]: int(ln["quantity"]) for ln in note.get("lines") or [] if ln.get("sku")})
 
     def _order_life(self, o: dict, report: Report) -> None:
         """An imported shop order against its open ERP order and its credit notes."""
@@ -415,6 +418,25 @@ class Reconciler:
                 report.add(CREDIT_NOTE_MISMATCH, key, ", ".join(f"{i} {a}" for i, a in notes), str(wanted),
                            f"order {o['id']}: " + (f"{len(notes)} credit notes for one refund" if len(notes) > 1
                                                   else "the credit note's amount is not the refund's"))
+        self._restock_total(o, report)
+
+    def _restock_total(self, o: dict, report: Report) -> None:
+        """Units restocked per SKU: the shop's (per order item) against the ERP's restocking credit notes of the
+        order, compared per ORDER, never per refund: WooCommerce does not record which refund restocked, so
+        which note carries the restock follows a rule (connector/sync/order_life.attribute_restock) and only
+        the total is a fact. Compared once every refund has exactly one credit note (else it is reported above)."""
+        refs = [order_life.refund_ref(r["id"]) for r in o.get("refunds") or []]
+        if not refs or any(len(self._notes.get(ref, [])) != 1 for ref in refs):
+            return
+        erp = Counter()
+        for ref in refs:
+            erp.update(self._restocked.get(ref, Counter()))
+        shop = order_life.shop_restocked(o)
+        if +erp != +shop:
+            show = lambda c: ", ".join(f"{sku} {n}" for sku, n in sorted((+c).items())) or "none"  # noqa: E731
+            report.add(CREDIT_NOTE_MISMATCH, order_ref(o["id"]), show(erp), show(shop),
+                       f"order {o['id']}: the units its ERP credit notes restock are not the units the shop "
+                       f"restocked (compared per order; which refund restocked is not recorded by WooCommerce)")
 
     def _gone_orders(self, report: Report) -> None:
         """Shop orders gone from WooCommerce (404) for which the ERP still holds a live order."""

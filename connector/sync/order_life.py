@@ -142,9 +142,14 @@ class OrderLife:
         if not order.get("refunds"):
             return problems
         order_id = order["id"]
-        refunds = sorted(self.woo.order_refunds(order_id), key=lambda r: r["id"])
+        # only refunds the order read lists: its item meta (what was restocked) is of the same read, so a refund
+        # made since waits for the next run instead of being credited without its restock
+        listed = {r.get("id") for r in order.get("refunds") or []}
+        refunds = sorted((r for r in self.woo.order_refunds(order_id) if r["id"] in listed), key=lambda r: r["id"])
         existing = self.erp.find_credit_notes(sales_order_id=erp_order["id"])
         restock_left = shop_restocked(order) - _erp_restocked(existing)
+        new = [r for r in refunds if not any(n.get("external_ref") == refund_ref(r["id"]) for n in existing)]
+        restocked, ambiguous = attribute_restock(new, restock_left)
         written = []
         for refund in refunds:
             ref = refund_ref(refund["id"])
@@ -154,7 +159,8 @@ class OrderLife:
                                 f"{', '.join(n['id'] for n in notes)}")
                 continue
             if not notes:
-                body = credit_note(refund, erp_order["id"], restock_left)
+                body = credit_note(refund, erp_order["id"], restock_left, restock=refund["id"] in restocked,
+                                   ambiguous=ambiguous)
                 try:
                     note = self.erp.create_credit_note(body)
                 except (InvalidDataError, Unsupported) as e:
@@ -162,10 +168,10 @@ class OrderLife:
                     continue
                 event(log, "ERP credit note created", order_id=order_id, refund_id=refund["id"],
                       credit_note_id=note["id"], amount=body["amount"], restock=body["restock"])
-                restocked = [ln["sku"] for ln in body["lines"] if shop_restocked(order)[ln["sku"]]]
-                if restocked:  # the shop put these units back on sale by itself: write its figure again
+                moved = [ln["sku"] for ln in body["lines"] if shop_restocked(order)[ln["sku"]]]
+                if moved:  # the shop put these units back on sale by itself: write its figure again
                     with self.imp.db.session() as s:
-                        holds.shop_moved(s, restocked, released=True)
+                        holds.shop_moved(s, moved, released=True)
                 if body["restock"]:
                     restock_left -= Counter({ln["sku"]: ln["quantity"] for ln in body["lines"]})
             else:
@@ -203,10 +209,65 @@ class OrderLife:
         return reason
 
 
-def credit_note(refund: dict, sales_order_id: str, restock_left: Counter) -> dict:
+def refund_goods(refund: dict) -> Counter:
+    """Units per SKU a shop refund takes back (its line items' quantities are negative in WooCommerce)."""
+    wanted = Counter()
+    for li in refund.get("line_items") or []:
+        qty = -int(li.get("quantity") or 0)
+        if qty > 0 and li.get("sku"):
+            wanted[li["sku"]] += qty
+    return wanted
+
+
+ATTRIBUTION_LIMIT = 12  # refunds credited in one run beyond this: the creation-order rule without the search
+
+
+def attribute_restock(refunds: list[dict], restock_left: Counter) -> tuple[set, dict]:
+    """Which of `refunds` (not credited yet, any order) restocked, from `restock_left`: units per SKU the shop
+    restocked (its `_restock_refunded_items` item meta) that no ERP credit note took back yet.
+
+    WooCommerce restocks a refund all or nothing (`restock_items`), but records only a running total per order
+    item, not which refund restocked. So every choice of refunds whose goods add up to `restock_left` exactly is
+    a possible answer. One choice: it is the truth. Several (e.g. two refunds of one unit of the same SKU, one
+    restocked): the rule is creation order, the restocked units go to the earliest refunds; totals per SKU are
+    right either way. None (a restock WooCommerce could only do in part): refunds in creation order take the
+    restock while the units left cover all their goods. Returns (ids of the refunds to credit as restocked,
+    {refund id: the ids it was a possible choice among} for the refunds whose attribution was ambiguous)."""
+    goods = [(r["id"], refund_goods(r)) for r in sorted(refunds, key=lambda r: r["id"]) if refund_goods(r)]
+    skus = set(restock_left)
+    for _, wanted in goods:
+        skus |= set(wanted)
+    fits = []
+    if len(goods) <= ATTRIBUTION_LIMIT:
+        for mask in range(1 << len(goods)):
+            total = Counter()
+            for i, (_, wanted) in enumerate(goods):
+                if mask >> i & 1:
+                    total += wanted
+            if all(total[sku] == restock_left[sku] for sku in skus if any(w[sku] for _, w in goods)):
+                fits.append(frozenset(rid for i, (rid, _) in enumerate(goods) if mask >> i & 1))
+    if fits:
+        order = {rid: i for i, (rid, _) in enumerate(goods)}
+        chosen = min(fits, key=lambda f: sorted(order[rid] for rid in f) + [len(goods)] * (len(goods) - len(f)))
+    else:
+        chosen, left = set(), Counter(restock_left)
+        for rid, wanted in goods:
+            if all(left[sku] >= qty for sku, qty in wanted.items()):
+                chosen.add(rid)
+                left -= wanted
+    undecided = {rid for rid, _ in goods if len({rid in f for f in fits}) > 1} if len(fits) > 1 else \
+        ({rid for rid, _ in goods} if not fits else set())
+    ambiguous = {rid: sorted(undecided) for rid in undecided}
+    return set(chosen), ambiguous
+
+
+def credit_note(refund: dict, sales_order_id: str, restock_left: Counter, *, restock: bool | None = None,
+                ambiguous: dict | None = None) -> dict:
     """The ERP credit note for one shop refund: its goods lines (quantity, amount with tax) and its amount; a
     refund of shipping, fees or a free amount alongside goods is added to the last line (the contract wants
-    Σ lines = amount); without goods it is an amount-only note. Restocked when the shop restocked those units."""
+    Σ lines = amount); without goods it is an amount-only note. Restocked when `restock` (as `attribute_restock`
+    decided), or, without it, when the shop restocked every unit of it (`restock_left`). When the attribution
+    was ambiguous (`ambiguous` names this refund) the reason says so and which rule decided."""
     amount = Decimal(str(refund.get("amount") or "0"))
     lines = []
     for li in refund.get("line_items") or []:
@@ -222,7 +283,15 @@ def credit_note(refund: dict, sales_order_id: str, restock_left: Counter) -> dic
     wanted = Counter()
     for ln in lines:
         wanted[ln["sku"]] += ln["quantity"]
-    restock = bool(lines) and all(restock_left[sku] >= qty for sku, qty in wanted.items())
+    if restock is None:
+        restock = all(restock_left[sku] >= qty for sku, qty in wanted.items())
+    restock = bool(lines) and restock
+    among = (ambiguous or {}).get(refund["id"])
+    if lines and among:
+        others = ", ".join(str(i) for i in among if i != refund["id"])
+        reason = (f"{reason} (restock {'attributed' if restock else 'not attributed'} by rule: WooCommerce "
+                  f"counts restocked units per order item, not per refund; refunds {refund['id']} and {others} "
+                  f"could each be the restocked one, the earliest are taken)").strip()
     return {"external_ref": refund_ref(refund["id"]), "sales_order_id": sales_order_id, "reason": reason,
             "lines": [dict(ln, amount=str(ln["amount"])) for ln in lines], "amount": str(amount), "restock": restock}
 

@@ -269,3 +269,77 @@ def test_an_imported_order_whose_payment_fails_afterwards_stops_for_a_person(env
     assert env.erp_order(oid)["status"] != "cancelled"  # a person decides: the money may still come
     env.woo.update_order(oid, {"status": "processing"})  # paid after all: nothing left to look at
     assert env.importer.run(oid).state == st.WRITTEN_BACK
+
+
+def _goods_refund(env, oid: int, lines: dict[str, int], *, restock: bool) -> dict:
+    order = env.woo.get_order(oid)
+    items = {li["sku"]: li for li in order["line_items"]}
+    amount = sum(10 * qty for qty in lines.values())
+    return env.refund(oid, amount=f"{amount}.00", api_restock=restock, line_items=[
+        {"id": items[sku]["id"], "quantity": qty, "refund_total": f"{10 * qty}.00"} for sku, qty in lines.items()])
+
+
+def _restocked(notes: list[dict]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for n in notes:
+        for ln in n["lines"] if n["restock"] else ():
+            total[ln["sku"]] = total.get(ln["sku"], 0) + ln["quantity"]
+    return total
+
+
+def _reconcile(env):
+    from datetime import datetime, timedelta, timezone
+
+    from connector.reconcile import Reconciler
+    return Reconciler(env.importer.db, env.woo, env.importer.erp, warehouses=("MAIN",),
+                      import_statuses=("processing", "on-hold"), order_grace_minutes=0,
+                      clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=1)).run()
+
+
+def test_two_refunds_credited_in_one_run_restock_as_the_shop_did_when_only_one_choice_fits(env):
+    """Finding F13: one refund of LIFE-A not restocked, then one of LIFE-A and LIFE-B restocked, both seen by
+    the same run. WooCommerce's per-item counts (A 1, B 1) fit only the second refund restocking."""
+    from connector.reconcile import CREDIT_NOTE_MISMATCH
+    oid = env.imported_order()
+    env.erp_admin.ship_order(env.erp_order(oid)["id"])
+    kept = _goods_refund(env, oid, {"LIFE-A": 1}, restock=False)
+    back = _goods_refund(env, oid, {"LIFE-A": 1, "LIFE-B": 1}, restock=True)
+    assert env.importer.run(oid).state == st.WRITTEN_BACK
+    notes = {n["external_ref"]: n for n in env.credit_notes(oid)}
+    assert notes[f"WC-REFUND-{kept['id']}"]["restock"] is False
+    assert notes[f"WC-REFUND-{back['id']}"]["restock"] is True
+    assert _restocked(list(notes.values())) == {"LIFE-A": 1, "LIFE-B": 1}
+    assert all("by rule" not in n["reason"] for n in notes.values())
+    assert not _reconcile(env).of(CREDIT_NOTE_MISMATCH)
+
+
+def test_two_like_refunds_in_one_run_follow_the_creation_order_rule_and_say_so(env):
+    """Two refunds of one unit of LIFE-A, the second restocked: WooCommerce's count (A 1) fits either. The
+    rule gives the restock to the earlier refund, both notes say the attribution was by rule, the ERP's
+    total is the shop's, and reconcile (which compares per order) finds nothing."""
+    from connector.reconcile import CREDIT_NOTE_MISMATCH
+    oid = env.imported_order()
+    env.erp_admin.ship_order(env.erp_order(oid)["id"])
+    before = env.on_hand("LIFE-A")
+    first = _goods_refund(env, oid, {"LIFE-A": 1}, restock=False)
+    second = _goods_refund(env, oid, {"LIFE-A": 1}, restock=True)
+    assert env.importer.run(oid).state == st.WRITTEN_BACK
+    notes = {n["external_ref"]: n for n in env.credit_notes(oid)}
+    one, two = notes[f"WC-REFUND-{first['id']}"], notes[f"WC-REFUND-{second['id']}"]
+    assert (one["restock"], two["restock"]) == (True, False)
+    for note, other in ((one, second), (two, first)):
+        assert "by rule" in note["reason"] and str(other["id"]) in note["reason"]
+    assert env.on_hand("LIFE-A") == before + 1  # one unit back, as in the shop
+    assert not _reconcile(env).of(CREDIT_NOTE_MISMATCH)
+
+
+def test_reconcile_flags_a_restock_the_erp_credit_notes_do_not_carry(env):
+    from connector.reconcile import CREDIT_NOTE_MISMATCH
+    oid = env.imported_order()
+    refund = _goods_refund(env, oid, {"LIFE-A": 1}, restock=True)
+    requests.post(f"{env.erp_url}/api/v1/credit-notes", headers={"Authorization": f"Bearer {SANDBOX_ERP_TOKEN}"},
+                  json={"external_ref": f"WC-REFUND-{refund['id']}", "sales_order_id": env.erp_order(oid)["id"],
+                        "amount": "10.00", "lines": [{"sku": "LIFE-A", "quantity": 1, "amount": "10.00"}],
+                        "restock": False}, timeout=10).raise_for_status()  # credited by hand, without the restock
+    (mismatch,) = _reconcile(env).of(CREDIT_NOTE_MISMATCH)
+    assert mismatch.key == f"WC-ORDER-{oid}" and (mismatch.erp_value, mismatch.woo_value) == ("none", "LIFE-A 1")

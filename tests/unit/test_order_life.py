@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from hypothesis import given, strategies as st
 
-from connector.sync.order_life import _norm, credit_note
+from connector.sync.order_life import _norm, attribute_restock, credit_note, refund_goods
 
 cents = st.integers(min_value=0, max_value=10_000_00).map(lambda c: Decimal(c) / 100)
 
@@ -61,3 +61,34 @@ def test_a_second_trashing_after_a_restore_is_a_new_change_and_its_duplicate_is_
         return judge(body, headers, secret="s", topics=("order.deleted",), max_bytes=10_000)
     first, duplicate, later = verdict("d1"), verdict("d1"), verdict("d2")
     assert first.accepted and first.change_key == duplicate.change_key != later.change_key
+
+
+@given(st.lists(st.tuples(st.dictionaries(st.sampled_from(["A", "B"]), st.integers(1, 3), min_size=1, max_size=2),
+                          st.booleans()), min_size=1, max_size=5))
+def test_restock_attribution_always_restocks_what_the_shop_restocked_and_is_the_truth_when_only_it_fits(drawn):
+    """WooCommerce keeps one restocked count per order item; the refunds credited in one run get the restock so
+    that the totals per SKU are the shop's, the one possible answer when only one fits, else by creation order,
+    said so on each note concerned."""
+    refunds = [{"id": 100 + i, "amount": "0", "line_items": [{"sku": sku, "quantity": -q, "total": "0"}
+                                                              for sku, q in goods.items()]}
+               for i, (goods, _) in enumerate(drawn)]
+    truth = {r["id"] for r, (_, restocked) in zip(refunds, drawn) if restocked}
+    shop = sum((refund_goods(r) for r in refunds if r["id"] in truth), Counter())
+    chosen, ambiguous = attribute_restock(list(reversed(refunds)), shop)  # the order given does not matter
+    assert sum((refund_goods(r) for r in refunds if r["id"] in chosen), Counter()) == shop
+    if not ambiguous:
+        assert chosen == truth
+    for rid, among in ambiguous.items():
+        assert rid in among and len(among) > 1
+        note = credit_note(next(r for r in refunds if r["id"] == rid), "SO-1", Counter(),
+                           restock=rid in chosen, ambiguous=ambiguous)
+        assert "by rule" in note["reason"] and note["restock"] is (rid in chosen)
+    assert attribute_restock(refunds, shop) == (chosen, ambiguous)  # deterministic
+
+
+def test_like_refunds_give_the_restock_to_the_earliest():
+    one = {"id": 5, "line_items": [{"sku": "A", "quantity": -1}]}
+    two = {"id": 6, "line_items": [{"sku": "A", "quantity": -1}]}
+    assert attribute_restock([two, one], Counter(A=1)) == ({5}, {5: [5, 6], 6: [5, 6]})
+    assert attribute_restock([two, one], Counter(A=2)) == ({5, 6}, {})
+    assert attribute_restock([two, one], Counter()) == (set(), {})
