@@ -118,7 +118,8 @@ def stock_moved(conn, skus: Iterable[str], *, push: bool) -> None:
     if not wanted:
         return
     for chunk in chunked(wanted, SQL_IN_LIMIT):
-        conn.execute(update(EntityMapping).where(EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk))
+        conn.execute(update(EntityMapping).where(EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk),
+                                                  EntityMapping.sync_hash.isnot(None))  # hot SKUs: no write, no row lock
                      .values(sync_hash=None).execution_options(synchronize_session=False))
     if not push:
         return
