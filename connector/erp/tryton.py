@@ -28,6 +28,10 @@ Mapping
   quantity subtracts; a quotation or draft plans nothing); with the `quantity` basis only once it is
   shipped (done moves lower `quantity`). The moment is the sale's last write (the confirm or the
   shipment), in the sale's warehouse. Until then the connector keeps holding the order's quantities.
+- Credit notes: a shop refund is a return sale `R<id>` of the sale (reference WC-REFUND-<refund id>) and, for
+  restocked units not shipped yet, a refund `sale.amendment` withdrawing them (Tryton credits those itself by
+  the sale's invoice method); see "credit notes" below. Sales are read as the shop ordered them, withdrawn
+  units counted back and credited.
 - Shipments: `stock.shipment.out` in state done, `SH<id>`, bound to their sale through the moves'
   origin; tracking number = the shipment's `reference`, `shipped_at` = its effective date.
 """
@@ -571,7 +575,8 @@ class TrytonErp:
         sale is cancelled or done or the warehouse has started on it (a shipment assigned, picked, packed or
         done); InvalidDataError when Tryton cannot represent the change (a confirmed sale takes no new line:
         an amendment only changes existing lines) or a SKU is unknown; TransientError while a confirmed sale
-        still waits for Tryton's processing queue."""
+        still waits for Tryton's processing queue. Units a refund amendment withdrew (create_credit_note) stay
+        withdrawn: `lines` holds the shop's quantities, and a sale line is set to the shop's quantity less them."""
         sale_id = _code("S", order_id)
         sale = self._amendable(sale_id)
         if revision is not None and int(revision) != sale["revision"]:
@@ -981,6 +986,8 @@ class TrytonErp:
         search = [("state", "=", "validated"), ("description", "like", REFUND_AMENDMENT + "%"),
                   ["OR", *domain] if any_of else domain]
         ids = self.rpc.model("sale.amendment", "search", search, 0, None, [["id", "ASC"]])
+        if not ids:
+            return []
         rows = self._read("sale.amendment", ids, ("description", "sale", "sale.number", "create_date", "write_date"))
         out = []
         for row in rows:

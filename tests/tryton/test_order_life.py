@@ -276,6 +276,10 @@ def test_units_not_shipped_yet_are_withdrawn_by_one_amendment_and_tryton_credits
     sale, = erp.find_sales_orders("WC-ORDER-530")
     assert sale["status"] == "confirmed" and sale["totals"]["net"] == "42.40"
     assert erp.comparable(sale) == erp.comparable(_order(erp, "WC-ORDER-530", [_line("MUG-BLUE", 3)]))
+    # the shop manager then adds a fourth mug: Tryton's line goes to 3, the credited mug stays withdrawn
+    amended = erp.amend_sales_order(order["id"], {"lines": [_line("MUG-BLUE", 4)]})
+    assert amended["lines"][0]["quantity"] == 4 and _outgoing(admin, order["id"]) == {"city": "Berlin", "MUG-BLUE": 3}
+    assert erp.find_credit_notes(external_ref="WC-REFUND-84") == [note]
 
 
 def test_invoiced_on_fulfillment_the_withdrawn_units_are_never_invoiced_and_the_tax_is_a_return(
