@@ -454,3 +454,43 @@ def test_the_importer_amends_once_then_credits_each_refund_once(erp, admin, db):
     shop.order["customer_note"] = "too late: shipped"  # amended after shipment: a person decides
     report = importer.run(520)
     assert report.state == st.ATTENTION and "after shipment" in report.detail
+
+
+def test_the_importer_withdraws_a_cancelled_unit_once_and_does_not_amend_it_back(erp, admin, db):
+    shop = _Shop(_woo_order(536, mugs=3))
+    importer = OrderImporter(db, shop, erp, import_statuses=("processing",), currencies=("EUR",))
+    report = importer.run(536)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    sale_id = report.erp_order_id
+
+    shop.order["line_items"][0]["meta_data"] = [{"key": "_restock_refunded_items", "value": "1"}]
+    shop.refunds = [{"id": 94, "amount": "12.50", "reason": "one less", "line_items": [
+        {"sku": "MUG-RED", "quantity": -1, "total": "-12.50", "total_tax": "0.00"}]}]
+    for _ in range(2):  # the shop's order still lists three mugs: the third is credited, not amended back
+        report = importer.run(536)
+        assert report.state == st.WRITTEN_BACK, report.detail
+    assert len(_refund_amendments(admin, {"id": sale_id})) == 1 and _sale(admin, sale_id)["revision"] == 1
+    assert _outgoing(admin, sale_id) == {"city": "Berlin", "MUG-RED": 2} and _returns(admin, "WC-REFUND-94") == []
+    note, = erp.find_credit_notes(sales_order_id=sale_id)
+    assert shop.meta["_erp_credit_note_94"] == note["number"] and note["restock"]
+
+
+def test_a_refund_amendment_left_in_draft_by_a_crash_is_replaced_not_applied_twice(erp, admin, monkeypatch):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-537", [_line("CAP-GREY", 3, "15.00")]))
+    model = erp.rpc.model
+
+    def crash_before_validating(name, method, *args, **kw):
+        if (name, method) == ("sale.amendment", "validate_amendment"):
+            raise ConnectionError("the worker died here")
+        return model(name, method, *args, **kw)
+    monkeypatch.setattr(erp.rpc, "model", crash_before_validating)
+    refund = _refund("WC-REFUND-90", order, [("CAP-GREY", 2, "30.00")], "30.00")
+    with pytest.raises(ConnectionError):
+        erp.create_credit_note(refund)
+    monkeypatch.undo()
+    assert [a["state"] for a in _refund_amendments(admin, order)] == ["draft"]
+    assert erp.find_credit_notes(external_ref="WC-REFUND-90") == []
+
+    note = erp.create_credit_note(refund)
+    assert [a["state"] for a in _refund_amendments(admin, order)] == ["validated"] and note["amount"] == "30.00"
+    assert _outgoing(admin, order["id"]) == {"city": "Berlin", "CAP-GREY": 1}
