@@ -73,7 +73,7 @@ AMENDMENT_PREFIX = "WooCommerce: "  # the description of the sale.amendment reco
 REFUND_PREFIX = "WC-REFUND-"
 REFUND_AMENDMENT = AMENDMENT_PREFIX + "refund "  # then "WC-REFUND-<id> withdraws …": a refund's amendment
 FOLLOWS = "; return follows"  # a refund amendment whose refund also needs a return sale
-WITHDRAWN_ITEM = re.compile(r"(\d+) × (\S+) \((-?\d+\.\d+), line (\d+)\)")
+WITHDRAWN_ITEM = re.compile(r"(\d+) × (.+?) \((-?\d+\.\d+), line (\d+)\)")
 WITHDRAWN_CHARGES = re.compile(r"charges \((-?\d+\.\d+), lines ([\d ]+)\)")
 SALE_STATES = {"draft": "draft", "quotation": "open", "confirmed": "confirmed", "done": "shipped",
                "cancelled": "cancelled"}
@@ -952,11 +952,17 @@ class TrytonErp:
             charges = sum((_booked(li["quantity"], li["unit_price"]) for li in charge_lines), Decimal(0))
             if beyond < charges:
                 charges, charge_lines = Decimal(0), []
+        returned_skus = [s for s, (u, _v) in wanted.items() if u > taken.get(s, (0, 0))[0]]
+        low = sorted(s for s in returned_skus if wanted[s][1] - taken.get(s, (0, Decimal(0)))[1] <= 0)
+        if low:
+            raise InvalidDataError(
+                f"tryton: refund {ref} credits too little for {', '.join(low)} to withdraw the units of sale {number} "
+                f"not shipped yet and return the shipped ones (withdrawing credits their full value in Tryton); a "
+                f"person must decide in Tryton")
         if beyond - charges < 0:
             raise InvalidDataError(
                 f"tryton: refund {ref} credits {amount}, less than the {value + charges} Tryton credits when it "
                 f"withdraws the units not shipped yet from sale {number}; a person must decide in Tryton")
-        returned_skus = [s for s, (u, _v) in wanted.items() if u > taken.get(s, (0, 0))[0]]
         follows = bool(returned_skus) or beyond - charges > 0
         text = ", ".join(f"{take} × {sku} ({_money(worth)}, line {li['id']})" for li, _, take, worth, sku in edits)
         if charge_lines:
@@ -1038,7 +1044,7 @@ class TrytonErp:
                                            for s, (q, v) in a["units"].items()],
                         "amount": _money(a["amount"]), "restock": True, "status": "confirmed",
                         "created_at": timestamp(a["created_at"]), "modified_at": timestamp(a["modified_at"])})
-        return out
+        return sorted(out, key=lambda n: n["created_at"] or "")  # oldest first, returns and amendments alike
 
     def _returned(self, sale_id: int) -> dict[str, int]:
         """Units per SKU that return sales of the sale take back (restocking returns not cancelled)."""

@@ -494,3 +494,10 @@ def test_a_refund_amendment_left_in_draft_by_a_crash_is_replaced_not_applied_twi
     note = erp.create_credit_note(refund)
     assert [a["state"] for a in _refund_amendments(admin, order)] == ["validated"] and note["amount"] == "30.00"
     assert _outgoing(admin, order["id"]) == {"city": "Berlin", "CAP-GREY": 1}
+
+
+def test_a_refund_below_what_withdrawing_credits_in_tryton_is_refused_with_the_reason(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-538", [_line("MUG-BLUE", 2)]))
+    with pytest.raises(InvalidDataError, match="credits 10.00, less than the 12.50 Tryton credits"):  # a coupon share
+        erp.create_credit_note(_refund("WC-REFUND-95", order, [("MUG-BLUE", 1, "10.00")], "10.00"))
+    assert _refund_amendments(admin, order) == [] and _outgoing(admin, order["id"]) == {"city": "Berlin", "MUG-BLUE": 2}
