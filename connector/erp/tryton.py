@@ -28,12 +28,17 @@ Mapping
   quantity subtracts; a quotation or draft plans nothing); with the `quantity` basis only once it is
   shipped (done moves lower `quantity`). The moment is the sale's last write (the confirm or the
   shipment), in the sale's warehouse. Until then the connector keeps holding the order's quantities.
+- Credit notes: a shop refund is a return sale `R<id>` of the sale (reference WC-REFUND-<refund id>) and, for
+  restocked units not shipped yet, a refund `sale.amendment` withdrawing them (Tryton credits those itself by
+  the sale's invoice method); see "credit notes" below. Sales are read as the shop ordered them, withdrawn
+  units counted back and credited.
 - Shipments: `stock.shipment.out` in state done, `SH<id>`, bound to their sale through the moves'
   origin; tracking number = the shipment's `reference`, `shipped_at` = its effective date.
 """
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 from connector.erp import tryton_keyset as keyset
@@ -66,6 +71,10 @@ AMENDABLE = ("billing_address", "shipping_address", "lines", "shipping", "discou
 CHARGES = ("shipping", "fees", "discounts")
 AMENDMENT_PREFIX = "WooCommerce: "  # the description of the sale.amendment records the adapter makes
 REFUND_PREFIX = "WC-REFUND-"
+REFUND_AMENDMENT = AMENDMENT_PREFIX + "refund "  # then "WC-REFUND-<id> withdraws …": a refund's amendment
+FOLLOWS = "; return follows"  # a refund amendment whose refund also needs a return sale
+WITHDRAWN_ITEM = re.compile(r"(\d+) × (.+?) \((-?\d+\.\d+), line (\d+)\)")
+WITHDRAWN_CHARGES = re.compile(r"charges \((-?\d+\.\d+), lines ([\d ]+)\)")
 SALE_STATES = {"draft": "draft", "quotation": "open", "confirmed": "confirmed", "done": "shipped",
                "cancelled": "cancelled"}
 PROCESSING_STATES = {"partially shipped": "partially_shipped", "sent": "shipped"}
@@ -533,9 +542,12 @@ class TrytonErp:
 
     def cancel_sales_order(self, order_id: str) -> dict:
         """Cancel sale "S<id>" (a confirmed sale goes back to draft first) and return it; a cancelled sale is
-        returned as is. PermanentError status 409 when it is processing or done (shipments exist)."""
+        returned as is, and so is a sale refund amendments withdrew entirely (status cancelled: Tryton cannot cancel
+        a processing sale). PermanentError status 409 when it is processing or done (shipments exist)."""
         sale_id = _code("S", order_id)
         state = self._state(sale_id)
+        if state in ("processing", "done") and self._sale(sale_id)["status"] == "cancelled":
+            return self._sale(sale_id)  # a refund withdrew every line before anything shipped
         if state in ("processing", "done"):
             raise PermanentError(f"tryton: sale {order_id} is {state}; cancel its shipments in Tryton first",
                                  status=409)
@@ -563,14 +575,15 @@ class TrytonErp:
         sale is cancelled or done or the warehouse has started on it (a shipment assigned, picked, packed or
         done); InvalidDataError when Tryton cannot represent the change (a confirmed sale takes no new line:
         an amendment only changes existing lines) or a SKU is unknown; TransientError while a confirmed sale
-        still waits for Tryton's processing queue."""
+        still waits for Tryton's processing queue. Units a refund amendment withdrew (create_credit_note) stay
+        withdrawn: `lines` holds the shop's quantities, and a sale line is set to the shop's quantity less them."""
         sale_id = _code("S", order_id)
         sale = self._amendable(sale_id)
         if revision is not None and int(revision) != sale["revision"]:
             raise StaleRevision(f"tryton: sale {order_id} is at revision {sale['revision']}, not {revision}",
                                 status=412)
         confirmed = sale["state"] == "processing"
-        edits = self._line_edits(sale, changes)
+        edits = self._line_edits(*self._withdrawn_back(sale), changes)
         new = [want for line, want in edits if line is None]
         if confirmed and new:
             raise InvalidDataError(
@@ -629,7 +642,22 @@ class TrytonErp:
             raise TransientError(f"tryton: sale {name} is confirmed and not processed yet")
         return sale
 
-    def _line_edits(self, sale: dict, changes: dict) -> list[tuple[dict | None, dict]]:
+    def _withdrawn_back(self, sale: dict) -> tuple[dict, dict]:
+        """(the sale with the units its refund amendments withdrew counted back on its lines, {line id: units
+        withdrawn}): the shop's lines still hold those units, so edits are computed on the sale as ordered."""
+        back: dict[int, float] = {}
+        if sale["state"] == "processing":
+            for a in self._refund_amendments([("sale", "=", sale["id"])]):
+                for line_id, units in a["lines"].items():
+                    back[line_id] = back.get(line_id, 0) + units
+                for line_id in a["charge_lines"]:
+                    back[line_id] = back.get(line_id, 0) + 1
+        if not back:
+            return sale, back
+        lines = [dict(li, quantity=li["quantity"] + back.get(li["id"], 0)) for li in sale.get("lines.") or []]
+        return dict(sale, **{"lines.": lines}), back
+
+    def _line_edits(self, sale: dict, back: dict, changes: dict) -> list[tuple[dict | None, dict]]:
         """(sale line, or None for a line to add; its wanted values) for each sale line that must change. Goods
         lines are matched to the wanted ones by product and description first, then in order; so are the lines
         without product (shipping, fees, discounts). A line no longer wanted is wanted with quantity 0."""
@@ -652,6 +680,16 @@ class TrytonErp:
             wanted = [{"product": None, "quantity": 1.0, "unit": None, "unit_price": Decimal(amount),
                        "description": text} for text, amount in self._charges(merged)]
             edits += _match([li for li in lines if not li.get("product")], wanted)
+        if back:  # what a refund withdrew stays withdrawn: the edit asks for the rest
+            kept = []
+            for line, want in edits:
+                if line is not None and back.get(line["id"]):
+                    want = dict(want, quantity=max(0.0, float(want["quantity"]) - back[line["id"]]))
+                    line = dict(line, quantity=line["quantity"] - back[line["id"]])
+                    if not _differs(line, want):
+                        continue
+                kept.append((line, want))
+            edits = kept
         return edits
 
     def _validate_amendment(self, sale: dict, addresses: dict, edits: list, description: str) -> None:
@@ -674,52 +712,94 @@ class TrytonErp:
             "sale": sale["id"], "description": description[:100], "lines": [["create", lines]] if lines else []}])
         self.rpc.model("sale.amendment", "validate_amendment", [amendment])
 
-    # -- credit notes: return sales ----------------------------------------------------------------------
-    # A shop refund is a Tryton return sale, what the sale module's "Return Sale" wizard makes: a sale with
-    # negative quantities whose origin is the sold sale and whose reference is WC-REFUND-<refund id>. It is
-    # where a Tryton accountant looks for what was given back: on confirmation it makes the credit note
-    # (invoice with negative lines) by the sale's invoice method, and for restocked goods an incoming customer
-    # return shipment. An amount-only refund (shipping, goodwill) is a return sale with one line without
-    # product, like the charges of the sales themselves, rather than a free-standing account.invoice credit:
-    # it stays tied to its sale, is found and numbered like the others, and needs no accounts on the line.
+    # -- credit notes: return sales and withdrawals ------------------------------------------------------
+    # A shop refund is credited in Tryton by what Tryton itself would use, exactly once:
+    # - units the warehouse has not shipped yet, when the shop restocked them, are withdrawn from the sale by one
+    #   validated `sale.amendment` (module sale_amendment) lowering the quantities of the sale lines that hold
+    #   them. Validating it deletes their planned moves (the waiting shipment no longer takes them, the forecast
+    #   stock frees them) and Tryton recomputes the sale's invoicing itself: invoice method `order` replaces the
+    #   draft invoice's lines, or, once that invoice is posted, makes a draft credit invoice of the withdrawn
+    #   value; `fulfillment` never invoices them (only shipped units are invoiced); `manual` invoices what a
+    #   person asks for, so a manually invoiced line is not withdrawn (the refund is refused with the reason).
+    #   Its description holds the refund reference and what it withdrew ("WooCommerce: refund WC-REFUND-74
+    #   withdraws 1 × MUG-BLUE (12.50, line 7)…"), so the credit note is found by its reference like a return.
+    #   A refund withdrawing every unit of a sale that shipped nothing also withdraws its shipping, fee and
+    #   discount lines when the refund covers them: the sale is then fully withdrawn (reported as cancelled).
+    # - shipped units, and what the refund credits beyond the withdrawn units' value (shipping kept on the sale,
+    #   tax, goodwill), are a Tryton return sale, what the sale module's "Return Sale" wizard makes: a sale with
+    #   negative quantities whose origin is the sold sale and whose reference is WC-REFUND-<refund id>. On
+    #   confirmation it makes the credit invoice by the sale's invoice method and, for restocked goods, an
+    #   incoming customer return shipment. An amount-only refund is a return sale with one line without product,
+    #   like the charges of the sales themselves: it stays tied to its sale and needs no accounts on the line.
+    # When a refund needs both, the amendment comes first and says "return follows": until the return exists
+    # the credit note is not reported (so the caller asks again and the return is made, never the amendment).
     def find_credit_notes(self, *, external_ref: str | None = None, sales_order_id: str | None = None) -> list[dict]:
-        """Credit notes (return sales) with reference `external_ref` ("WC-REFUND-<id>"), or every return of the
-        sale `sales_order_id` ("S<id>"), oldest first; the shape of `create_credit_note`'s answer. A return whose
-        creation stopped half-way (Tryton's create, quote, confirm and receipt are separate calls) is finished
-        here, never created twice."""
+        """Credit notes with reference `external_ref` ("WC-REFUND-<id>"), or every credit note of the sale
+        `sales_order_id` ("S<id>"), oldest first; the shape of `create_credit_note`'s answer. A credit note is a
+        return sale, a refund amendment (units withdrawn before shipment), or both for one refund (answered as
+        one). A return whose creation stopped half-way (Tryton's create, quote, confirm and receipt are separate
+        calls) is finished here, never created twice; a refund amendment whose return has not been made yet is
+        left out (create_credit_note then makes only the return)."""
         if external_ref:
             domain = [("reference", "=", external_ref), ("origin", "like", "sale.sale,%")]
+            amendments = self._refund_amendments([("description", "like", f"{REFUND_AMENDMENT}{external_ref} %")])
         else:
-            domain = [("origin", "=", f"sale.sale,{_code('S', sales_order_id)}")]
+            sale_id = _code("S", sales_order_id)
+            domain = [("origin", "=", f"sale.sale,{sale_id}")]
+            amendments = self._refund_amendments([("sale", "=", sale_id)])
         ids = self.rpc.model("sale.sale", "search", domain, 0, None, [["id", "ASC"]])
         for row in self._read("sale.sale", ids, ("reference", "state", "shipment_method", "shipment_returns")):
             if (row["reference"] or "").startswith(REFUND_PREFIX):  # ours; a person's draft return stays theirs
                 self._finish_return(row)
-        return self._credit_notes(ids)
+        return self._combined(self._credit_notes(ids), amendments)
 
     def list_credit_notes(self, modified_since, cursor, limit=100) -> Page:
-        """The return sales with a WC-REFUND- reference, delta-paged like sales (reconciliation)."""
-        events, more = keyset.fetch(self.rpc, [Source("sale.sale", (("reference", "like", REFUND_PREFIX + "%"),))],
-                                    modified_since, cursor, limit)
-        at = {e.id: e.at for e in events}
-        items = [dict(note, modified_at=timestamp(at[int(note["id"][1:])])) for note in self._credit_notes(list(at))]
+        """The credit notes with a WC-REFUND- reference (return sales and refund amendments), delta-paged like
+        sales (reconciliation). A refund credited by both is listed once, with its return sale."""
+        events, more = keyset.fetch(self.rpc, [
+            Source("sale.sale", (("reference", "like", REFUND_PREFIX + "%"),)),
+            Source("sale.amendment", (("state", "=", "validated"), ("description", "like", REFUND_AMENDMENT + "%")),
+                   ("description",))], modified_since, cursor, limit)
+        at = {e.id: e.at for e in events if e.model == "sale.sale"}
+        amended = [e for e in events if e.model == "sale.amendment" and FOLLOWS not in e.row["description"]]
+        notes = self._credit_notes(list(at))
+        refs = {n["external_ref"] for n in notes}
+        amendments = self._refund_amendments([("description", "like", f"{REFUND_AMENDMENT}{ref} %")
+                                              for ref in sorted(refs)], any_of=True) if refs else []
+        items = [dict(n, modified_at=timestamp(at[int(n["id"][1:])])) for n in self._combined(notes, amendments)]
+        alone = self._refund_amendments([("id", "in", [e.id for e in amended])]) if amended else []
+        items += [dict(n, modified_at=timestamp(next(e.at for e in amended if e.id == int(n["id"][1:]))))
+                  for n in self._combined([], alone)]
         return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
 
     def create_credit_note(self, note: dict) -> dict:
         """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount}], amount, restock}` (amounts as
-        decimal strings with the shop's tax, quantities as positive ints) → a confirmed return sale of the sale,
-        answered as `{id: "R<id>", number, external_ref, sales_order_id, reason, lines, amount, restock, status,
-        created_at, modified_at}`. Each goods line becomes a line of the product with the negative quantity
-        (split in two at cent prices when the amount does not divide, as for sales); without lines, one line
-        without product for `amount`. `restock`: the return ships from the customer back into the sale's
-        warehouse (received and put away, since the shop has put the units back on sale); otherwise its
-        shipment method is manual and no goods move. Not idempotent: look up by external_ref first.
+        decimal strings with the shop's tax, quantities as positive ints) → the credit note, answered as `{id,
+        number, external_ref, sales_order_id, reason, lines, amount, restock, status, created_at, modified_at}`.
 
-        Errors: InvalidDataError for an unknown SKU, a non-positive amount or lines that do not add up to
-        `amount`; PermanentError (404) when the sale does not exist."""
+        Without restock, every goods line becomes a line of the product with the negative quantity on a confirmed
+        return sale (split in two at cent prices when the amount does not divide, as for sales; shipment method
+        manual: no goods move); without lines, one line without product for `amount`. With restock, units the
+        sale has shipped (and not taken back yet) come back by the return sale (its customer return shipment is
+        received and put away in the sale's warehouse); units still waiting in an unstarted shipment are withdrawn
+        from the sale by one refund amendment (see the comment above), and what the refund credits beyond the
+        withdrawn units' value goes onto the return sale as a line without product. A SKU is returned before it
+        is withdrawn (shipped units first, like the reference ERP).
+
+        The answer: `id` "R<return id>" and `number` the return sale's number when there is a return; for a
+        refund credited by an amendment alone, `id` "A<amendment id>" and `number` "<sale number>/A<amendment
+        id>" (what a Tryton user finds on the sale's Amendments tab). `lines` are per SKU, `amount` what the
+        return and the amendment credit together. Idempotent: a credit note that exists for `external_ref` is
+        answered as is; a refund amendment made by an earlier call that stopped before its return is not made
+        again.
+
+        Errors: InvalidDataError for an unknown SKU, a non-positive amount, lines that do not add up to
+        `amount`, units to restock that the sale has neither shipped nor waiting in an unstarted shipment, units
+        a person invoiced manually, or a refund below the value Tryton withdraws; TransientError while the sale
+        waits for Tryton's processing queue; PermanentError (404) when the sale does not exist."""
         sale_id = _code("S", note["sales_order_id"])
         rows = self._read("sale.sale", [sale_id], ("number", "party", "currency", "warehouse", "invoice_address",
-                                                   "shipment_address"))
+                                                   "shipment_address", "state", "invoice_method", "shipment_state"))
         if not rows:
             raise PermanentError(f"tryton: no sale S{sale_id}", status=404)
         sale = rows[0]
@@ -731,37 +811,257 @@ class TrytonErp:
             raise InvalidDataError(f"tryton: credit note {ref}: lines add up to {total}, not {amount}")
         if amount <= 0:
             raise InvalidDataError(f"tryton: credit note {ref}: amount {amount} is not positive")
+        found = self.find_credit_notes(external_ref=ref)
+        if found:
+            return found[0]
         products = self._products_by_code({ln["sku"] for ln in goods})
-        lines = []
+        restock = bool(goods) and bool(note.get("restock"))
+        wanted: dict[str, list] = {}  # sku → [units, amount]
         for ln in goods:
-            product = products[ln["sku"]]
+            entry = wanted.setdefault(ln["sku"], [0, Decimal(0)])
+            entry[0] += int(ln["quantity"])
+            entry[1] += Decimal(str(ln["amount"]))
+        withdrawn = None
+        if restock:
+            done = self._refund_amendments([("sale", "=", sale_id),
+                                            ("description", "like", f"{REFUND_AMENDMENT}{ref} %")])
+            withdrawn = done[0] if done else self._withdraw(sale, ref, reason, wanted, amount)
+        lines = []
+        rest = amount
+        for sku, (units, value) in wanted.items():
+            took, worth = (withdrawn or {}).get("units", {}).get(sku, (0, Decimal(0)))
+            rest -= value
+            if units - took <= 0:
+                rest += value - worth  # what the refund gave beyond the withdrawn units' value
+                continue
+            product = products[sku]
             template = product["template."]
-            for quantity, price in exact_lines({"quantity": ln["quantity"], "unit_price": "0", "amount": ln["amount"]}):
+            for quantity, price in exact_lines({"quantity": units - took, "unit_price": "0",
+                                                "amount": str(value - worth)}):
                 lines.append({"type": "line", "product": product["id"], "quantity": -float(quantity),
                               "unit": template.get("sale_uom") or template["default_uom"], "unit_price": price,
-                              "description": f"Return: {ln['sku']}"})
-        if not lines:
-            lines.append({"type": "line", "quantity": -1.0, "unit_price": amount,
-                          "description": f"Refund: {reason or ref}"})
-        restock = bool(goods) and bool(note.get("restock"))
-        if restock:
-            self._check_returnable(sale_id, sale["number"], ref, goods)
+                              "description": f"Return: {sku}"})
+        if withdrawn:
+            rest -= withdrawn["charges"]
+            if not lines and not rest:
+                return self._combined([], [withdrawn])[0]
+        else:
+            rest = Decimal(0) if goods else amount
+        if rest:
+            lines.append({"type": "line", "quantity": -1.0, "unit_price": rest,
+                          "description": f"Refund: {reason or ref}" + (" (beyond the withdrawn units)"
+                                                                       if withdrawn else "")})
+        returned = {ln["description"][len("Return: "):] for ln in lines if ln.get("product")}
+        if restock and returned:
+            self._check_returnable(sale_id, sale["number"], ref, [
+                {"sku": sku, "quantity": wanted[sku][0] - (withdrawn or {}).get("units", {}).get(sku, (0, 0))[0]}
+                for sku in returned])
+        ships = restock and bool(returned)
         return_id, = self.rpc.model("sale.sale", "create", [{
             "party": sale["party"], "reference": ref, "origin": f"sale.sale,{sale_id}", "currency": sale["currency"],
             "warehouse": sale["warehouse"], "invoice_address": sale["invoice_address"],
             "shipment_address": sale["shipment_address"], "description": (reason or ref)[:100],
-            "shipment_method": "order" if restock else "manual",
+            "shipment_method": "order" if ships else "manual",
             "comment": f"WooCommerce refund {ref} of sale {sale['number']}: {reason or 'no reason given'}.\n"
-                       f"Amounts include the shop's tax, as refunded ({amount}).",
+                       f"Amounts include the shop's tax, as refunded ({amount})."
+                       + (f"\nUnits not shipped yet were withdrawn from the sale by amendment "
+                          f"{withdrawn['number']} ({withdrawn['amount']})." if withdrawn else ""),
             "lines": [["create", lines]]}])
-        self._finish_return({"id": return_id, "state": "draft", "shipment_method": "order" if restock else "manual",
+        self._finish_return({"id": return_id, "state": "draft", "shipment_method": "order" if ships else "manual",
                              "shipment_returns": []})
-        return self._credit_notes([return_id])[0]
+        return self._combined(self._credit_notes([return_id]), [withdrawn] if withdrawn else [])[0]
+
+    def _withdraw(self, sale: dict, ref: str, reason: str, wanted: dict, amount: Decimal) -> dict | None:
+        """Withdraw by one validated amendment the units of `wanted` ({sku: [units, amount]}) the sale has not
+        shipped, after those it shipped and has not taken back (which a return takes); the amendment as
+        `_refund_amendments` answers it, None when nothing is to withdraw. InvalidDataError (nothing written)
+        when units are neither shipped nor waiting, when a person invoiced them manually, or when the refund is
+        below what the withdrawal credits."""
+        sale_id, number = sale["id"], sale["number"] or f"S{sale['id']}"
+        lines = [li for li in self._read("sale.line", self.rpc.model(
+            "sale.line", "search", [("sale", "=", sale_id), ("type", "=", "line")], 0, None, [["id", "ASC"]]),
+            ("product", "product.code", "quantity", "unit", "unit_price", "description", "moves", "invoice_lines"))]
+        moves = {m["id"]: m for m in self._read("stock.move", [m for li in lines for m in li["moves"]], (
+            "state", "quantity", "shipment", "to_location.type", "from_location.type"))}
+        shipments = [m["shipment"] for m in moves.values() if (m.get("shipment") or "").startswith("stock.shipment.out,")]
+        waiting = {f"stock.shipment.out,{s['id']}" for s in self._read(
+            "stock.shipment.out", {int(s.split(",")[1]) for s in shipments}, ("state",))
+            if s["state"] in ("draft", "waiting")}
+        shipped: dict[str, int] = {}
+        open_units: dict[int, int] = {}  # sale line → units in moves nothing has started on
+        for li in lines:
+            sku = (li.get("product.") or {}).get("code")
+            for move in (moves[m] for m in li["moves"] if m in moves):
+                to_customer = (move.get("to_location.") or {}).get("type") == "customer"
+                if move["state"] == "done" and to_customer:
+                    shipped[sku] = shipped.get(sku, 0) + int(round(move["quantity"]))
+                elif move["state"] in ("draft", "staging") and to_customer and (
+                        not move.get("shipment") or move["shipment"] in waiting):
+                    open_units[li["id"]] = open_units.get(li["id"], 0) + int(round(move["quantity"]))
+        for sku, units in self._returned(sale_id).items():
+            shipped[sku] = shipped.get(sku, 0) - units
+        edits, taken, short, invoiced = [], {}, {}, []
+        for sku, (units, _value) in wanted.items():
+            need = units - max(0, min(units, shipped.get(sku, 0)))
+            for li in lines:
+                if need <= 0:
+                    break
+                if (li.get("product.") or {}).get("code") != sku or not open_units.get(li["id"]):
+                    continue
+                if sale["invoice_method"] == "manual" and li["invoice_lines"]:
+                    invoiced.append(sku)
+                take = min(need, open_units[li["id"]], int(round(li["quantity"])))
+                if take <= 0:
+                    continue
+                keep = li["quantity"] - take
+                worth = _booked(li["quantity"], li["unit_price"]) - _booked(keep, li["unit_price"])
+                edits.append((li, keep, take, worth, sku))
+                entry = taken.setdefault(sku, [0, Decimal(0)])
+                entry[0] += take
+                entry[1] += worth
+                need -= take
+            if need > 0:
+                short[sku] = need
+        if short:
+            units = ", ".join(f"{qty} × {sku}" for sku, qty in sorted(short.items()))
+            if sale["state"] == "confirmed":
+                raise TransientError(f"tryton: sale {number} is confirmed and not processed yet")
+            raise InvalidDataError(
+                f"tryton: refund {ref} restocks {units} that sale {number} has not shipped (or already took back) "
+                f"and that no unstarted shipment of it holds (the warehouse has started on them, or the sale is "
+                f"{sale['state']}); take the units out of the shipment in Tryton, then credit the refund there (a "
+                f"return sale of it with reference {ref})")
+        if invoiced:
+            raise InvalidDataError(
+                f"tryton: refund {ref} restocks {', '.join(sorted(set(invoiced)))} of sale {number}, which is invoiced "
+                f"manually and already has invoice lines for them; Tryton would not re-invoice the withdrawn units "
+                f"by itself: withdraw them by amendment in Tryton and invoice the difference, then credit the rest "
+                f"of the refund (a return sale with reference {ref})")
+        if not edits:
+            return None
+        if sale["state"] != "processing":
+            raise TransientError(f"tryton: sale {number} is {sale['state']} and not processed yet")
+        value = sum((t[1] for t in taken.values()), Decimal(0))
+        beyond = amount - value - sum((v - taken.get(s, (0, Decimal(0)))[1] for s, (u, v) in wanted.items()
+                                       if u > taken.get(s, (0, 0))[0]), Decimal(0))
+        charges, charge_lines = Decimal(0), []
+        everything = all(li["quantity"] - sum(t for e_li, _, t, _, _ in edits if e_li is li) == 0
+                         for li in lines if li.get("product"))
+        if everything and not shipped and sale.get("shipment_state") in ("waiting", "none", None):
+            charge_lines = [li for li in lines if not li.get("product") and li["quantity"]]
+            charges = sum((_booked(li["quantity"], li["unit_price"]) for li in charge_lines), Decimal(0))
+            if beyond < charges:
+                charges, charge_lines = Decimal(0), []
+        returned_skus = [s for s, (u, _v) in wanted.items() if u > taken.get(s, (0, 0))[0]]
+        low = sorted(s for s in returned_skus if wanted[s][1] - taken.get(s, (0, Decimal(0)))[1] <= 0)
+        if low:
+            raise InvalidDataError(
+                f"tryton: refund {ref} credits too little for {', '.join(low)} to withdraw the units of sale {number} "
+                f"not shipped yet and return the shipped ones (withdrawing credits their full value in Tryton); a "
+                f"person must decide in Tryton")
+        if beyond - charges < 0:
+            raise InvalidDataError(
+                f"tryton: refund {ref} credits {amount}, less than the {value + charges} Tryton credits when it "
+                f"withdraws the units not shipped yet from sale {number}; a person must decide in Tryton")
+        follows = bool(returned_skus) or beyond - charges > 0
+        text = ", ".join(f"{take} × {sku} ({_money(worth)}, line {li['id']})" for li, _, take, worth, sku in edits)
+        if charge_lines:
+            text += f", charges ({_money(charges)}, lines {' '.join(str(li['id']) for li in charge_lines)})"
+        description = (f"{REFUND_AMENDMENT}{ref} withdraws {text}{FOLLOWS if follows else ''}. "
+                       f"Reason: {reason or 'none given'}")
+        amendment_lines = [{"action": "line", "line": li["id"], "product": li["product"], "quantity": float(keep),
+                            "unit": li["unit"], "unit_price": Decimal(str(li["unit_price"])),
+                            "description": li["description"]} for li, keep, _, _, _ in edits]
+        amendment_lines += [{"action": "line", "line": li["id"], "product": None, "quantity": 0.0, "unit": li["unit"],
+                             "unit_price": Decimal(str(li["unit_price"])), "description": li["description"]}
+                            for li in charge_lines]
+        stale = self.rpc.model("sale.amendment", "search", [
+            ("sale", "=", sale_id), ("state", "=", "draft"), ("description", "like", AMENDMENT_PREFIX + "%")],
+            0, None, None)
+        if stale:  # drafts of ours are never applied: an interrupted call left them
+            self.rpc.model("sale.amendment", "delete", stale)
+        amendment, = self.rpc.model("sale.amendment", "create", [{
+            "sale": sale_id, "description": description, "lines": [["create", amendment_lines]]}])
+        self.rpc.model("sale.amendment", "validate_amendment", [amendment])
+        return self._refund_amendments([("id", "=", amendment)])[0]
+
+    def _refund_amendments(self, domain: list, any_of: bool = False) -> list[dict]:
+        """Validated refund amendments matching `domain` (each clause, or any of them with `any_of`), parsed:
+        `{id, ref, sale_id, number, reason, units: {sku: (units, value)}, lines: {sale line id: units},
+        charges (Decimal), charge_lines: [ids], follows, amount, created_at, modified_at}`, oldest first."""
+        search = [("state", "=", "validated"), ("description", "like", REFUND_AMENDMENT + "%"),
+                  ["OR", *domain] if any_of else domain]
+        ids = self.rpc.model("sale.amendment", "search", search, 0, None, [["id", "ASC"]])
+        if not ids:
+            return []
+        rows = self._read("sale.amendment", ids, ("description", "sale", "sale.number", "create_date", "write_date"))
+        out = []
+        for row in rows:
+            text = row["description"] or ""
+            head, _, reason = text.partition(". Reason: ")
+            ref = head[len(REFUND_AMENDMENT):].split(" ", 1)[0]
+            units: dict[str, tuple[int, Decimal]] = {}
+            per_line: dict[int, int] = {}
+            for qty, sku, worth, line in WITHDRAWN_ITEM.findall(head):
+                took, value = units.get(sku, (0, Decimal(0)))
+                units[sku] = (took + int(qty), value + Decimal(worth))
+                per_line[int(line)] = per_line.get(int(line), 0) + int(qty)
+            charge = WITHDRAWN_CHARGES.search(head)
+            charges = Decimal(charge.group(1)) if charge else Decimal(0)
+            out.append({
+                "id": row["id"], "ref": ref, "sale_id": row["sale"], "reason": reason,
+                "number": f"{(row.get('sale.') or {}).get('number') or 'S' + str(row['sale'])}/A{row['id']}",
+                "units": units, "lines": per_line, "charges": charges,
+                "charge_lines": [int(i) for i in charge.group(2).split()] if charge else [],
+                "follows": head.endswith(FOLLOWS), "created_at": row["create_date"],
+                "modified_at": row.get("write_date") or row["create_date"],
+                "amount": sum((v for _, v in units.values()), Decimal(0)) + charges})
+        return out
+
+    def _combined(self, notes: list[dict], amendments: list[dict]) -> list[dict]:
+        """Return-sale credit notes with the refund amendments of the same reference folded in (units, amount),
+        plus the amendments credited alone; an amendment whose return is still to come is left out."""
+        by_ref = {a["ref"]: a for a in amendments}
+        out = []
+        for n in notes:
+            a = by_ref.pop(n["external_ref"], None)
+            if a is None:
+                out.append(n)
+                continue
+            merged = {ln["sku"]: [ln["quantity"], Decimal(ln["amount"])] for ln in n["lines"]}
+            for sku, (units, value) in a["units"].items():
+                entry = merged.setdefault(sku, [0, Decimal(0)])
+                entry[0] += units
+                entry[1] += value
+            out.append(dict(n, lines=[{"sku": s, "quantity": q, "amount": _money(v)} for s, (q, v) in merged.items()],
+                            amount=_money(Decimal(n["amount"]) + a["amount"]), restock=True))
+        for a in by_ref.values():
+            if a["follows"]:
+                continue
+            out.append({"id": f"A{a['id']}", "number": a["number"], "external_ref": a["ref"],
+                        "sales_order_id": f"S{a['sale_id']}", "reason": a["reason"] if a["reason"] != "none given"
+                        else "", "lines": [{"sku": s, "quantity": q, "amount": _money(v)}
+                                           for s, (q, v) in a["units"].items()],
+                        "amount": _money(a["amount"]), "restock": True, "status": "confirmed",
+                        "created_at": timestamp(a["created_at"]), "modified_at": timestamp(a["modified_at"])})
+        return sorted(out, key=lambda n: n["created_at"] or "")  # oldest first, returns and amendments alike
+
+    def _returned(self, sale_id: int) -> dict[str, int]:
+        """Units per SKU that return sales of the sale take back (restocking returns not cancelled)."""
+        ids = self.rpc.model("sale.sale", "search", [("origin", "=", f"sale.sale,{sale_id}"),
+                                                     ("shipment_method", "=", "order"), ("state", "!=", "cancelled")],
+                             0, None, None)
+        back: dict[str, int] = {}
+        for row in self._read("sale.sale", ids, ("lines.type", "lines.product.code", "lines.quantity")):
+            for li in row.get("lines.") or []:
+                sku = (li.get("product.") or {}).get("code")
+                if li["type"] == "line" and sku and li["quantity"] < 0:
+                    back[sku] = back.get(sku, 0) - int(round(li["quantity"]))
+        return back
 
     def _check_returnable(self, sale_id: int, number: str, ref: str, goods: list[dict]) -> None:
         """InvalidDataError when a restock asks for more units of a SKU than the sale has shipped and not yet
-        taken back. Tryton ships and invoices a sale line as one: units still in the sale's shipment cannot come
-        back by a return; a person takes them out of the shipment (or amends the sale) in Tryton."""
+        taken back (units still to ship are withdrawn by `_withdraw` before this is asked)."""
         shipped: dict[str, int] = {}
         rows = self._read("sale.sale", [sale_id], ("lines.moves",))
         move_ids = [m for li in (rows[0].get("lines.") or []) for m in li.get("moves") or []] if rows else []
@@ -769,10 +1069,8 @@ class TrytonErp:
             if move["state"] == "done" and (move.get("to_location.") or {}).get("type") == "customer":
                 sku = (move.get("product.") or {}).get("code")
                 shipped[sku] = shipped.get(sku, 0) + int(round(move["quantity"]))
-        for earlier in self.find_credit_notes(sales_order_id=f"S{sale_id}"):
-            if earlier["restock"]:
-                for line in earlier["lines"]:
-                    shipped[line["sku"]] = shipped.get(line["sku"], 0) - line["quantity"]
+        for sku, units in self._returned(sale_id).items():
+            shipped[sku] = shipped.get(sku, 0) - units
         wanted: dict[str, int] = {}
         for line in goods:
             wanted[line["sku"]] = wanted.get(line["sku"], 0) + int(line["quantity"])
@@ -886,11 +1184,40 @@ class TrytonErp:
         return found[0]
 
     def _sales(self, ids: list[int]) -> list[dict]:
+        """The sales as the shop ordered them: units and charges a refund amendment withdrew are counted back on
+        their lines and in the totals (the shop's order keeps them too; they are credited, see
+        find_credit_notes), so comparing with the shop finds no amendment to make. A sale whose every line a
+        refund withdrew (nothing shipped) has status "cancelled"."""
         if not ids:
             return []
-        return [{
+        rows = self._read("sale.sale", ids, SALE_FIELDS)
+        withdrawals: dict[int, list[dict]] = {}
+        if any(r["state"] in ("processing", "done") for r in rows):
+            for a in self._refund_amendments([("sale", "in", [r["id"] for r in rows])]):
+                withdrawals.setdefault(a["sale_id"], []).append(a)
+        return [self._as_ordered(row, withdrawals.get(row["id"], [])) for row in rows]
+
+    def _as_ordered(self, row: dict, withdrawals: list[dict]) -> dict:
+        """A sale row with the units and charges of its refund amendments added back, as `_sales` answers it."""
+        status = self._status(row)
+        if withdrawals:
+            lines = row.get("lines.") or []
+            if row["state"] in ("processing", "done") and not any(li["quantity"] for li in lines
+                                                                 if li["type"] == "line"):
+                status = "cancelled"  # every line withdrawn before anything shipped
+            back: dict[int, float] = {}
+            for a in withdrawals:
+                for line_id, units in a["lines"].items():
+                    back[line_id] = back.get(line_id, 0) + units
+                for line_id in a["charge_lines"]:
+                    back[line_id] = back.get(line_id, 0) + 1
+            value = sum((a["amount"] for a in withdrawals), Decimal(0))
+            row = dict(row, untaxed_amount=Decimal(str(row["untaxed_amount"] or 0)) + value,
+                       total_amount=Decimal(str(row["total_amount"] or 0)) + value,
+                       **{"lines.": [dict(li, quantity=li["quantity"] + back.get(li["id"], 0)) for li in lines]})
+        return {
             "id": f"S{row['id']}", "number": row["number"], "external_ref": row["reference"],
-            "status": self._status(row),
+            "status": status,
             "customer_id": f"C{row['party']}", "currency": (row.get("currency.") or {}).get("code"),
             "lines": [{"sku": (li.get("product.") or {}).get("code"), "quantity": int(round(li["quantity"])),
                        "unit_price": _price(li["unit_price"]), "description": li["description"]}
@@ -907,7 +1234,7 @@ class TrytonErp:
             "created_at": timestamp(row["create_date"]),
             "warehouse": (row.get("warehouse.") or {}).get("code"),
             "last_change": timestamp(row.get("write_date") or row["create_date"]),
-        } for row in self._read("sale.sale", ids, SALE_FIELDS)]
+        }
 
     def _status(self, row: dict) -> str:
         if row["state"] == "processing":

@@ -2,8 +2,9 @@
 
 Runs inside trytond (not over RPC), once, when the cached database is built. It sets up what a shop
 selling from Tryton needs and nothing more: the EUR currency, a company, a few countries, two
-warehouses (MAIN, the renamed default one, and STORE2), sales invoiced manually (so no chart of
-accounts or fiscal year is needed) and shipped on confirmation, the connector's user `wooerp` with
+warehouses (MAIN, the renamed default one, and STORE2), sales invoiced manually by default and shipped on
+confirmation, Tryton's minimal chart of accounts with fiscal years (so a test can switch the invoice method to
+`order` or `fulfillment` and post invoices), the connector's user `wooerp` with
 the sales, sale amendment, stock and party groups, and a small catalog with stock: simple products and a template
 with three variants (product_attribute colour and size).
 """
@@ -57,7 +58,8 @@ def load(pool) -> None:
         admin, = user_model.search([("login", "=", "admin")])
         user_model.write([admin], {"companies": [("add", [company.id])], "company": company.id,
                                    "warehouse": warehouses["MAIN"].id})
-        stock = _catalog(get, data)
+        revenue = _accounting(get, data, company)
+        stock = _catalog(get, data, revenue)
         _receive(get, data, company, warehouses, stock)
 
 
@@ -75,14 +77,60 @@ def _warehouses(get, data) -> dict:
     return {"MAIN": main, "STORE2": store2}
 
 
-def _catalog(get, data) -> list[tuple[object, dict]]:
-    """Products with codes (our SKUs); returns (product, {warehouse: on hand}) to receive."""
+def _accounting(get, data, company):
+    """Tryton's minimal English chart for the company (the account wizard's first step), its receivable and
+    payable accounts as the defaults, and fiscal years from last year to three years ahead with monthly periods
+    and one invoice sequence each. Returns an accounting product category whose revenue account the products
+    use: invoicing a sale (invoice method `order`, `fulfillment`, or a person's manual invoice) needs it."""
+    import datetime
+    account = get("account.account")
+    wizard = get("account.create_chart", type="wizard")
+    session, _, _ = wizard.create()
+    chart = wizard(session)
+    chart.account.account_template = get("account.account.template")(data.get_id("account",
+                                                                                  "account_template_root_en"))
+    chart.account.company = company
+    chart.transition_create_account()
+
+    def one(kind):
+        party = [("party_required", "=", True)] if kind in ("receivable", "payable") else []
+        return account.search([(f"type.{kind}", "=", True), ("closed", "!=", True), ("company", "=", company.id), *party],
+                              limit=1)[0]
+    receivable, payable, revenue, expense = (one(k) for k in ("receivable", "payable", "revenue", "expense"))
+    config = get("account.configuration")(1)
+    config.default_account_receivable, config.default_account_payable = receivable, payable
+    config.default_category_account_revenue, config.default_category_account_expense = revenue, expense
+    config.save()
+    strict, kinds = get("ir.sequence.strict"), get("ir.sequence.type")
+    move_kind, = kinds.search([("name", "=", "Account Move")], limit=1)
+    invoice_kind, = kinds.search([("name", "=", "Invoice")], limit=1)
+    fiscal = get("account.fiscalyear")
+    this_year = datetime.date.today().year
+    for year in range(this_year - 1, this_year + 4):
+        moves, invoices = strict.create([{"name": f"Moves {year}", "sequence_type": move_kind.id,
+                                          "company": company.id},
+                                         {"name": f"Invoices {year}", "sequence_type": invoice_kind.id,
+                                          "company": company.id}])
+        fy, = fiscal.create([{"name": str(year), "company": company.id, "move_sequence": moves.id,
+                              "start_date": datetime.date(year, 1, 1), "end_date": datetime.date(year, 12, 31),
+                              "invoice_sequences": [("create", [{
+                                  "company": company.id, **{f"{d}_{k}_sequence": invoices.id for d in ("in", "out")
+                                                            for k in ("invoice", "credit_note")}}])]}])
+        fiscal.create_period([fy])
+    category, = get("product.category").create([{"name": "Sales (accounting)", "accounting": True,
+                                                 "account_revenue": revenue.id, "account_expense": expense.id}])
+    return category
+
+
+def _catalog(get, data, revenue) -> list[tuple[object, dict]]:
+    """Products with codes (our SKUs), booked to the `revenue` accounting category; returns (product,
+    {warehouse: on hand}) to receive."""
     unit = data.get_id("product", "uom_unit")
     names = {category for *_, category, _ in SIMPLE.values()} | {TEMPLATE[3]}
     categories = {name: get("product.category")(name=name) for name in sorted(names)}
     get("product.category").save(list(categories.values()))
     template_model = get("product.template")
-    base = {"type": "goods", "default_uom": unit, "sale_uom": unit, "salable": True}
+    base = {"type": "goods", "default_uom": unit, "sale_uom": unit, "salable": True, "account_category": revenue.id}
     stock = []
     for code, (name, price, category, on_hand) in SIMPLE.items():
         template, = template_model.create([dict(base, name=name, list_price=Decimal(price),

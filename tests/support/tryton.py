@@ -11,7 +11,7 @@ from pathlib import Path
 
 from connector.erp.tryton import TrytonErp
 from connector.erp.tryton_rpc import TrytonRpc
-from sandbox.tryton import DATABASE, PASSWORD, USER
+from sandbox.tryton import ADMIN_PASSWORD, DATABASE, PASSWORD, USER
 from sandbox.tryton.database import cached
 from tests.support.procs import PYTHON, Proc, child_env, free_port, wait_http
 
@@ -49,6 +49,24 @@ class TrytonAdmin:
 
     def __init__(self, server: TrytonServer):
         self.rpc = server.rpc()
+        self.root = server.rpc("admin", ADMIN_PASSWORD)  # configuration and accounting: Tryton's admin
+
+    def invoice_method(self, method: str) -> str:
+        """Set the invoice method new sales get ("manual", "order", "fulfillment"); returns the previous one."""
+        before = self.root.model("sale.configuration", "read", [1], ["sale_invoice_method"])[0]["sale_invoice_method"]
+        self.root.model("sale.configuration", "write", [1], {"sale_invoice_method": method})
+        return before
+
+    def invoices(self, sale_id: int) -> list[dict]:
+        """The sale's invoices: state and total (negative: a credit), oldest first."""
+        ids = self.root.model("sale.sale", "read", [sale_id], ["invoices"])[0]["invoices"]
+        return self.root.model("account.invoice", "search_read", [("id", "in", ids)], 0, None, [["id", "ASC"]],
+                               ["state", "total_amount"])
+
+    def post_invoices(self, sale_id: int) -> None:
+        """What the accountant does: post the sale's draft invoices."""
+        drafts = [i["id"] for i in self.invoices(sale_id) if i["state"] == "draft"]
+        self.root.model("account.invoice", "post", drafts)
 
     def product_id(self, sku: str) -> int:
         found = self.rpc.model("product.product", "search", [("code", "=", sku)], 0, 1, None)
@@ -96,11 +114,21 @@ class TrytonAdmin:
                                    "unit_price": Decimal(price)}]]]}])
         return sale
 
-    def ship(self, sale_id: int, reference: str) -> int:
-        """Pick, pack and finish the sale's waiting shipment, with `reference` as its tracking number."""
-        shipments = self.rpc.model("sale.sale", "read", [sale_id], ["shipments"])[0]["shipments"]
+    def ship(self, sale_id: int, reference: str, only: tuple[str, ...] = (), steps=("assign_try", "pick", "pack",
+                                                                                  "do")) -> int:
+        """Pick, pack and finish the sale's waiting shipment, with `reference` as its tracking number. `only`:
+        the SKUs the warehouse ships now (it picks none of the others, which Tryton then plans in a new
+        shipment); `steps`: how far the warehouse gets."""
+        shipments = [s["id"] for s in self.rpc.model("stock.shipment.out", "search_read", [
+            ("id", "in", self.rpc.model("sale.sale", "read", [sale_id], ["shipments"])[0]["shipments"]),
+            ("state", "=", "waiting")], 0, None, None, ["id"])]
         assert len(shipments) == 1, shipments
         self.rpc.model("stock.shipment.out", "write", shipments, {"reference": reference})
-        for step in ("assign_try", "pick", "pack", "do"):
+        if only:
+            moves = self.rpc.model("stock.shipment.out", "read", shipments, ["inventory_moves"])[0]["inventory_moves"]
+            skipped = [m["id"] for m in self.rpc.model("stock.move", "read", moves, ["product.code"])
+                       if m["product."]["code"] not in only]
+            self.rpc.model("stock.move", "write", skipped, {"quantity": 0.0})
+        for step in steps:
             self.rpc.model("stock.shipment.out", step, shipments)
         return shipments[0]

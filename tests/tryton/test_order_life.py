@@ -73,6 +73,17 @@ def _outgoing(admin: TrytonAdmin, order_id: str) -> dict[str, float]:
     return out
 
 
+def _outgoing_waiting(admin: TrytonAdmin, order_id: str) -> dict[str, float]:
+    """What the sale's shipments still waiting will take out, per SKU."""
+    ids = admin.rpc.model("stock.shipment.out", "search", [("id", "in", _sale(admin, order_id)["shipments"]),
+                                                           ("state", "=", "waiting")], 0, None, None)
+    out: dict[str, float] = {}
+    for shipment in admin.rpc.model("stock.shipment.out", "read", ids, ["outgoing_moves"]):
+        for move in admin.rpc.model("stock.move", "read", shipment["outgoing_moves"], ["product.code", "quantity"]):
+            out[move["product."]["code"]] = out.get(move["product."]["code"], 0) + move["quantity"]
+    return out
+
+
 def _on_hand(erp, sku: str, warehouse: str = "MAIN") -> int:
     rows, cursor = [], None
     while True:
@@ -186,15 +197,6 @@ def test_a_refund_without_lines_is_an_amount_only_return(erp, admin):
     assert tryton["shipment_returns"] == []
 
 
-def test_restocking_units_tryton_has_not_shipped_is_refused_with_the_reason(erp, admin):
-    order = erp.create_sales_order(_order(erp, "WC-ORDER-512", [_line("MUG-BLUE", 2)]))
-    with pytest.raises(InvalidDataError, match="1 × MUG-BLUE that sale .* has not shipped"):
-        erp.create_credit_note({"external_ref": "WC-REFUND-74", "sales_order_id": order["id"], "reason": "",
-                                "lines": [{"sku": "MUG-BLUE", "quantity": 1, "amount": "12.50"}],
-                                "amount": "12.50", "restock": True})
-    assert _returns(admin, "WC-REFUND-74") == []
-
-
 def test_a_return_whose_creation_stopped_half_way_is_found_and_finished_not_made_again(erp, admin):
     order = erp.create_sales_order(_order(erp, "WC-ORDER-513", [_line("MUG-RED", 1)]))
     admin.ship(int(order["id"][1:]), reference="TRACK-513")
@@ -212,6 +214,180 @@ def test_a_return_whose_creation_stopped_half_way_is_found_and_finished_not_made
     assert found["number"] and found["restock"] and found["amount"] == "12.50"
     assert erp.find_credit_notes(external_ref="WC-REFUND-75") == [found]
     assert len(_returns(admin, "WC-REFUND-75")) == 1 and _on_hand(erp, "MUG-RED") == mugs + 1
+
+
+# -- refunds restocking units Tryton has not shipped: withdrawn by amendment -----------------------------
+def _reserved(erp, sku: str, warehouse: str = "MAIN") -> int:
+    rows = erp.list_inventory(None, None, 500).items
+    return next(r["reserved"] for r in rows if (r["sku"], r["warehouse"]) == (sku, warehouse))
+
+
+def _refund(ref: str, order: dict, lines: list[tuple[str, int, str]], amount: str, reason: str = "") -> dict:
+    return {"external_ref": ref, "sales_order_id": order["id"], "reason": reason, "restock": True, "amount": amount,
+            "lines": [{"sku": sku, "quantity": qty, "amount": value} for sku, qty, value in lines]}
+
+
+def _refund_amendments(admin: TrytonAdmin, order: dict) -> list[dict]:
+    ids = admin.rpc.model("sale.amendment", "search", [("sale", "=", int(order["id"][1:])),
+                                                       ("description", "like", "WooCommerce: refund %")], 0, None, None)
+    return admin.rpc.model("sale.amendment", "read", ids, ["state", "description"])
+
+
+@pytest.fixture
+def invoiced_on(admin):
+    """Switch the invoice method of the sales a test creates; the demo's `manual` again afterwards."""
+    chosen = []
+
+    def choose(method: str) -> None:
+        chosen.append(admin.invoice_method(method))
+    yield choose
+    if chosen:
+        admin.invoice_method(chosen[0])
+
+
+def test_units_not_shipped_yet_are_withdrawn_by_one_amendment_and_tryton_credits_the_posted_invoice(
+        erp, admin, invoiced_on):
+    invoiced_on("order")
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-530", [_line("MUG-BLUE", 3)]))
+    sale_id = int(order["id"][1:])
+    admin.post_invoices(sale_id)  # invoiced on order: the accountant has posted the invoice of 42.40
+    reserved = _reserved(erp, "MUG-BLUE")
+
+    note = erp.create_credit_note(_refund("WC-REFUND-84", order, [("MUG-BLUE", 1, "12.50")], "12.50", "cancelled"))
+    amendment, = _refund_amendments(admin, order)
+    number = _sale(admin, order["id"])
+    assert (note["id"], note["external_ref"], note["amount"], note["restock"], note["reason"]) == (
+        f"A{amendment['id']}", "WC-REFUND-84", "12.50", True, "cancelled")
+    assert note["lines"] == [{"sku": "MUG-BLUE", "quantity": 1, "amount": "12.50"}] and note["number"].endswith(
+        f"/A{amendment['id']}") and amendment["state"] == "validated"
+    assert number["revision"] == 1 and _returns(admin, "WC-REFUND-84") == []  # no return sale: nothing to credit twice
+    # the warehouse will ship two mugs, the third is free again, and Tryton credits it: a draft credit invoice
+    assert _outgoing(admin, order["id"]) == {"city": "Berlin", "MUG-BLUE": 2}
+    assert _reserved(erp, "MUG-BLUE") == reserved - 1
+    assert [(i["state"], Decimal(str(i["total_amount"]))) for i in admin.invoices(sale_id)] == [
+        ("posted", Decimal("42.40")), ("draft", Decimal("-12.50"))]
+
+    assert erp.find_credit_notes(external_ref="WC-REFUND-84") == [note]
+    assert erp.find_credit_notes(sales_order_id=order["id"]) == [note]
+    assert "WC-REFUND-84" in {n["external_ref"] for n in erp.list_credit_notes(None, None, 500).items}
+    assert erp.create_credit_note(_refund("WC-REFUND-84", order, [("MUG-BLUE", 1, "12.50")], "12.50")) == note
+    assert len(_refund_amendments(admin, order)) == 1 and len(admin.invoices(sale_id)) == 2
+    # the sale as the shop ordered it: three mugs (one credited), so the importer finds nothing to amend
+    sale, = erp.find_sales_orders("WC-ORDER-530")
+    assert sale["status"] == "confirmed" and sale["totals"]["net"] == "42.40"
+    assert erp.comparable(sale) == erp.comparable(_order(erp, "WC-ORDER-530", [_line("MUG-BLUE", 3)]))
+    # the shop manager then adds a fourth mug: Tryton's line goes to 3, the credited mug stays withdrawn
+    amended = erp.amend_sales_order(order["id"], {"lines": [_line("MUG-BLUE", 4)]})
+    assert amended["lines"][0]["quantity"] == 4 and _outgoing(admin, order["id"]) == {"city": "Berlin", "MUG-BLUE": 3}
+    assert erp.find_credit_notes(external_ref="WC-REFUND-84") == [note]
+
+
+def test_invoiced_on_fulfillment_the_withdrawn_units_are_never_invoiced_and_the_tax_is_a_return(
+        erp, admin, invoiced_on):
+    invoiced_on("fulfillment")
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-531", [_line("MUG-BLUE", 2), _line("CAP-GREY", 1, "15.00")]))
+    sale_id = int(order["id"][1:])
+
+    note = erp.create_credit_note(_refund("WC-REFUND-85", order, [("MUG-BLUE", 1, "14.88")], "14.88"))
+    back, = _returns(admin, "WC-REFUND-85")  # the shop's tax on the mug is not in Tryton's sale: a return credits it
+    assert Decimal(str(back["total_amount"])) == Decimal("-2.38") and back["shipment_returns"] == []
+    assert (note["id"], note["amount"], note["restock"]) == (f"R{back['id']}", "14.88", True)
+    assert note["lines"] == [{"sku": "MUG-BLUE", "quantity": 1, "amount": "12.50"}]
+    assert _outgoing(admin, order["id"]) == {"city": "Berlin", "MUG-BLUE": 1, "CAP-GREY": 1}
+
+    admin.ship(sale_id, reference="TRACK-531")  # Tryton invoices what it shipped: one mug, the cap, shipping
+    assert sum(Decimal(str(i["total_amount"])) for i in admin.invoices(sale_id)) == Decimal("32.40")
+    assert erp.find_credit_notes(sales_order_id=order["id"]) == [note]
+
+
+def test_a_full_refund_with_restock_before_shipment_withdraws_the_whole_sale_and_the_order_ends_cancelled(
+        erp, admin, db):
+    shop = _Shop(_woo_order(532, mugs=2))
+    importer = OrderImporter(db, shop, erp, import_statuses=("processing",), currencies=("EUR",))
+    report = importer.run(532)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    sale_id = report.erp_order_id
+    reserved = _reserved(erp, "MUG-RED")
+
+    shop.order["status"] = "refunded"  # the customer cancels before the warehouse ships; the shop restocks
+    shop.order["line_items"][0]["meta_data"] = [{"key": "_restock_refunded_items", "value": "2"}]
+    shop.refunds = [{"id": 93, "amount": "29.90", "reason": "cancelled", "line_items": [
+        {"sku": "MUG-RED", "quantity": -2, "total": "-25.00", "total_tax": "0.00"}]}]
+    for _ in range(2):
+        report = importer.run(532)
+        assert report.state == st.CANCELLED, report.detail
+    amendment, = _refund_amendments(admin, {"id": sale_id})
+    assert _returns(admin, "WC-REFUND-93") == []  # shipping included: the amendment credits all 29.90
+    tryton = admin.rpc.model("sale.sale", "read", [int(sale_id[1:])], ["untaxed_amount", "shipments",
+                                                                        "lines.quantity"])[0]
+    assert Decimal(str(tryton["untaxed_amount"])) == 0 and [li["quantity"] for li in tryton["lines."]] == [0, 0]
+    assert tryton["shipments"] == [] and _reserved(erp, "MUG-RED") == reserved - 2  # nothing left to ship
+    note, = erp.find_credit_notes(sales_order_id=sale_id)
+    assert (note["amount"], note["lines"]) == ("29.90", [{"sku": "MUG-RED", "quantity": 2, "amount": "25.00"}])
+    assert shop.meta["_erp_credit_note_93"] == note["number"]
+    assert erp.find_sales_orders("WC-ORDER-532")[0]["status"] == "cancelled"
+
+
+def test_a_refund_of_shipped_and_unshipped_units_returns_the_shipped_and_withdraws_the_rest(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-533", [_line("MUG-RED", 2), _line("CAP-GREY", 2, "15.00")]))
+    sale_id = int(order["id"][1:])
+    admin.ship(sale_id, reference="TRACK-533", only=("MUG-RED",))  # the caps follow in a second shipment
+    assert _outgoing_waiting(admin, order["id"]) == {"CAP-GREY": 2}
+    mugs, caps = _on_hand(erp, "MUG-RED"), _reserved(erp, "CAP-GREY")
+
+    note = erp.create_credit_note(_refund("WC-REFUND-86", order, [("MUG-RED", 1, "12.50"), ("CAP-GREY", 1, "15.00")],
+                                          "27.50"))
+    back, = _returns(admin, "WC-REFUND-86")
+    assert [(li["quantity"]) for li in back["lines."]] == [-1.0] and back["shipment_returns"]
+    assert Decimal(str(back["total_amount"])) == Decimal("-12.50")
+    assert _on_hand(erp, "MUG-RED") == mugs + 1  # the shipped mug came back
+    assert _outgoing_waiting(admin, order["id"]) == {"CAP-GREY": 1} and _reserved(erp, "CAP-GREY") == caps - 1
+    assert (note["id"], note["amount"]) == (f"R{back['id']}", "27.50")
+    assert sorted((ln["sku"], ln["quantity"], ln["amount"]) for ln in note["lines"]) == [
+        ("CAP-GREY", 1, "15.00"), ("MUG-RED", 1, "12.50")]
+    assert erp.find_credit_notes(external_ref="WC-REFUND-86") == [note]
+
+
+def test_a_refund_stopped_between_the_amendment_and_the_return_is_finished_not_made_twice(erp, admin, monkeypatch):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-534", [_line("MUG-BLUE", 2)]))
+    refund = _refund("WC-REFUND-87", order, [("MUG-BLUE", 1, "14.88")], "14.88")
+    model = erp.rpc.model
+
+    def crash_before_the_return(name, method, *args, **kw):
+        if (name, method) == ("sale.sale", "create") and args and args[0][0].get("reference") == "WC-REFUND-87":
+            raise ConnectionError("the worker died here")
+        return model(name, method, *args, **kw)
+    monkeypatch.setattr(erp.rpc, "model", crash_before_the_return)
+    with pytest.raises(ConnectionError):
+        erp.create_credit_note(refund)
+    monkeypatch.undo()
+    assert len(_refund_amendments(admin, order)) == 1 and _returns(admin, "WC-REFUND-87") == []
+    assert erp.find_credit_notes(external_ref="WC-REFUND-87") == []  # not whole yet: the caller asks again
+    assert erp.find_credit_notes(sales_order_id=order["id"]) == []
+
+    note = erp.create_credit_note(refund)
+    assert note["amount"] == "14.88" and note["lines"] == [{"sku": "MUG-BLUE", "quantity": 1, "amount": "12.50"}]
+    assert erp.create_credit_note(refund) == note and erp.find_credit_notes(external_ref="WC-REFUND-87") == [note]
+    back, = _returns(admin, "WC-REFUND-87")
+    assert Decimal(str(back["total_amount"])) == Decimal("-2.38")
+    assert len(_refund_amendments(admin, order)) == 1 and _outgoing(admin, order["id"]) == {"city": "Berlin",
+                                                                                           "MUG-BLUE": 1}
+
+
+def test_restocking_units_the_warehouse_has_started_on_is_refused_with_the_reason(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-512", [_line("MUG-BLUE", 2)]))
+    admin.ship(int(order["id"][1:]), reference="TRACK-512", steps=("assign_try",))  # reserved on the shelf
+    with pytest.raises(InvalidDataError, match="1 × MUG-BLUE that sale .* has not shipped .* no unstarted shipment"):
+        erp.create_credit_note(_refund("WC-REFUND-88", order, [("MUG-BLUE", 1, "12.50")], "12.50"))
+    assert _returns(admin, "WC-REFUND-88") == [] and _refund_amendments(admin, order) == []
+
+
+def test_units_a_person_invoiced_by_hand_are_not_withdrawn(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-535", [_line("MUG-BLUE", 2)]))
+    admin.root.model("sale.sale", "manual_invoice", [int(order["id"][1:])])  # invoice method manual (the demo's)
+    with pytest.raises(InvalidDataError, match="invoiced manually"):
+        erp.create_credit_note(_refund("WC-REFUND-89", order, [("MUG-BLUE", 1, "12.50")], "12.50"))
+    assert _returns(admin, "WC-REFUND-89") == [] and _refund_amendments(admin, order) == []
 
 
 # -- through the order importer -----------------------------------------------------------------------------
@@ -278,3 +454,50 @@ def test_the_importer_amends_once_then_credits_each_refund_once(erp, admin, db):
     shop.order["customer_note"] = "too late: shipped"  # amended after shipment: a person decides
     report = importer.run(520)
     assert report.state == st.ATTENTION and "after shipment" in report.detail
+
+
+def test_the_importer_withdraws_a_cancelled_unit_once_and_does_not_amend_it_back(erp, admin, db):
+    shop = _Shop(_woo_order(536, mugs=3))
+    importer = OrderImporter(db, shop, erp, import_statuses=("processing",), currencies=("EUR",))
+    report = importer.run(536)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    sale_id = report.erp_order_id
+
+    shop.order["line_items"][0]["meta_data"] = [{"key": "_restock_refunded_items", "value": "1"}]
+    shop.refunds = [{"id": 94, "amount": "12.50", "reason": "one less", "line_items": [
+        {"sku": "MUG-RED", "quantity": -1, "total": "-12.50", "total_tax": "0.00"}]}]
+    for _ in range(2):  # the shop's order still lists three mugs: the third is credited, not amended back
+        report = importer.run(536)
+        assert report.state == st.WRITTEN_BACK, report.detail
+    assert len(_refund_amendments(admin, {"id": sale_id})) == 1 and _sale(admin, sale_id)["revision"] == 1
+    assert _outgoing(admin, sale_id) == {"city": "Berlin", "MUG-RED": 2} and _returns(admin, "WC-REFUND-94") == []
+    note, = erp.find_credit_notes(sales_order_id=sale_id)
+    assert shop.meta["_erp_credit_note_94"] == note["number"] and note["restock"]
+
+
+def test_a_refund_amendment_left_in_draft_by_a_crash_is_replaced_not_applied_twice(erp, admin, monkeypatch):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-537", [_line("CAP-GREY", 3, "15.00")]))
+    model = erp.rpc.model
+
+    def crash_before_validating(name, method, *args, **kw):
+        if (name, method) == ("sale.amendment", "validate_amendment"):
+            raise ConnectionError("the worker died here")
+        return model(name, method, *args, **kw)
+    monkeypatch.setattr(erp.rpc, "model", crash_before_validating)
+    refund = _refund("WC-REFUND-90", order, [("CAP-GREY", 2, "30.00")], "30.00")
+    with pytest.raises(ConnectionError):
+        erp.create_credit_note(refund)
+    monkeypatch.undo()
+    assert [a["state"] for a in _refund_amendments(admin, order)] == ["draft"]
+    assert erp.find_credit_notes(external_ref="WC-REFUND-90") == []
+
+    note = erp.create_credit_note(refund)
+    assert [a["state"] for a in _refund_amendments(admin, order)] == ["validated"] and note["amount"] == "30.00"
+    assert _outgoing(admin, order["id"]) == {"city": "Berlin", "CAP-GREY": 1}
+
+
+def test_a_refund_below_what_withdrawing_credits_in_tryton_is_refused_with_the_reason(erp, admin):
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-538", [_line("MUG-BLUE", 2)]))
+    with pytest.raises(InvalidDataError, match="credits 10.00, less than the 12.50 Tryton credits"):  # a coupon share
+        erp.create_credit_note(_refund("WC-REFUND-95", order, [("MUG-BLUE", 1, "10.00")], "10.00"))
+    assert _refund_amendments(admin, order) == [] and _outgoing(admin, order["id"]) == {"city": "Berlin", "MUG-BLUE": 2}
