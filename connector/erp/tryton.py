@@ -300,8 +300,11 @@ class TrytonErp:
 
     # -- shipments -------------------------------------------------------------------------------------
     def list_categories(self, modified_since, cursor, limit=100) -> Page:
-        """`product.category` rows: the code is the category's `code`, else its name (as products carry it)."""
-        events, more = keyset.fetch(self.rpc, [Source("product.category", (), ("name", "code", "parent"))],
+        """`product.category` rows: the code is the category's `code`, else its name (as products carry it).
+        Accounting categories (account_product's `accounting`, which hold income and tax accounts) are books,
+        not a shop's navigation, and are left out."""
+        domain = (("accounting", "=", False),) if self._has_accounting_categories() else ()
+        events, more = keyset.fetch(self.rpc, [Source("product.category", domain, ("name", "code", "parent"))],
                                     modified_since, cursor, limit)
         parents = {r["id"]: r for r in self._read("product.category",
                                                     sorted({e.row["parent"] for e in events if e.row.get("parent")}),
@@ -1272,6 +1275,12 @@ class TrytonErp:
         if "attributes" not in self._cache:
             self._cache["attributes"] = "attributes" in self.rpc.model("product.product", "fields_get", ["attributes"])
         return self._cache["attributes"]
+
+    def _has_accounting_categories(self) -> bool:
+        """Whether account_product is activated (product categories then have an `accounting` flag)."""
+        if "accounting" not in self._cache:
+            self._cache["accounting"] = "accounting" in self.rpc.model("product.category", "fields_get", ["accounting"])
+        return self._cache["accounting"]
 
     def _currency(self) -> str:
         if "currency" not in self._cache:

@@ -173,6 +173,8 @@ def test_a_buyer_is_linked_by_email_then_kept_up_to_date_with_party_objects(erp,
 def test_product_categories_are_listed_nested_and_delta_paged(erp):
     demo = _all(erp.list_categories, limit=2)
     assert demo and all(c["parent_code"] is None and c["code"] == c["name"] for c in demo)  # demo: names, no codes
+    books = erp.rpc.model("product.category", "search_read", [("accounting", "=", True)], 0, None, None, ["name"])
+    assert books and not {b["name"] for b in books} & {c["name"] for c in demo}  # income accounts never reach the shop
     top, = erp.rpc.model("product.category", "create", [{"name": "Outdoor", "code": "OUT"}])
     erp.rpc.model("product.category", "create", [{"name": "Tents", "code": "OUT-TENTS", "parent": top}])
     listed = {c["code"]: c for c in _all(erp.list_categories)}
