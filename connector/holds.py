@@ -66,11 +66,17 @@ from connector.models import InventoryLevel, StockHold
 from connector.sync.delta import format_ts, parse_ts
 
 
+RESTOCKED_META = "_restock_refunded_items"  # WooCommerce's order item meta: units its refunds put back on sale
+
+
 def demand(order: dict) -> Counter:
-    """Σ quantity per SKU of the order's lines. Quantities are read as the order mapping reads them (2, "2"
-    and 2.0 are 2). A positive quantity that is not whole (1.5 m of rope: the order is quarantined for it)
-    holds its next whole number, since those units left the shelf either way; lines without a SKU or a
-    positive number hold nothing."""
+    """Σ quantity per SKU of the order's lines, less the units the shop's refunds put back on sale (the line's
+    `_restock_refunded_items` meta, as WooCommerce counts them): what the order still takes off the shelf.
+    Quantities are read as the order mapping reads them (2, "2" and 2.0 are 2). A positive quantity that is
+    not whole (1.5 m of rope: the order is quarantined for it) holds its next whole number, since those units
+    left the shelf either way; lines without a SKU or a positive number hold nothing.
+    Limit: WooCommerce keeps that count when a cancelled order is re-opened and takes the whole quantity off
+    again; such an order holds the restocked units too little until it is imported (the ERP counts it then)."""
     wanted: Counter = Counter()
     for line in order.get("line_items") or []:
         sku, value = str(line.get("sku") or "").strip(), line.get("quantity")
@@ -81,8 +87,21 @@ def demand(order: dict) -> Counter:
         except (InvalidOperation, ValueError):
             continue
         if number.is_finite() and number > 0:
-            wanted[sku] += int(number.to_integral_value(rounding=ROUND_CEILING))
+            left = int(number.to_integral_value(rounding=ROUND_CEILING)) - _restocked(line)
+            if left > 0:
+                wanted[sku] += left
     return wanted
+
+
+def _restocked(line: dict) -> int:
+    """Units of the line a restocking refund put back (0 when the meta is absent or not a whole number)."""
+    for m in line.get("meta_data") or []:
+        if isinstance(m, dict) and m.get("key") == RESTOCKED_META:
+            try:
+                return max(0, int(str(m.get("value")).strip()))
+            except (TypeError, ValueError):
+                return 0
+    return 0
 
 
 def hold(s, order_id: int, order: dict) -> None:

@@ -92,3 +92,24 @@ def test_an_imported_order_set_back_to_pending_is_corrected_at_the_next_poll(sho
     assert shop.importer.run(oid).state == st.ATTENTION
     shop.poll()
     assert shop.stock() == web(shop) == 7
+
+
+# -- finding 6: a restocking refund before import ------------------------------------------------------------
+def test_a_restocking_refund_of_a_quarantined_order_lowers_its_hold(shop):
+    """3 sold on an order the ERP cannot take (bad e-mail: quarantined, holding 3); 1 refunded with restock
+    (WooCommerce puts it back: 8). The order holds 2 now: the shop shows 10 − 2."""
+    order = shop.woo_admin.checkout([{"sku": SKU, "quantity": 3}], email="bad2@")
+    oid = order["id"]
+    assert holds.hold_on_arrival(shop.db, oid, holds.demand(order))
+    assert shop.importer.run(oid).state == st.QUARANTINED
+    shop.poll()
+    assert shop.stock() == 7
+    refund(shop, oid, 1, restock=True)
+    assert shop.stock() == 8
+    assert shop.importer.run(oid).state == st.QUARANTINED
+    shop.poll()
+    assert shop.stock() == web(shop) == 8
+    refund(shop, oid, 1, restock=False)  # not restocked: the hold stays
+    shop.importer.run(oid)
+    shop.poll()
+    assert shop.stock() == web(shop) == 8

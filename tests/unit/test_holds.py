@@ -227,6 +227,18 @@ def test_an_order_holds_what_its_lines_ask_read_as_the_order_mapping_reads_quant
     assert demand(order) == {"ROPE": 2, "CUP": 5}
 
 
+def test_units_a_refund_put_back_on_sale_are_no_longer_held():
+    """Finding 6 (session 5): WooCommerce counts restocked units in the line's `_restock_refunded_items` meta."""
+    from connector.holds import demand
+
+    def line(sku, qty, restocked=None):
+        meta = [] if restocked is None else [{"key": "_restock_refunded_items", "value": restocked}]
+        return {"sku": sku, "quantity": qty, "meta_data": [{"key": "_reduced_stock", "value": "9"}, *meta]}
+    order = {"line_items": [line("CUP", 3, "1"), line("PEN", 2, "2"), line("INK", 2, "x"), line("TAG", 2, "5"),
+                            line("CUP", 1)]}
+    assert demand(order) == {"CUP": 3, "INK": 2}
+
+
 @pytest.mark.parametrize("state", ["received", "skipped", "quarantined", "validated", "submitted"])
 def test_an_order_not_in_the_erp_whose_shop_status_is_not_imported_is_skipped_and_holds_nothing(db, state):
     """F4: a quarantined (or any not-yet-imported) order moved by the shop to a status that is not imported
