@@ -22,6 +22,8 @@ but for the first):
   status, or is cancelled before import, is `release`d. A discarded dead letter releases its order.
   Each of these tells the stock owner that the shop moved its own stock (`shop_moved`): the figure last
   written there is forgotten, and a release is pushed at the next inventory poll.
+- `uncounted`: an imported order whose ERP order is cancelled or gone while the shop's order is live
+  (restored from the trash, cancelled in the ERP) holds its lines again, until it ends in the shop.
 - `hand_over`: the order is in the ERP and the ERP counts it (per adapter: `ErpAdapter.reservation`).
   Runs in the SAME database transaction that records the order as `in_erp`.
 
@@ -104,8 +106,10 @@ def _restocked(line: dict) -> int:
     return 0
 
 
-def hold(s, order_id: int, order: dict) -> None:
-    """Make the order's holds what its lines ask now (an amended order holds its new quantities)."""
+def hold(s, order_id: int, order: dict, *, push: bool = False) -> None:
+    """Make the order's holds what its lines ask now (an amended order holds its new quantities). `push`: a
+    hold taken or raised is pushed at the next inventory poll too (the shop did not lower its stock with it:
+    an order restored from the trash, see `uncounted`)."""
     wanted = demand(order)
     current = {h.sku: h for h in s.scalars(select(StockHold).where(StockHold.woo_order_id == order_id))}
     lowered, raised = [], []  # the shop moved its own stock of these SKUs (see `shop_moved`)
@@ -121,8 +125,20 @@ def hold(s, order_id: int, order: dict) -> None:
         if sku not in current:
             s.add(StockHold(woo_order_id=order_id, sku=sku, quantity=qty, created_at=now))
             raised.append(sku)
-    shop_moved(s, raised, released=False)
+    shop_moved(s, raised, released=push)
     shop_moved(s, lowered, released=True)
+
+
+def uncounted(s, order_id: int, order: dict, live: bool) -> None:
+    """An order imported once whose ERP order no longer counts it (cancelled in the ERP, trashed and then
+    restored in the shop, or no longer in the ERP: state `attention` or `cancelled`, not revived). While the
+    shop's order is `live` (an import status) its units are sold all the same, so it holds them like an order
+    not yet imported, and the next inventory poll pushes them (the shop may have been told the released
+    figure meanwhile); once it ends in the shop its holds are released. In the caller's transaction."""
+    if live:
+        hold(s, order_id, order, push=True)
+    else:
+        release(s, order_id)
 
 
 def hold_on_arrival(db: Database, order_id: int, wanted: dict[str, int]) -> bool:

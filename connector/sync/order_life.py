@@ -50,6 +50,7 @@ class OrderLife:
         """Bring the ERP order in line with the shop's order; the report's detail."""
         order_id, status = order["id"], order.get("status")
         erp_order = self._erp_order(row)
+        self.imp.hold_uncounted(order_id, order, erp_order)  # a live order the ERP no longer counts holds its units
         if erp_order is None:
             return self._attention(row, f"its ERP order {row.erp_order_id} is no longer in the ERP")
         problems = self._credit_notes(row, order, erp_order)

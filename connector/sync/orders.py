@@ -334,6 +334,16 @@ class OrderImporter:
             s.expunge(row)
         return self._report(order_id, order_life.OrderLife(self).follow(row, order))
 
+    def hold_uncounted(self, order_id: int, order: dict, erp_order: dict | None) -> None:
+        """An order followed after import (connector/sync/order_life.py) whose ERP order is cancelled or no
+        longer there (`erp_order` None) reserves nothing in the ERP: while the shop's order is live (an import
+        status) it holds its units, else it holds nothing (connector/holds.py `uncounted`). Nothing to do
+        for an ERP order that still counts it (its reservation, or its shipment, is in the ERP's stock)."""
+        if erp_order is not None and erp_order.get("status") != "cancelled":
+            return
+        with self.db.session() as s:
+            holds.uncounted(s, order_id, order, order.get("status") in self.import_statuses)
+
     def _cancel(self, row: OrderSync, order: dict) -> OrderReport:
         """An order not (known to be) in the ERP ends in the shop (cancelled, refunded, trashed). An earlier
         attempt may have created its ERP order and lost the answer (state submitted, or skipped or quarantined

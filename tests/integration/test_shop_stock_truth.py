@@ -94,6 +94,52 @@ def test_an_imported_order_set_back_to_pending_is_corrected_at_the_next_poll(sho
     assert shop.stock() == web(shop) == 7
 
 
+@pytest.mark.parametrize("end, reopen", [("trash", "restore"), ("cancelled", "processing")])
+def test_an_order_reopened_after_its_erp_order_was_cancelled_holds_its_units(shop, end, reopen):
+    """Trashed (or cancelled) after import: ERP order cancelled, its 2 units offered again. Then restored from
+    the trash (or reopened) to processing in the shop: not revived in the ERP, yet its 2 units are sold. It
+    holds them until it ends in the shop."""
+    oid = shop.order(quantity=2)
+    assert shop.importer.run(oid).state == st.WRITTEN_BACK
+    shop.poll()
+    if end == "trash":
+        shop.woo.call("DELETE", f"orders/{oid}")
+    else:
+        shop.woo.update_order(oid, {"status": "cancelled"})
+    assert shop.importer.run(oid).state == st.CANCELLED and shop.erp_order(oid)["status"] == "cancelled"
+    shop.poll()
+    assert shop.stock() == 10  # ended: its units are offered again
+    if reopen == "restore":
+        shop.woo_admin.restore(oid)  # WooCommerce does not lower its stock again
+    else:
+        shop.woo.update_order(oid, {"status": reopen})  # WooCommerce lowers its stock again
+    report = shop.importer.run(oid)
+    assert report.state == st.ATTENTION and "not revived" in report.detail
+    shop.poll()
+    assert shop.stock() == web(shop) == 8
+    shop.writes.clear()
+    assert shop.importer.run(oid).state == st.ATTENTION  # a repeat changes nothing, writes nothing
+    shop.poll()
+    assert shop.stock() == 8 and sum(shop.writes) == 0
+    shop.woo.update_order(oid, {"status": "cancelled"})  # the shop ends it after all: its units come back
+    assert shop.stock() == 10
+    assert shop.importer.run(oid).state == st.CANCELLED
+    shop.poll()
+    assert shop.stock() == web(shop) == 10 and holds.totals(shop.db)["units"] == 0
+
+
+def test_an_order_whose_erp_order_is_cancelled_in_the_erp_holds_its_units_while_live_in_the_shop(shop):
+    oid = shop.order(quantity=2)
+    assert shop.importer.run(oid).state == st.WRITTEN_BACK
+    shop.poll()
+    shop.erp.cancel_sales_order(shop.erp_order(oid)["id"])
+    shop.woo.update_order(oid, {"customer_note": "ring twice"})  # any change: the importer follows the order
+    report = shop.importer.run(oid)
+    assert report.state == st.ATTENTION and "not revived" in report.detail
+    shop.poll()
+    assert shop.stock() == web(shop) == 8
+
+
 # -- finding 6: a restocking refund before import ------------------------------------------------------------
 def test_a_restocking_refund_of_a_quarantined_order_lowers_its_hold(shop):
     """3 sold on an order the ERP cannot take (bad e-mail: quarantined, holding 3); 1 refunded with restock
@@ -113,3 +159,57 @@ def test_a_restocking_refund_of_a_quarantined_order_lowers_its_hold(shop):
     shop.importer.run(oid)
     shop.poll()
     assert shop.stock() == web(shop) == 8
+
+
+# -- the same on variations (the tester saw it on GAR-…-NAVY-S) --------------------------------------------
+def _variations(shop: Shop) -> dict[str, int]:
+    """A variable product GAR-T with NAVY-S and NAVY-XS, 10 of each in the ERP, bound and written to the shop."""
+    shop.erp_admin.add_product(VARIABLE, name="T-shirt", list_price="20.00", is_parent=True)
+    parent = shop.woo.call("POST", "products", {"name": "T-shirt", "sku": VARIABLE, "type": "variable",
+                                                "attributes": [{"name": "Size", "variation": True,
+                                                                "options": ["S", "XS"]}]})[0]
+    ids = {}
+    for sku, size in ((SMALL, "S"), (XSMALL, "XS")):
+        shop.erp_admin.add_product(sku, name=sku, list_price="20.00", parent_sku=VARIABLE,
+                                   stock={"MAIN": {"on_hand": 10}})
+        variation = shop.woo.call("POST", f"products/{parent['id']}/variations",
+                                  {"sku": sku, "regular_price": "20.00", "manage_stock": True, "stock_quantity": 0,
+                                   "attributes": [{"name": "Size", "option": size}]})[0]
+        erp_id = shop.erp.products_by_sku([sku])[0]["id"]
+        binding.bind(shop.db, binding.VARIATION, erp_id, variation["id"], sku=sku, woo_parent_id=parent["id"])
+        ids[sku] = variation["id"]
+    shop.poll()
+    return ids
+
+
+def test_variations_follow_a_line_swap_a_restocking_refund_and_a_restore(shop):
+    ids = _variations(shop)
+
+    def stock(sku):
+        return next(v["stock_quantity"] for v in shop.woo.products_by_sku([sku]) if v["id"] == ids[sku])
+    assert stock(SMALL) == stock(XSMALL) == 10
+    order = shop.woo_admin.checkout([{"sku": SMALL, "quantity": 1}])
+    oid = order["id"]
+    assert holds.hold_on_arrival(shop.db, oid, holds.demand(order))
+    assert shop.importer.run(oid).state == st.WRITTEN_BACK
+    shop.poll()
+    assert (stock(SMALL), stock(XSMALL)) == (9, 10)
+    line = shop.woo.get_order(oid)["line_items"][0]
+    shop.woo.update_order(oid, {"line_items": [{"id": line["id"], "quantity": 0},
+                                               {"variation_id": ids[XSMALL], "quantity": 2}]})  # S swapped for 2 XS
+    report = shop.importer.run(oid)
+    assert report.state == st.WRITTEN_BACK and "lines" in report.detail
+    shop.poll()
+    assert (stock(SMALL), stock(XSMALL)) == (web(shop, SMALL), web(shop, XSMALL)) == (10, 8)
+    refund(shop, oid, 1, restock=True, sku=XSMALL)
+    assert shop.importer.run(oid).state == st.WRITTEN_BACK
+    shop.poll()
+    assert (stock(SMALL), stock(XSMALL)) == (web(shop, SMALL), web(shop, XSMALL)) == (10, 9)
+    shop.woo.call("DELETE", f"orders/{oid}")
+    assert shop.importer.run(oid).state == st.CANCELLED
+    shop.poll()
+    assert stock(XSMALL) == 10
+    shop.woo_admin.restore(oid)
+    assert shop.importer.run(oid).state == st.ATTENTION
+    shop.poll()
+    assert (stock(SMALL), stock(XSMALL)) == (web(shop, SMALL), web(shop, XSMALL)) == (10, 9)
