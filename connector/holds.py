@@ -22,8 +22,9 @@ but for the first):
   status, or is cancelled before import, is `release`d. A discarded dead letter releases its order.
   Each of these tells the stock owner that the shop moved its own stock (`shop_moved`): the figure last
   written there is forgotten, and a release is pushed at the next inventory poll.
-- `uncounted`: an imported order whose ERP order is cancelled or gone while the shop's order is live
-  (restored from the trash, cancelled in the ERP) holds its lines again, until it ends in the shop.
+- `uncounted`: an imported order whose ERP order does not count it (cancelled, gone, not yet counted)
+  holds its lines as they are while the shop's order is live (restored from the trash, cancelled in the
+  ERP), and holds nothing once it ends in the shop.
 - `hand_over`: the order is in the ERP and the ERP counts it (per adapter: `ErpAdapter.reservation`).
   Runs in the SAME database transaction that records the order as `in_erp`.
 
@@ -130,11 +131,13 @@ def hold(s, order_id: int, order: dict, *, push: bool = False) -> None:
 
 
 def uncounted(s, order_id: int, order: dict, live: bool) -> None:
-    """An order imported once whose ERP order no longer counts it (cancelled in the ERP, trashed and then
-    restored in the shop, or no longer in the ERP: state `attention` or `cancelled`, not revived). While the
-    shop's order is `live` (an import status) its units are sold all the same, so it holds them like an order
-    not yet imported, and the next inventory poll pushes them (the shop may have been told the released
-    figure meanwhile); once it ends in the shop its holds are released. In the caller's transaction."""
+    """An imported order whose ERP order does not count it: cancelled (in the ERP, or trashed and then
+    restored in the shop: `attention`, not revived), no longer in the ERP, or not counted yet (a Tryton
+    quotation). While the shop's order is `live` (an import status) its units are sold all the same, so it
+    holds its lines as they are now (an amendment or a restocking refund changes the hold), and a hold taken
+    or raised is pushed at the next inventory poll (the shop may have been told the released figure
+    meanwhile). Not live (ended in the shop, or set back to pending), its holds are released: also those of
+    an order the ERP never counted. In the caller's transaction."""
     if live:
         hold(s, order_id, order, push=True)
     else:

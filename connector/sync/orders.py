@@ -335,14 +335,16 @@ class OrderImporter:
         return self._report(order_id, order_life.OrderLife(self).follow(row, order))
 
     def hold_uncounted(self, order_id: int, order: dict, erp_order: dict | None) -> None:
-        """An order followed after import (connector/sync/order_life.py) whose ERP order is cancelled or no
-        longer there (`erp_order` None) reserves nothing in the ERP: while the shop's order is live (an import
-        status) it holds its units, else it holds nothing (connector/holds.py `uncounted`). Nothing to do
-        for an ERP order that still counts it (its reservation, or its shipment, is in the ERP's stock)."""
-        if erp_order is not None and erp_order.get("status") != "cancelled":
+        """Stock holds of an order followed after import (connector/sync/order_life.py), before anything is
+        done to its ERP order. Ended in the shop (not an import status): it holds nothing. Live, and its ERP
+        order does not count it (cancelled, no longer there: `erp_order` None, or not counted yet, as
+        `ErpAdapter.reservation` says): it holds its lines as they are now (connector/holds.py `uncounted`).
+        Live and counted: its holds are left to `holds.hand_over` and `holds.recheck`. No remote call."""
+        live = order.get("status") in self.import_statuses
+        if live and erp_order is not None and self.erp.reservation(erp_order) is not None:
             return
         with self.db.session() as s:
-            holds.uncounted(s, order_id, order, order.get("status") in self.import_statuses)
+            holds.uncounted(s, order_id, order, live)
 
     def _cancel(self, row: OrderSync, order: dict) -> OrderReport:
         """An order not (known to be) in the ERP ends in the shop (cancelled, refunded, trashed). An earlier

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from connector import binding, holds
+from connector.erp.rest import RestErp
+from connector.settings import SANDBOX_ERP_TOKEN
 from connector.sync import order_state as st
 from tests.integration.test_stock_moved_by_shop import SKU, Shop
 
@@ -213,3 +215,36 @@ def test_variations_follow_a_line_swap_a_restocking_refund_and_a_restore(shop):
     assert shop.importer.run(oid).state == st.ATTENTION
     shop.poll()
     assert (stock(SMALL), stock(XSMALL)) == (web(shop, SMALL), web(shop, XSMALL)) == (10, 9)
+
+
+class UncountingErp(RestErp):
+    """The reference ERP, adapted as an ERP whose stock counts a sale only once it ships (Tryton's `quantity`
+    stock basis): the importer keeps the order's holds after import."""
+
+    def reservation(self, order):
+        return super().reservation(order) if order.get("status") == "shipped" else None
+
+
+@pytest.fixture
+def uncounting(shop, sandboxes):
+    shop.importer.erp = shop.importer.customers.erp = UncountingErp(sandboxes[1], SANDBOX_ERP_TOKEN, timeout=10)
+    return shop
+
+
+def test_an_order_the_erp_does_not_count_yet_follows_a_restocking_refund_and_a_cancel(uncounting):
+    """Held after import (the ERP does not count it yet): a restocking refund lowers the hold, a cancel in the
+    shop releases it (its ERP order cancelled, nothing left to hand over); the shop ends at the web stock."""
+    shop = uncounting
+    oid = shop.order(quantity=3)
+    assert shop.importer.run(oid).state == st.WRITTEN_BACK
+    assert holds.totals(shop.db)["units"] == 3
+    refund(shop, oid, 1, restock=True)
+    assert shop.importer.run(oid).state == st.WRITTEN_BACK
+    assert holds.totals(shop.db)["units"] == 2
+    shop.poll()
+    assert shop.stock() == web(shop)
+    shop.woo.update_order(oid, {"status": "cancelled"})
+    assert shop.importer.run(oid).state == st.CANCELLED
+    assert holds.totals(shop.db)["units"] == 0
+    shop.poll()
+    assert shop.stock() == web(shop) == 10
