@@ -15,7 +15,7 @@ Orders: shop orders in an imported status, created before the grace period, whos
 number; and external references held by more than one ERP order that is not cancelled.
 
 Order life (connector/sync/order_life.py): an ERP order not cancelled and not fully shipped whose addresses,
-lines, shipping, discounts, fees, totals or note differ from the shop's order mapped as at creation
+lines, shipping, discounts, fees, totals, note or currency differ from the shop's order mapped as at creation
 (`order_differs`); a shop refund of an imported order with no ERP credit note `WC-REFUND-<id>`
 (`refund_without_credit_note`); a credit note whose amount is not the refund's, or several for one refund
 (`credit_note_mismatch`). The ERP side is read in one pass (orders keep a fingerprint, credit notes their
@@ -122,9 +122,14 @@ class _Shop(NamedTuple):
     categories: tuple = ()  # (id, slug) of the product's shop categories
 
 
-def fingerprint(order: dict) -> dict:
-    """The amendable fields of an ERP order (or a shop order mapped as one), as order_life compares them."""
-    return {k: order_life._norm(k, order.get(k)) for k in order_life.AMENDED}
+COMPARED = order_life.AMENDED + ("currency",)  # the currency cannot be amended, but a change is a difference
+
+
+def fingerprint(order: dict, currency: str | None = None) -> dict:
+    """The amendable fields of an ERP order (or a shop order mapped as one), as order_life compares them, and
+    its `currency` (given apart when `order` is an ERP's comparable form, which may leave it out)."""
+    return {**{k: order_life._norm(k, order.get(k)) for k in order_life.AMENDED},
+            "currency": currency if currency is not None else order.get("currency")}
 
 
 def _text(value) -> str:
@@ -360,7 +365,8 @@ class Reconciler:
             if ref:
                 (candidates if ref in seen else seen).add(ref)
                 if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",):
-                    self._open[ref] = (order["id"], order.get("status"), fingerprint(self._kept(order)))
+                    self._open[ref] = (order["id"], order.get("status"),
+                                       fingerprint(self._kept(order), order.get("currency")))
         del seen
         for ref in sorted(candidates):
             orders = self._call(self.erp.find_sales_orders, ref)
@@ -395,15 +401,21 @@ class Reconciler:
         if ref in self._open and o.get("status") not in ENDED + ("trash",):
             erp_id, status, erp_print = self._open[ref]
             try:
-                shop_print = fingerprint(self._kept(order_mapping.map_order(o, "")))
+                mapped = order_mapping.map_order(o, "")
+                shop_print = fingerprint(self._kept(mapped), mapped.get("currency"))
             except (InvalidDataError, KeyError, TypeError, ValueError, ArithmeticError):  # quarantined data
                 shop_print = None
+            if shop_print is not None and erp_print["currency"] is None:  # an ERP that does not say
+                shop_print["currency"] = None
             if shop_print is not None and shop_print != erp_print:
-                fields = ", ".join(k for k in order_life.AMENDED if shop_print[k] != erp_print[k])
+                fields = ", ".join(k for k in COMPARED if shop_print[k] != erp_print[k])
                 report.add(ORDER_DIFFERS, o["id"], f"{erp_id} {status}", o.get("status"),
-                           f"{fields} differ; " + ("amended after shipment: settle it by hand" if status
-                                                    == "partially_shipped" else "wooerp has not applied the "
-                                                    "amendment yet (make orders shows its state)"))
+                           f"{fields} differ; " + (
+                               f"the currency changed in the shop after import ({erp_print['currency']} in the "
+                               f"ERP, {shop_print['currency']} in the shop): an ERP order's currency cannot be "
+                               f"amended, the order waits for a person in make orders" if "currency" in fields
+                               else "amended after shipment: settle it by hand" if status == "partially_shipped"
+                               else "wooerp has not applied the amendment yet (make orders shows its state)"))
         if o.get("refunds") is None:
             return
         for refund in o.get("refunds") or []:

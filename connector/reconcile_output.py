@@ -36,7 +36,7 @@ MEANING = {
     "duplicate_erp_orders": "external references held by several live ERP orders",
     "category_mismatch": "shop products not in the shop category of their ERP category",
     "gone_order_in_erp": "shop orders gone from WooCommerce whose ERP order is live",
-    "order_differs": "open ERP orders whose addresses, lines or totals differ from the shop's",
+    "order_differs": "open ERP orders whose addresses, lines, totals or currency differ from the shop's",
     "refund_without_credit_note": "shop refunds with no ERP credit note",
     "credit_note_mismatch": "ERP credit notes whose lines or amount differ from their shop refund",
 }

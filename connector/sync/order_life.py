@@ -104,6 +104,10 @@ class OrderLife:
         except InvalidDataError as e:
             problems.append(f"amended in WooCommerce into an order the ERP cannot take: {e}")
             return ""
+        problem = currency_changed(wanted, erp_order)
+        if problem:
+            problems.append(problem)
+            return ""
         keep = getattr(self.erp, "comparable", None)  # an ERP keeping less than the shop sends (Tryton) compares that
         shop, erp = (keep(wanted), keep(erp_order)) if keep else (wanted, erp_order)
         changes = {k: wanted[k] for k in AMENDED if _norm(k, shop.get(k)) != _norm(k, erp.get(k))}
@@ -207,6 +211,18 @@ class OrderLife:
         self.imp._move(row.woo_order_id, st.ATTENTION, reason=reason)
         event(log, "order needs a person", logging.WARNING, order_id=row.woo_order_id, reason=reason)
         return reason
+
+
+def currency_changed(wanted: dict, erp_order: dict) -> str:
+    """The reason an amendment cannot be applied when the shop order's currency (`wanted`, mapped as at
+    creation) is not the ERP order's: no ERP contract amends a sales order's currency (its prices, credit
+    notes and payments are in it). "" when both agree or one side does not say."""
+    shop, erp = wanted.get("currency"), erp_order.get("currency")
+    if not shop or not erp or shop == erp:
+        return ""
+    return (f"its currency changed in WooCommerce from {erp} to {shop} after import; an ERP order's currency "
+            f"cannot be amended (ERP order {erp_order.get('id')} stays in {erp}): a person must set the shop "
+            f"order back to {erp}, or cancel it in the shop and place a new order in {shop}")
 
 
 def refund_goods(refund: dict) -> Counter:
