@@ -12,7 +12,12 @@ Categories: a product (or variable parent) that is not in the shop category boun
 `category_code` (extra categories set in the shop are fine; codes without a shop category are skipped).
 
 Orders: shop orders in an imported status, created before the grace period, whose meta has no ERP
-number; and external references held by more than one ERP order that is not cancelled.
+number (grace RECONCILE_ORDER_GRACE_MINUTES from its creation: an import may wait behind a backlog or a
+quarantine); and external references held by more than one ERP order that is not cancelled. The order-life
+checks below wait out their own, shorter grace (RECONCILE_CHANGE_GRACE_MINUTES: a change on its way through
+webhook, task and ERP call) from their own change: `order_differs` from the order's last modification,
+`refund_without_credit_note` from the refund's creation; never from the order's creation, so a young
+order refunded wrongly is reported like an old one.
 
 Order life (connector/sync/order_life.py): an ERP order not cancelled and not fully shipped whose addresses,
 lines, shipping, discounts, fees, totals, note or currency differ from the shop's order mapped as at creation
@@ -56,7 +61,7 @@ KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_W
 PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations",
                   "categories")
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
-ORDER_FIELDS = ("id", "status", "date_created_gmt", "meta_data", "refunds", "billing", "shipping", "line_items",
+ORDER_FIELDS = ("id", "status", "date_created_gmt", "date_modified_gmt", "meta_data", "refunds", "billing", "shipping", "line_items",
                 "shipping_lines", "fee_lines", "coupon_lines", "total", "total_tax", "discount_total",
                 "shipping_total", "shipping_tax", "customer_note", "currency", "tax_lines")  # tax_lines: line tax rates
 ENDED = ("refunded", "cancelled")
@@ -139,14 +144,16 @@ def _text(value) -> str:
 class Reconciler:
     """Compares the ERP with the shop end to end (see the module docstring); reads only, repairs nothing.
     `warehouses`: the web warehouses of the stock formula; `import_statuses` and `order_grace_minutes`: which
-    shop orders must already carry an ERP number; `erp_page_size`: ERP records per page (1..500); `clock`
+    shop orders must already carry an ERP number; `change_grace_minutes`: how old an amendment or a refund must
+    be before its ERP side is expected; `erp_page_size`: ERP records per page (1..500); `clock`
     (aware UTC) and `sleep` are injectable for tests."""
     def __init__(self, db: Database, woo, erp, *, warehouses: tuple[str, ...], import_statuses: tuple[str, ...],
-                 order_grace_minutes: float, erp_page_size: int = 500,
+                 order_grace_minutes: float, change_grace_minutes: float = 10, erp_page_size: int = 500,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), sleep=time.sleep):
         self.db, self.woo, self.erp = db, woo, erp
         self.warehouses, self.import_statuses = warehouses, import_statuses
         self.grace = timedelta(minutes=order_grace_minutes)
+        self.change_grace = timedelta(minutes=change_grace_minutes)
         self.erp_page_size, self.clock, self.sleep = erp_page_size, clock, sleep
 
     def run(self) -> Report:
@@ -313,21 +320,26 @@ class Reconciler:
 
     # -- orders ------------------------------------------------------------------------------------
     def _orders_without_number(self, report: Report) -> None:
-        cutoff = (self.clock() - self.grace).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        """Every shop order in an import or ended status: its order-life checks (each with its own grace, see
+        `_order_life`), and, once created before the grace period, whether it carries an ERP number."""
+        now = self.clock().astimezone(timezone.utc)
+        listed_before = (now + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")  # the shop's dates are whole seconds
+        cutoff = (now - self.grace).strftime("%Y-%m-%dT%H:%M:%S")
+        changed_before = (now - self.change_grace).strftime("%Y-%m-%dT%H:%M:%S")
         missing = []
         statuses = tuple(dict.fromkeys(self.import_statuses + ENDED))
         # a completed order older than the first order wooerp saw is the shop's history, not a lost import
         with self.db.session() as s:
             first_seen = s.scalar(select(func.min(OrderSync.created_at)))
         history_before = first_seen.strftime("%Y-%m-%dT%H:%M:%S") if first_seen else None
-        for o in self._woo_items(self.woo.list_orders_created_before, before=cutoff,
+        for o in self._woo_items(self.woo.list_orders_created_before, before=listed_before,
                                  statuses=statuses, fields=ORDER_FIELDS):
             report.checked["woo_orders"] += 1
-            if (o.get("date_created_gmt") or "") > cutoff:
-                continue
             meta = {m.get("key"): m.get("value") for m in o.get("meta_data") or []}
             if meta.get(ERP_NUMBER_META):
-                self._order_life(o, report)
+                self._order_life(o, report, changed_before)
+            if (o.get("date_created_gmt") or "") > cutoff:  # its import may still be on its way
+                continue
             if o.get("status") not in self.import_statuses:
                 continue
             if o.get("status") in HISTORY and (history_before is None
@@ -395,10 +407,15 @@ class Reconciler:
                 self._restocked.setdefault(note.get("external_ref") or "", Counter()).update(
                     {ln["sku"]: int(ln["quantity"]) for ln in note.get("lines") or [] if ln.get("sku")})
 
-    def _order_life(self, o: dict, report: Report) -> None:
-        """An imported shop order against its open ERP order and its credit notes."""
+    def _order_life(self, o: dict, report: Report, cutoff: str) -> None:
+        """An imported shop order against its open ERP order and its credit notes. A check waits only while its own
+        change may still be on its way (made after `cutoff`, UTC: the change grace period): `order_differs` from
+        the order's last modification (an amendment not applied yet), `refund_without_credit_note` from the
+        refund's creation. Whatever the order's own age: an order placed at 03:30 and refunded wrongly at 03:40 is
+        reported by the 04:15 daily run."""
         ref = order_ref(o["id"])
-        if ref in self._open and o.get("status") not in ENDED + ("trash",):
+        modified = o.get("date_modified_gmt") or o.get("date_created_gmt") or ""
+        if ref in self._open and o.get("status") not in ENDED + ("trash",) and modified <= cutoff:
             erp_id, status, erp_print = self._open[ref]
             try:
                 mapped = order_mapping.map_order(o, "")
@@ -418,12 +435,19 @@ class Reconciler:
                                else "wooerp has not applied the amendment yet (make orders shows its state)"))
         if o.get("refunds") is None:
             return
+        dates = None
         for refund in o.get("refunds") or []:
             report.checked["woo_refunds"] += 1
             key = order_life.refund_ref(refund["id"])
             notes = self._notes.get(key, [])
             wanted = abs(Decimal(str(refund.get("total") or "0")))
             if not notes:
+                if dates is None:  # the order lists its refunds without their dates: read them, for this order only
+                    dates = {r.get("id"): r.get("date_created_gmt") or "" for r in
+                             self._call(self.woo.order_refunds, o["id"])}
+                if dates.get(refund["id"], "") > cutoff or refund["id"] not in dates:  # fresh, or deleted since
+                    report.checked["woo_refunds_in_grace"] += 1
+                    continue
                 report.add(REFUND_WITHOUT_CREDIT_NOTE, key, "", str(wanted),
                            f"refund {refund['id']} of order {o['id']} has no ERP credit note")
             elif len(notes) > 1 or any(Decimal(str(a or "0")) != wanted for _, a in notes):
