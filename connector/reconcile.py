@@ -23,7 +23,10 @@ Order life (connector/sync/order_life.py): an ERP order not cancelled and not fu
 lines, shipping, discounts, fees, totals, note or currency differ from the shop's order mapped as at creation
 (`order_differs`); a shop refund of an imported order with no ERP credit note `WC-REFUND-<id>`
 (`refund_without_credit_note`); a credit note whose amount is not the refund's, or several for one refund
-(`credit_note_mismatch`). The ERP side is read in one pass (orders keep a fingerprint, credit notes their
+(`credit_note_mismatch`); a credit note `WC-REFUND-<id>` of the order's ERP order whose refund the shop no
+longer lists (deleted in the shop after it was credited), unless a person accepted it
+(`wooerp orders accept-credit-note`), with what the ERP credits for the order in all against what the shop
+refunded (`credit_note_without_refund`). The ERP side is read in one pass (orders keep a fingerprint, credit notes their
 amounts), the shop side in the pass over its orders.
 """
 from __future__ import annotations
@@ -54,10 +57,10 @@ from connector.woo.client import PAGE_LIMIT
 
 KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_WITHOUT_ERP_NUMBER,
          DUPLICATE_ERP_ORDERS, CATEGORY_MISMATCH, GONE_ORDER_IN_ERP, ORDER_DIFFERS, REFUND_WITHOUT_CREDIT_NOTE,
-         CREDIT_NOTE_MISMATCH) = (
+         CREDIT_NOTE_MISMATCH, CREDIT_NOTE_WITHOUT_REFUND) = (
     "missing_in_woo", "missing_in_erp", "price_mismatch", "stock_mismatch", "order_without_erp_number",
     "duplicate_erp_orders", "category_mismatch", "gone_order_in_erp", "order_differs", "refund_without_credit_note",
-    "credit_note_mismatch")
+    "credit_note_mismatch", "credit_note_without_refund")
 PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations",
                   "categories")
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
@@ -66,6 +69,7 @@ ORDER_FIELDS = ("id", "status", "date_created_gmt", "date_modified_gmt", "meta_d
                 "shipping_total", "shipping_tax", "customer_note", "currency", "tax_lines")  # tax_lines: line tax rates
 ENDED = ("refunded", "cancelled")
 ORDER_REF_PREFIX = order_ref(0)[:-1]  # "WC-ORDER-"
+REFUND_REF_PREFIX = order_life.refund_ref(0)[:-1]  # "WC-REFUND-"
 RETRIES = 4
 
 
@@ -167,8 +171,10 @@ class Reconciler:
         shop = self._shop_catalog(set(erp) | invalid, report)
         self._compare_catalog(erp, invalid, stock, shop, report)
         self._open, self._notes, self._restocked = {}, {}, {}
-        self._duplicate_refs(report)
+        self._by_order: dict[str, list[tuple[str, str, str]]] = {}  # ERP order id -> [(ref, id, amount)]
+        self._noted_orders: dict[str, set[str]] = {}  # order reference -> its ERP orders holding credit notes
         self._read_credit_notes(report)
+        self._duplicate_refs(report)
         self._orders_without_number(report)
         self._gone_orders(report)
         report.finished_at = self.clock()
@@ -376,6 +382,8 @@ class Reconciler:
             ref = order.get("external_ref")
             if ref:
                 (candidates if ref in seen else seen).add(ref)
+                if order["id"] in self._by_order:
+                    self._noted_orders.setdefault(ref, set()).add(order["id"])
                 if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",):
                     self._open[ref] = (order["id"], order.get("status"),
                                        fingerprint(self._kept(order), order.get("currency")))
@@ -403,6 +411,9 @@ class Reconciler:
         for note in self._erp_items(lister):
             report.checked["erp_credit_notes"] += 1
             self._notes.setdefault(note.get("external_ref") or "", []).append((note["id"], note.get("amount")))
+            if str(note.get("external_ref") or "").startswith(REFUND_REF_PREFIX) and note.get("sales_order_id"):
+                self._by_order.setdefault(note["sales_order_id"], []).append(
+                    (note["external_ref"], note["id"], note.get("amount")))
             if note.get("restock"):
                 self._restocked.setdefault(note.get("external_ref") or "", Counter()).update(
                     {ln["sku"]: int(ln["quantity"]) for ln in note.get("lines") or [] if ln.get("sku")})
@@ -454,7 +465,37 @@ class Reconciler:
                 report.add(CREDIT_NOTE_MISMATCH, key, ", ".join(f"{i} {a}" for i, a in notes), str(wanted),
                            f"order {o['id']}: " + (f"{len(notes)} credit notes for one refund" if len(notes) > 1
                                                   else "the credit note's amount is not the refund's"))
+        self._unlisted_credit_notes(o, report)
         self._restock_total(o, report)
+
+    def _unlisted_credit_notes(self, o: dict, report: Report) -> None:
+        """Credit notes `WC-REFUND-<id>` of the order's ERP order(s) whose refund the shop order no longer lists
+        (deleted after it was credited): the ERP credits money the shop does not show. Each is reported with
+        what the ERP credits for the order in all and what the shop refunded, unless a person accepted it
+        (order meta ACCEPTED_META, written by `wooerp orders accept-credit-note`: counted, not reported)."""
+        notes = [n for erp_id in sorted(self._noted_orders.get(order_ref(o["id"]), ()))
+                 for n in self._by_order.get(erp_id, [])]
+        listed = {order_life.refund_ref(r["id"]) for r in o.get("refunds") or []}
+        unlisted = [n for n in notes if n[0] not in listed]
+        if not unlisted:
+            return
+        meta = {str(m.get("key") or "") for m in o.get("meta_data") or []}
+        accepted = {n for n in unlisted
+                    if order_life.ACCEPTED_META.format(n[0][len(REFUND_REF_PREFIX):]) in meta}
+        report.checked["credit_notes_accepted"] += len(accepted)
+        if len(accepted) == len(unlisted):
+            return
+        credited = sum((Decimal(str(n[2] or "0")) for n in notes if n not in accepted), Decimal(0))
+        refunded = sum((abs(Decimal(str(r.get("total") or "0"))) for r in o.get("refunds") or []), Decimal(0))
+        for ref, note_id, amount in unlisted:
+            if (ref, note_id, amount) in accepted:
+                continue
+            report.add(CREDIT_NOTE_WITHOUT_REFUND, ref, f"{note_id} {amount}", "",
+                       f"order {o['id']}: the shop no longer lists refund {ref[len(REFUND_REF_PREFIX):]} (deleted "
+                       f"in the shop); the ERP credits {credited} for the order in all, the shop refunded "
+                       f"{refunded}. Settle it in the ERP (a credit note cannot be cancelled through the ERP "
+                       f"contract; do not refund again in the shop), then `wooerp orders accept-credit-note "
+                       f"{o['id']} --reason …`")
 
     def _restock_total(self, o: dict, report: Report) -> None:
         """Units restocked per SKU: the shop's (per order item) against the ERP's restocking credit notes of the

@@ -39,6 +39,7 @@ MEANING = {
     "order_differs": "open ERP orders whose addresses, lines, totals or currency differ from the shop's",
     "refund_without_credit_note": "shop refunds with no ERP credit note",
     "credit_note_mismatch": "ERP credit notes whose lines or amount differ from their shop refund",
+    "credit_note_without_refund": "ERP credit notes whose shop refund was deleted",
 }
 
 

@@ -28,6 +28,9 @@ ENDED = ("cancelled", "refunded", "trash")
 UNPAID = ("pending", "failed")  # an imported order moved back to these lost its payment (reversed, failed)
 NOT_SHIPPED = ("open", "confirmed", "draft")
 CREDIT_NOTE_META = "_erp_credit_note_{}"
+# a person's acceptance of the credit note of refund <id> that the shop no longer lists: {credit_note, by, at, reason}
+ACCEPTED_META = "_erp_credit_note_accepted_{}"
+ACCEPT_COMMAND = "wooerp orders accept-credit-note {} --reason '…'"
 RESTOCKED_META = "_restock_refunded_items"  # WooCommerce's order item meta: units restocked by refunds
 IN_STEP = "in step with the ERP"
 
@@ -312,19 +315,53 @@ def credit_note(refund: dict, sales_order_id: str, restock_left: Counter, *, res
             "lines": [dict(ln, amount=str(ln["amount"])) for ln in lines], "amount": str(amount), "restock": restock}
 
 
-def _unbacked_credit_notes(order: dict) -> list[str]:
-    """Credit notes written back for refunds the shop's order no longer lists (a refund deleted in the shop
-    after it was credited): money the ERP credits that the shop does not show; a person must decide."""
+def unbacked_credit_notes(order: dict, *, accepted: bool = False) -> dict[int, str]:
+    """{refund id: credit note number} of the credit notes written back for refunds the shop's order no longer
+    lists (a refund deleted in the shop after it was credited): money the ERP credits that the shop does not
+    show. Those a person accepted (`ACCEPTED_META`, see `accept_unbacked`) are left out, or only those are
+    given with `accepted`."""
     refunds = {str(r.get("id")) for r in order.get("refunds") or []}
-    prefix, gone = CREDIT_NOTE_META.format(""), []
-    for m in order.get("meta_data") or []:
-        key = str(m.get("key") or "")
-        if key.startswith(prefix) and key[len(prefix):].isdigit() and key[len(prefix):] not in refunds:
-            gone.append(f"{m.get('value')} (refund {key[len(prefix):]})")
+    meta = {str(m.get("key") or ""): m.get("value") for m in order.get("meta_data") or []}
+    prefix, gone = CREDIT_NOTE_META.format(""), {}
+    for key, value in meta.items():
+        rid = key[len(prefix):]
+        if key.startswith(prefix) and rid.isdigit() and rid not in refunds \
+                and (ACCEPTED_META.format(rid) in meta) == accepted:
+            gone[int(rid)] = str(value)
+    return gone
+
+
+def _unbacked_credit_notes(order: dict) -> list[str]:
+    gone = unbacked_credit_notes(order)
     if not gone:
         return []
-    return [f"the ERP credits {', '.join(gone)}, which the shop no longer lists among the order's refunds; "
-            f"a person must cancel the credit note or refund again"]
+    notes = ", ".join(f"{number} (refund {rid})" for rid, number in sorted(gone.items()))
+    return [f"the ERP credits {notes}, which the shop no longer lists among the order's refunds (deleted in the "
+            f"shop). The ERP contract cannot cancel a credit note, and refunding again in the shop would credit "
+            f"a second time: a person settles it in the ERP by its own means (e.g. re-invoices the amount) or "
+            f"confirms the customer was refunded, then records it with "
+            f"`{ACCEPT_COMMAND.format(order.get('id'))}`"]
+
+
+def accept_unbacked(woo, order_id: int, *, by: str, reason: str, at: str) -> dict[int, str]:
+    """A person's acceptance of the credit notes of order `order_id` whose shop refund was deleted, after they
+    settled the money in the ERP or confirmed it: per refund, the order meta `ACCEPTED_META` {credit_note,
+    by, at, reason} and one order note; the credit note's own meta stays (nothing of the history is removed).
+    The order's next follow no longer stops for them and reconcile no longer counts them. Returns {refund
+    id: credit note number} accepted now (empty when the order has none left to accept)."""
+    order = woo.get_order(order_id)
+    gone = unbacked_credit_notes(order)
+    if not gone:
+        return {}
+    woo.update_order(order_id, {"meta_data": [
+        {"key": ACCEPTED_META.format(rid), "value": {"credit_note": number, "by": by, "at": at, "reason": reason}}
+        for rid, number in sorted(gone.items())]})
+    texts = {n.get("note") for n in woo.order_notes(order_id)}
+    for rid, number in sorted(gone.items()):
+        text = (f"Credit note {number} of deleted refund {rid} accepted by {by} at {at}: {reason}")
+        if text not in texts:
+            woo.add_order_note(order_id, text)
+    return gone
 
 
 def credit_note_text(refund_id: int, note: dict) -> str:

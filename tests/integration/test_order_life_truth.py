@@ -3,12 +3,18 @@ sandboxes over HTTP: a currency changed after import, credit notes the shop no l
 note failed on a fresh order, and a partial shipment whose rest a restocking refund withdrew."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from connector.errors import TransientError
-from connector.reconcile import ORDER_DIFFERS, REFUND_WITHOUT_CREDIT_NOTE, Reconciler
+from connector.reconcile import (CREDIT_NOTE_WITHOUT_REFUND, ORDER_DIFFERS, REFUND_WITHOUT_CREDIT_NOTE,
+                                 Reconciler)
+from connector.settings import SANDBOX_ERP_TOKEN
+from tests.support.procs import child_env
 from connector.sync import order_state as st
 from tests.integration.test_order_life import Env
 
@@ -67,3 +73,60 @@ def test_a_young_order_amended_and_not_applied_is_reported_once_the_amendment_is
     assert differs.key == str(oid) and "shipping_address" in differs.detail
     # an order older than the grace period, amended a moment ago: the amendment is still on its way
     assert not reconcile(env, grace_minutes=0, change_grace_minutes=10, later_minutes=1).of(ORDER_DIFFERS)
+
+
+@pytest.fixture
+def cli(env, database_url, redis_url):
+    """`wooerp …` as the operator runs it (its own process), against the sandboxes, the test database and a real
+    broker."""
+    environ = child_env()
+    environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url, WOO_URL=env.woo.url, ERP_URL=env.erp_url,
+                   ERP_TOKEN=SANDBOX_ERP_TOKEN)
+    environ.pop("WOOERP_ENV", None)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([str(Path(sys.executable).parent / "wooerp"), *args], env=environ,
+                              capture_output=True, text=True, timeout=120)
+        return done.returncode, done.stdout, done.stderr
+    return invoke
+
+
+def test_a_credit_note_whose_refund_was_deleted_is_reported_and_a_person_accepts_it_through_the_cli(env, cli):
+    """Finding 3: the orphan credit note was invisible to reconcile, the reason advised actions that do not work
+    (cancel the credit note: no such call; refund again: a second credit note, the ERP credits 20 for 10 refunded)
+    and retry-order repeated the reason for ever. The person settles it in the ERP, then accepts it: recorded
+    with who and why on the shop order, the order leaves attention, reconcile is clean, history stays."""
+    oid = env.imported_order()
+    first = env.refund(oid, amount="10.00", reason="goodwill")
+    assert env.importer.run(oid).state == st.WRITTEN_BACK and len(env.credit_notes(oid)) == 1
+    env.woo.call("DELETE", f"orders/{oid}/refunds/{first['id']}", params={"force": "true"})
+    report = env.importer.run(oid)
+    assert report.state == st.ATTENTION
+    assert "cancel the credit note" not in report.detail and f"accept-credit-note {oid}" in report.detail
+    (orphan,) = reconcile(env).of(CREDIT_NOTE_WITHOUT_REFUND)
+    assert orphan.key == f"WC-REFUND-{first['id']}" and orphan.erp_value.endswith(" 10.00")
+    assert "the ERP credits 10.00 for the order in all, the shop refunded 0" in orphan.detail
+
+    # refunding again in the shop credits a second time: reconcile says so in money
+    again = env.refund(oid, amount="10.00", reason="goodwill, again")
+    assert env.importer.run(oid).state == st.ATTENTION and len(env.credit_notes(oid)) == 2
+    (orphan,) = reconcile(env).of(CREDIT_NOTE_WITHOUT_REFUND)
+    assert "the ERP credits 20.00 for the order in all, the shop refunded 10.00" in orphan.detail
+
+    code, out, err = cli("orders", "accept-credit-note", str(oid), "--reason", "first credit re-invoiced in the ERP")
+    assert code == 0, (out, err)
+    assert f"deleted refund {first['id']} accepted" in out and "followed again as task" in out
+    order = env.woo.get_order(oid)
+    meta = {m["key"]: m["value"] for m in order["meta_data"]}
+    accepted = meta[f"_erp_credit_note_accepted_{first['id']}"]
+    assert accepted["reason"] == "first credit re-invoiced in the ERP" and "@" in accepted["by"]
+    assert meta[f"_erp_credit_note_{first['id']}"]  # the history stays
+    assert any("accepted by" in n["note"] for n in env.woo.order_notes(oid))
+    assert env.importer.run(oid).state == st.WRITTEN_BACK  # the queued follow (run here as its worker would)
+    assert env.importer.run(oid).state == st.WRITTEN_BACK  # and stays out of attention
+    after = reconcile(env)
+    assert not after.of(CREDIT_NOTE_WITHOUT_REFUND) and after.checked["credit_notes_accepted"] == 1
+
+    code, out, err = cli("orders", "accept-credit-note", str(oid), "--reason", "twice")
+    assert code == 1 and "accepted already" in err and "nothing to accept" in err
+    assert again["id"] != first["id"]
