@@ -48,6 +48,7 @@ class OrderLife:
     def __init__(self, importer):
         self.imp = importer
         self.woo, self.erp = importer.woo, importer.erp
+        self._restocked_now = False  # this run created a restocking credit note (units may have been withdrawn)
 
     def follow(self, row, order: dict) -> str:
         """Bring the ERP order in line with the shop's order; the report's detail."""
@@ -56,6 +57,10 @@ class OrderLife:
         if erp_order is None:
             return self._attention(row, f"its ERP order {row.erp_order_id} is no longer in the ERP")
         problems = self._credit_notes(row, order, erp_order)
+        if self._restocked_now and erp_order.get("status") == "partially_shipped":
+            # the new restocking credit notes withdrew units not shipped yet, perhaps the last ones: what is left
+            # to ship is the ERP's to say (every unit shipped or withdrawn reads `shipped`), so read it again
+            erp_order = self._erp_order(row) or erp_order
         erp_status = erp_order.get("status")
         if status in ENDED:
             if erp_status in NOT_SHIPPED:
@@ -145,6 +150,7 @@ class OrderLife:
 
     # -- refunds -----------------------------------------------------------------------------------
     def _credit_notes(self, row, order: dict, erp_order: dict) -> list[str]:
+        self._restocked_now = False
         problems = _unbacked_credit_notes(order)
         if not order.get("refunds"):
             return problems
@@ -181,6 +187,7 @@ class OrderLife:
                         holds.shop_moved(s, moved, released=True)
                 if body["restock"]:
                     restock_left -= Counter({ln["sku"]: ln["quantity"] for ln in body["lines"]})
+                    self._restocked_now = True
             else:
                 note = notes[0]
             written.append((refund["id"], note))

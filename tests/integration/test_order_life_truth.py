@@ -130,3 +130,27 @@ def test_a_credit_note_whose_refund_was_deleted_is_reported_and_a_person_accepts
     code, out, err = cli("orders", "accept-credit-note", str(oid), "--reason", "twice")
     assert code == 1 and "accepted already" in err and "nothing to accept" in err
     assert again["id"] != first["id"]
+
+
+def test_a_full_restocking_refund_after_a_partial_shipment_leaves_nothing_to_ship_and_needs_no_person(env):
+    """Finding 5: the restocking credit note withdrew every unit not shipped yet, but the ERP order stayed
+    `partially_shipped` and the order went to attention ("still has units to ship: a person must stop them")
+    with nothing left to stop; retry-order repeated it. Every unit is shipped or withdrawn: the order is done."""
+    oid = env.imported_order()  # 2 × LIFE-A, 1 × LIFE-B
+    erp_id = env.erp_order(oid)["id"]
+    env.erp_admin.ship_order(erp_id, [{"sku": "LIFE-B", "quantity": 1}])
+    order = env.woo.get_order(oid)
+    rate = order["tax_lines"][0]["rate_id"]
+    env.refund(oid, amount=order["total"], reason="cancelled by the customer", api_restock=True, line_items=[
+        {"id": li["id"], "quantity": li["quantity"], "refund_total": li["total"],
+         "refund_tax": [{"id": rate, "refund_total": li["total_tax"]}]} for li in order["line_items"]])
+    assert env.woo.get_order(oid)["status"] == "refunded"
+    report = env.importer.run(oid)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    (note,) = env.credit_notes(oid)
+    assert note["restock"] is True and note["amount"] == order["total"]
+    assert env.erp_order(oid)["status"] == "shipped"  # LIFE-B shipped (and came back), both LIFE-A withdrawn
+    reserved = next(r["reserved"] for r in env.erp("/inventory", limit=500)["items"]
+                    if (r["sku"], r["warehouse"]) == ("LIFE-A", "MAIN"))
+    assert reserved == 0
+    assert env.importer.run(oid).state == st.WRITTEN_BACK
