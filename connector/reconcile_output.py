@@ -79,8 +79,10 @@ def summary(report: Report, csv_path: Path | None = None, examples: int = EXAMPL
              + ("clean, no discrepancies." if not total else f"{total} discrepancies."),
              f"Checked {c['erp_products']} ERP products ({c['erp_products_invalid']} invalid, not compared), "
              f"{c['erp_stock_rows']} ERP stock rows, {c['woo_products']} shop products "
-             f"({c['woo_products_without_sku']} without SKU), {c['woo_orders']} shop orders past the grace period, "
-             f"{c['erp_orders']} ERP orders.", ""]
+             f"({c['woo_products_without_sku']} without SKU), {c['woo_orders']} shop orders, "
+             f"{c['erp_orders']} ERP orders"
+             + (f", {c['credit_notes_accepted']} credit notes of deleted refunds accepted by a person"
+                if c['credit_notes_accepted'] else "") + ".", ""]
     lines += [f"  {kind:<26}{n:>7}" for kind, n in report.counts().items()]
     for kind in KINDS:
         found = report.of(kind)
