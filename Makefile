@@ -71,7 +71,7 @@ retry-order: $(STAMP)  ## re-run a quarantined order: make retry-order ID=1234
 retry-product: $(STAMP)  ## re-run a quarantined product after its ERP data was fixed: make retry-product SKU=ABC-1
 	@$(BIN)/wooerp products retry $(call arg,SKU)
 
-accept-credit-note: $(STAMP)  ## accept the ERP credit notes of an order whose shop refund was deleted, once settled in the ERP: make accept-credit-note ID=1234 REASON='re-invoiced in the ERP'
+accept-credit-note: $(STAMP)  ## accept the credit notes of deleted shop refunds, once settled in the ERP: make accept-credit-note ID=1234 REASON='…'
 	@$(BIN)/wooerp orders accept-credit-note $(call arg,ID) --reason $(call arg,REASON)
 
 reconcile: $(STAMP)  ## compare ERP and shop, print a summary, write var/reconcile/*.csv (exit 1 on discrepancies)

@@ -64,8 +64,8 @@ KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_W
 PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations",
                   "categories")
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
-ORDER_FIELDS = ("id", "status", "date_created_gmt", "date_modified_gmt", "meta_data", "refunds", "billing", "shipping", "line_items",
-                "shipping_lines", "fee_lines", "coupon_lines", "total", "total_tax", "discount_total",
+ORDER_FIELDS = ("id", "status", "date_created_gmt", "date_modified_gmt", "meta_data", "refunds", "billing", "shipping",
+                "line_items", "shipping_lines", "fee_lines", "coupon_lines", "total", "total_tax", "discount_total",
                 "shipping_total", "shipping_tax", "customer_note", "currency", "tax_lines")  # tax_lines: line tax rates
 ENDED = ("refunded", "cancelled")
 ORDER_REF_PREFIX = order_ref(0)[:-1]  # "WC-ORDER-"

@@ -9,8 +9,9 @@ order holds of it, and Σ credit notes of an order never exceed its gross (else 
 `restock: true` brings the credited goods back: shipped units go back into `on_hand` of the order's
 warehouse (reservations.restock); units not shipped yet are withdrawn from the order (no longer to ship,
 their reservation released). A partially shipped order whose every unit is then shipped or withdrawn is
-`shipped`: nothing is left to ship, as a real ERP closes a delivery whose rest was cancelled. Like sales orders, `external_ref` is not unique unless
-`enforce_unique_external_ref` is set (then a repeat is 409), and a POST may commit then fail (faults).
+`shipped`: nothing is left to ship, as a real ERP closes a delivery whose rest was cancelled. Like sales
+orders, `external_ref` is not unique unless `enforce_unique_external_ref` is set (then a repeat is 409),
+and a POST may commit then fail (faults).
 """
 from __future__ import annotations
 
