@@ -17,7 +17,7 @@ arg = '$(subst ','\'',$(value $1))'
 given = $(strip $(value $1))
 
 .PHONY: run test chaos bench status install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
-        retry-order retry-product reconcile conformance clean
+        retry-order retry-product accept-credit-note reconcile conformance clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ retry-order: $(STAMP)  ## re-run a quarantined order: make retry-order ID=1234
 
 retry-product: $(STAMP)  ## re-run a quarantined product after its ERP data was fixed: make retry-product SKU=ABC-1
 	@$(BIN)/wooerp products retry $(call arg,SKU)
+
+accept-credit-note: $(STAMP)  ## accept the credit notes of deleted shop refunds, once settled in the ERP: make accept-credit-note ID=1234 REASON='…'
+	@$(BIN)/wooerp orders accept-credit-note $(call arg,ID) --reason $(call arg,REASON)
 
 reconcile: $(STAMP)  ## compare ERP and shop, print a summary, write var/reconcile/*.csv (exit 1 on discrepancies)
 	@$(BIN)/wooerp reconcile $(if $(call given,CSV),--csv $(call arg,CSV))

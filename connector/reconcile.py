@@ -12,13 +12,21 @@ Categories: a product (or variable parent) that is not in the shop category boun
 `category_code` (extra categories set in the shop are fine; codes without a shop category are skipped).
 
 Orders: shop orders in an imported status, created before the grace period, whose meta has no ERP
-number; and external references held by more than one ERP order that is not cancelled.
+number (grace RECONCILE_ORDER_GRACE_MINUTES from its creation: an import may wait behind a backlog or a
+quarantine); and external references held by more than one ERP order that is not cancelled. The order-life
+checks below wait out their own, shorter grace (RECONCILE_CHANGE_GRACE_MINUTES: a change on its way through
+webhook, task and ERP call) from their own change: `order_differs` from the order's last modification,
+`refund_without_credit_note` from the refund's creation; never from the order's creation, so a young
+order refunded wrongly is reported like an old one.
 
 Order life (connector/sync/order_life.py): an ERP order not cancelled and not fully shipped whose addresses,
-lines, shipping, discounts, fees, totals or note differ from the shop's order mapped as at creation
+lines, shipping, discounts, fees, totals, note or currency differ from the shop's order mapped as at creation
 (`order_differs`); a shop refund of an imported order with no ERP credit note `WC-REFUND-<id>`
 (`refund_without_credit_note`); a credit note whose amount is not the refund's, or several for one refund
-(`credit_note_mismatch`). The ERP side is read in one pass (orders keep a fingerprint, credit notes their
+(`credit_note_mismatch`); a credit note `WC-REFUND-<id>` of the order's ERP order whose refund the shop no
+longer lists (deleted in the shop after it was credited), unless a person accepted it
+(`wooerp orders accept-credit-note`), with what the ERP credits for the order in all against what the shop
+refunded (`credit_note_without_refund`). The ERP side is read in one pass (orders keep a fingerprint, credit notes their
 amounts), the shop side in the pass over its orders.
 """
 from __future__ import annotations
@@ -49,18 +57,19 @@ from connector.woo.client import PAGE_LIMIT
 
 KINDS = (MISSING_IN_WOO, MISSING_IN_ERP, PRICE_MISMATCH, STOCK_MISMATCH, ORDER_WITHOUT_ERP_NUMBER,
          DUPLICATE_ERP_ORDERS, CATEGORY_MISMATCH, GONE_ORDER_IN_ERP, ORDER_DIFFERS, REFUND_WITHOUT_CREDIT_NOTE,
-         CREDIT_NOTE_MISMATCH) = (
+         CREDIT_NOTE_MISMATCH, CREDIT_NOTE_WITHOUT_REFUND) = (
     "missing_in_woo", "missing_in_erp", "price_mismatch", "stock_mismatch", "order_without_erp_number",
     "duplicate_erp_orders", "category_mismatch", "gone_order_in_erp", "order_differs", "refund_without_credit_note",
-    "credit_note_mismatch")
+    "credit_note_mismatch", "credit_note_without_refund")
 PRODUCT_FIELDS = ("id", "sku", "type", "status", "regular_price", "manage_stock", "stock_quantity", "variations",
                   "categories")
 VARIATION_FIELDS = ("id", "sku", "status", "regular_price", "manage_stock", "stock_quantity")
-ORDER_FIELDS = ("id", "status", "date_created_gmt", "meta_data", "refunds", "billing", "shipping", "line_items",
-                "shipping_lines", "fee_lines", "coupon_lines", "total", "total_tax", "discount_total",
+ORDER_FIELDS = ("id", "status", "date_created_gmt", "date_modified_gmt", "meta_data", "refunds", "billing", "shipping",
+                "line_items", "shipping_lines", "fee_lines", "coupon_lines", "total", "total_tax", "discount_total",
                 "shipping_total", "shipping_tax", "customer_note", "currency", "tax_lines")  # tax_lines: line tax rates
 ENDED = ("refunded", "cancelled")
 ORDER_REF_PREFIX = order_ref(0)[:-1]  # "WC-ORDER-"
+REFUND_REF_PREFIX = order_life.refund_ref(0)[:-1]  # "WC-REFUND-"
 RETRIES = 4
 
 
@@ -122,9 +131,14 @@ class _Shop(NamedTuple):
     categories: tuple = ()  # (id, slug) of the product's shop categories
 
 
-def fingerprint(order: dict) -> dict:
-    """The amendable fields of an ERP order (or a shop order mapped as one), as order_life compares them."""
-    return {k: order_life._norm(k, order.get(k)) for k in order_life.AMENDED}
+COMPARED = order_life.AMENDED + ("currency",)  # the currency cannot be amended, but a change is a difference
+
+
+def fingerprint(order: dict, currency: str | None = None) -> dict:
+    """The amendable fields of an ERP order (or a shop order mapped as one), as order_life compares them, and
+    its `currency` (given apart when `order` is an ERP's comparable form, which may leave it out)."""
+    return {**{k: order_life._norm(k, order.get(k)) for k in order_life.AMENDED},
+            "currency": currency if currency is not None else order.get("currency")}
 
 
 def _text(value) -> str:
@@ -134,14 +148,16 @@ def _text(value) -> str:
 class Reconciler:
     """Compares the ERP with the shop end to end (see the module docstring); reads only, repairs nothing.
     `warehouses`: the web warehouses of the stock formula; `import_statuses` and `order_grace_minutes`: which
-    shop orders must already carry an ERP number; `erp_page_size`: ERP records per page (1..500); `clock`
+    shop orders must already carry an ERP number; `change_grace_minutes`: how old an amendment or a refund must
+    be before its ERP side is expected; `erp_page_size`: ERP records per page (1..500); `clock`
     (aware UTC) and `sleep` are injectable for tests."""
     def __init__(self, db: Database, woo, erp, *, warehouses: tuple[str, ...], import_statuses: tuple[str, ...],
-                 order_grace_minutes: float, erp_page_size: int = 500,
+                 order_grace_minutes: float, change_grace_minutes: float = 10, erp_page_size: int = 500,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), sleep=time.sleep):
         self.db, self.woo, self.erp = db, woo, erp
         self.warehouses, self.import_statuses = warehouses, import_statuses
         self.grace = timedelta(minutes=order_grace_minutes)
+        self.change_grace = timedelta(minutes=change_grace_minutes)
         self.erp_page_size, self.clock, self.sleep = erp_page_size, clock, sleep
 
     def run(self) -> Report:
@@ -155,8 +171,10 @@ class Reconciler:
         shop = self._shop_catalog(set(erp) | invalid, report)
         self._compare_catalog(erp, invalid, stock, shop, report)
         self._open, self._notes, self._restocked = {}, {}, {}
-        self._duplicate_refs(report)
+        self._by_order: dict[str, list[tuple[str, str, str]]] = {}  # ERP order id -> [(ref, id, amount)]
+        self._noted_orders: dict[str, set[str]] = {}  # order reference -> its ERP orders holding credit notes
         self._read_credit_notes(report)
+        self._duplicate_refs(report)
         self._orders_without_number(report)
         self._gone_orders(report)
         report.finished_at = self.clock()
@@ -308,21 +326,26 @@ class Reconciler:
 
     # -- orders ------------------------------------------------------------------------------------
     def _orders_without_number(self, report: Report) -> None:
-        cutoff = (self.clock() - self.grace).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        """Every shop order in an import or ended status: its order-life checks (each with its own grace, see
+        `_order_life`), and, once created before the grace period, whether it carries an ERP number."""
+        now = self.clock().astimezone(timezone.utc)
+        listed_before = (now + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")  # the shop's dates are whole seconds
+        cutoff = (now - self.grace).strftime("%Y-%m-%dT%H:%M:%S")
+        changed_before = (now - self.change_grace).strftime("%Y-%m-%dT%H:%M:%S")
         missing = []
         statuses = tuple(dict.fromkeys(self.import_statuses + ENDED))
         # a completed order older than the first order wooerp saw is the shop's history, not a lost import
         with self.db.session() as s:
             first_seen = s.scalar(select(func.min(OrderSync.created_at)))
         history_before = first_seen.strftime("%Y-%m-%dT%H:%M:%S") if first_seen else None
-        for o in self._woo_items(self.woo.list_orders_created_before, before=cutoff,
+        for o in self._woo_items(self.woo.list_orders_created_before, before=listed_before,
                                  statuses=statuses, fields=ORDER_FIELDS):
             report.checked["woo_orders"] += 1
-            if (o.get("date_created_gmt") or "") > cutoff:
-                continue
             meta = {m.get("key"): m.get("value") for m in o.get("meta_data") or []}
             if meta.get(ERP_NUMBER_META):
-                self._order_life(o, report)
+                self._order_life(o, report, changed_before)
+            if (o.get("date_created_gmt") or "") > cutoff:  # its import may still be on its way
+                continue
             if o.get("status") not in self.import_statuses:
                 continue
             if o.get("status") in HISTORY and (history_before is None
@@ -359,8 +382,11 @@ class Reconciler:
             ref = order.get("external_ref")
             if ref:
                 (candidates if ref in seen else seen).add(ref)
+                if order["id"] in self._by_order:
+                    self._noted_orders.setdefault(ref, set()).add(order["id"])
                 if order.get("status") in order_life.NOT_SHIPPED + ("partially_shipped",):
-                    self._open[ref] = (order["id"], order.get("status"), fingerprint(self._kept(order)))
+                    self._open[ref] = (order["id"], order.get("status"),
+                                       fingerprint(self._kept(order), order.get("currency")))
         del seen
         for ref in sorted(candidates):
             orders = self._call(self.erp.find_sales_orders, ref)
@@ -385,40 +411,91 @@ class Reconciler:
         for note in self._erp_items(lister):
             report.checked["erp_credit_notes"] += 1
             self._notes.setdefault(note.get("external_ref") or "", []).append((note["id"], note.get("amount")))
+            if str(note.get("external_ref") or "").startswith(REFUND_REF_PREFIX) and note.get("sales_order_id"):
+                self._by_order.setdefault(note["sales_order_id"], []).append(
+                    (note["external_ref"], note["id"], note.get("amount")))
             if note.get("restock"):
                 self._restocked.setdefault(note.get("external_ref") or "", Counter()).update(
                     {ln["sku"]: int(ln["quantity"]) for ln in note.get("lines") or [] if ln.get("sku")})
 
-    def _order_life(self, o: dict, report: Report) -> None:
-        """An imported shop order against its open ERP order and its credit notes."""
+    def _order_life(self, o: dict, report: Report, cutoff: str) -> None:
+        """An imported shop order against its open ERP order and its credit notes. A check waits only while its own
+        change may still be on its way (made after `cutoff`, UTC: the change grace period): `order_differs` from
+        the order's last modification (an amendment not applied yet), `refund_without_credit_note` from the
+        refund's creation. Whatever the order's own age: an order placed at 03:30 and refunded wrongly at 03:40 is
+        reported by the 04:15 daily run."""
         ref = order_ref(o["id"])
-        if ref in self._open and o.get("status") not in ENDED + ("trash",):
+        modified = o.get("date_modified_gmt") or o.get("date_created_gmt") or ""
+        if ref in self._open and o.get("status") not in ENDED + ("trash",) and modified <= cutoff:
             erp_id, status, erp_print = self._open[ref]
             try:
-                shop_print = fingerprint(self._kept(order_mapping.map_order(o, "")))
+                mapped = order_mapping.map_order(o, "")
+                shop_print = fingerprint(self._kept(mapped), mapped.get("currency"))
             except (InvalidDataError, KeyError, TypeError, ValueError, ArithmeticError):  # quarantined data
                 shop_print = None
+            if shop_print is not None and erp_print["currency"] is None:  # an ERP that does not say
+                shop_print["currency"] = None
             if shop_print is not None and shop_print != erp_print:
-                fields = ", ".join(k for k in order_life.AMENDED if shop_print[k] != erp_print[k])
+                fields = ", ".join(k for k in COMPARED if shop_print[k] != erp_print[k])
                 report.add(ORDER_DIFFERS, o["id"], f"{erp_id} {status}", o.get("status"),
-                           f"{fields} differ; " + ("amended after shipment: settle it by hand" if status
-                                                    == "partially_shipped" else "wooerp has not applied the "
-                                                    "amendment yet (make orders shows its state)"))
+                           f"{fields} differ; " + (
+                               f"the currency changed in the shop after import ({erp_print['currency']} in the "
+                               f"ERP, {shop_print['currency']} in the shop): an ERP order's currency cannot be "
+                               f"amended, the order waits for a person in make orders" if "currency" in fields
+                               else "amended after shipment: settle it by hand" if status == "partially_shipped"
+                               else "wooerp has not applied the amendment yet (make orders shows its state)"))
         if o.get("refunds") is None:
             return
+        dates = None
         for refund in o.get("refunds") or []:
             report.checked["woo_refunds"] += 1
             key = order_life.refund_ref(refund["id"])
             notes = self._notes.get(key, [])
             wanted = abs(Decimal(str(refund.get("total") or "0")))
             if not notes:
+                if dates is None:  # the order lists its refunds without their dates: read them, for this order only
+                    dates = {r.get("id"): r.get("date_created_gmt") or "" for r in
+                             self._call(self.woo.order_refunds, o["id"])}
+                if dates.get(refund["id"], "") > cutoff or refund["id"] not in dates:  # fresh, or deleted since
+                    report.checked["woo_refunds_in_grace"] += 1
+                    continue
                 report.add(REFUND_WITHOUT_CREDIT_NOTE, key, "", str(wanted),
                            f"refund {refund['id']} of order {o['id']} has no ERP credit note")
             elif len(notes) > 1 or any(Decimal(str(a or "0")) != wanted for _, a in notes):
                 report.add(CREDIT_NOTE_MISMATCH, key, ", ".join(f"{i} {a}" for i, a in notes), str(wanted),
                            f"order {o['id']}: " + (f"{len(notes)} credit notes for one refund" if len(notes) > 1
                                                   else "the credit note's amount is not the refund's"))
+        self._unlisted_credit_notes(o, report)
         self._restock_total(o, report)
+
+    def _unlisted_credit_notes(self, o: dict, report: Report) -> None:
+        """Credit notes `WC-REFUND-<id>` of the order's ERP order(s) whose refund the shop order no longer lists
+        (deleted after it was credited): the ERP credits money the shop does not show. Each is reported with
+        what the ERP credits for the order in all and what the shop refunded, unless a person accepted it
+        (order meta ACCEPTED_META, written by `wooerp orders accept-credit-note`: counted, not reported)."""
+        notes = [n for erp_id in sorted(self._noted_orders.get(order_ref(o["id"]), ()))
+                 for n in self._by_order.get(erp_id, [])]
+        listed = {order_life.refund_ref(r["id"]) for r in o.get("refunds") or []}
+        unlisted = [n for n in notes if n[0] not in listed]
+        if not unlisted:
+            return
+        meta = {str(m.get("key") or "") for m in o.get("meta_data") or []}
+        accepted = {n for n in unlisted
+                    if order_life.ACCEPTED_META.format(n[0][len(REFUND_REF_PREFIX):]) in meta}
+        report.checked["credit_notes_accepted"] += len(accepted)
+        if len(accepted) == len(unlisted):
+            return
+        credited = sum((Decimal(str(n[2] or "0")) for n in notes if n not in accepted), Decimal(0))
+        refunded = sum((abs(Decimal(str(r.get("total") or "0"))) for r in o.get("refunds") or []), Decimal(0))
+        for ref, note_id, amount in unlisted:
+            if (ref, note_id, amount) in accepted:
+                continue
+            report.add(CREDIT_NOTE_WITHOUT_REFUND, ref, f"{note_id} {amount}", "",
+                       f"order {o['id']}: the shop no longer lists refund {ref[len(REFUND_REF_PREFIX):]} (deleted "
+                       f"in the shop); the ERP credits {credited} for the order in all, the shop refunded "
+                       f"{refunded}. Settle it in the ERP (a credit note cannot be cancelled through the ERP "
+                       f"contract; do not refund again in the shop), then `wooerp orders accept-credit-note "
+                       f"{o['id']} --reason …`")
 
     def _restock_total(self, o: dict, report: Report) -> None:
         """Units restocked per SKU: the shop's (per order item) against the ERP's restocking credit notes of the

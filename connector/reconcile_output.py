@@ -36,9 +36,10 @@ MEANING = {
     "duplicate_erp_orders": "external references held by several live ERP orders",
     "category_mismatch": "shop products not in the shop category of their ERP category",
     "gone_order_in_erp": "shop orders gone from WooCommerce whose ERP order is live",
-    "order_differs": "open ERP orders whose addresses, lines or totals differ from the shop's",
+    "order_differs": "open ERP orders whose addresses, lines, totals or currency differ from the shop's",
     "refund_without_credit_note": "shop refunds with no ERP credit note",
     "credit_note_mismatch": "ERP credit notes whose lines or amount differ from their shop refund",
+    "credit_note_without_refund": "ERP credit notes whose shop refund was deleted",
 }
 
 
@@ -78,8 +79,10 @@ def summary(report: Report, csv_path: Path | None = None, examples: int = EXAMPL
              + ("clean, no discrepancies." if not total else f"{total} discrepancies."),
              f"Checked {c['erp_products']} ERP products ({c['erp_products_invalid']} invalid, not compared), "
              f"{c['erp_stock_rows']} ERP stock rows, {c['woo_products']} shop products "
-             f"({c['woo_products_without_sku']} without SKU), {c['woo_orders']} shop orders past the grace period, "
-             f"{c['erp_orders']} ERP orders.", ""]
+             f"({c['woo_products_without_sku']} without SKU), {c['woo_orders']} shop orders, "
+             f"{c['erp_orders']} ERP orders"
+             + (f", {c['credit_notes_accepted']} credit notes of deleted refunds accepted by a person"
+                if c['credit_notes_accepted'] else "") + ".", ""]
     lines += [f"  {kind:<26}{n:>7}" for kind, n in report.counts().items()]
     for kind in KINDS:
         found = report.of(kind)

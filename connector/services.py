@@ -100,7 +100,8 @@ class Services:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        """The Reconciler (web warehouses, import statuses and order grace period from settings)."""
+        """The Reconciler (web warehouses, import statuses and the grace periods from settings)."""
         s = self.settings
         return Reconciler(self.db, self.woo, self.erp, warehouses=s.web_warehouses, import_statuses=s.import_statuses,
-                          order_grace_minutes=s.reconcile_order_grace_minutes)
+                          order_grace_minutes=s.reconcile_order_grace_minutes,
+                          change_grace_minutes=s.reconcile_change_grace_minutes)

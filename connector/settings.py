@@ -75,6 +75,7 @@ class Settings:
     full_resync_hour: int
     reconcile_hour: int
     reconcile_order_grace_minutes: float
+    reconcile_change_grace_minutes: float
     reconcile_dir: str
     import_statuses: tuple[str, ...]
     currencies: tuple[str, ...]
@@ -300,6 +301,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         full_resync_hour=int(r.number("FULL_RESYNC_HOUR_UTC", "2", int, 0)),
         reconcile_hour=int(r.number("RECONCILE_HOUR_UTC", "4", int, 0)),
         reconcile_order_grace_minutes=r.number("RECONCILE_ORDER_GRACE_MINUTES", "60"),
+        reconcile_change_grace_minutes=r.number("RECONCILE_CHANGE_GRACE_MINUTES", "10"),
         reconcile_dir=os.path.abspath(r.raw("RECONCILE_DIR", os.path.join("var", "reconcile"))),
         import_statuses=r.import_statuses("IMPORT_STATUSES", "processing,on-hold,completed"),
         currencies=r.currencies("CURRENCIES", "EUR,USD,GBP,CHF,SEK,DKK,NOK,PLN,CZK"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -173,6 +174,41 @@ def orders_retry(order_ids: tuple[int, ...]) -> None:
             continue
         click.echo(f"order {oid}: queued as task {publish_import(oid, None, collapse=False)}")
     sys.exit(1 if failed else 0)  # an order not retried: not found, or not in a state to retry (see entry)
+
+
+@orders.command("accept-credit-note")
+@click.argument("order_id", type=int)
+@click.option("--reason", required=True, callback=said,
+              help="What was done in the ERP, or why the credit stands (kept with who and when).")
+def orders_accept_credit_note(order_id: int, reason: str) -> None:
+    """Accept the ERP credit notes of an order whose shop refund was deleted, once settled in the ERP.
+
+    The ERP contract cannot cancel a credit note: settle the money in the ERP by its own means (or confirm the
+    customer was refunded), then run this. It records who, when and why on the shop order (meta and an order
+    note; nothing is removed) and follows the order again, which leaves `attention` when nothing else is
+    wrong; reconcile no longer reports those credit notes. Exit status 1 when the order has no such credit
+    note waiting."""
+    from connector.db import utcnow
+    from connector.logs import event
+    from connector.sync.order_life import accept_unbacked, unbacked_credit_notes
+    from ops.cli_failures import NotFound, _operator
+    services = _services()
+    db = services.db
+    if not order_known(db, order_id):
+        raise NotFound(f"order {order_id}: wooerp has no such order (never received from the shop)")
+    by, at = _operator(), f"{utcnow():%Y-%m-%d %H:%M:%S} UTC"
+    accepted = accept_unbacked(services.woo, order_id, by=by, reason=reason, at=at)
+    if not accepted:
+        done = unbacked_credit_notes(services.woo.get_order(order_id), accepted=True)
+        raise NotFound(f"order {order_id}: no credit note whose shop refund was deleted is waiting"
+                       + (f" (accepted already: {', '.join(sorted(done.values()))})" if done else "")
+                       + "; nothing to accept")
+    for rid, number in sorted(accepted.items()):
+        event(logging.getLogger("wooerp.cli"), "credit note of a deleted refund accepted", order_id=order_id,
+              refund_id=rid, credit_note=number, by=by, reason=reason)
+        click.echo(f"order {order_id}: credit note {number} of deleted refund {rid} accepted ({reason})")
+    if reset_for_retry(db, order_id, by=by):  # out of attention: followed again, with this acceptance
+        click.echo(f"order {order_id}: followed again as task {publish_import(order_id, None, collapse=False)}")
 
 
 @main.command()

@@ -28,6 +28,9 @@ ENDED = ("cancelled", "refunded", "trash")
 UNPAID = ("pending", "failed")  # an imported order moved back to these lost its payment (reversed, failed)
 NOT_SHIPPED = ("open", "confirmed", "draft")
 CREDIT_NOTE_META = "_erp_credit_note_{}"
+# a person's acceptance of the credit note of refund <id> that the shop no longer lists: {credit_note, by, at, reason}
+ACCEPTED_META = "_erp_credit_note_accepted_{}"
+ACCEPT_COMMAND = "wooerp orders accept-credit-note {} --reason '…'"
 RESTOCKED_META = "_restock_refunded_items"  # WooCommerce's order item meta: units restocked by refunds
 IN_STEP = "in step with the ERP"
 
@@ -45,6 +48,7 @@ class OrderLife:
     def __init__(self, importer):
         self.imp = importer
         self.woo, self.erp = importer.woo, importer.erp
+        self._restocked_now = False  # this run created a restocking credit note (units may have been withdrawn)
 
     def follow(self, row, order: dict) -> str:
         """Bring the ERP order in line with the shop's order; the report's detail."""
@@ -54,6 +58,10 @@ class OrderLife:
         if erp_order is None:
             return self._attention(row, f"its ERP order {row.erp_order_id} is no longer in the ERP")
         problems = self._credit_notes(row, order, erp_order)
+        if self._restocked_now and erp_order.get("status") == "partially_shipped":
+            # the new restocking credit notes withdrew units not shipped yet, perhaps the last ones: what is left
+            # to ship is the ERP's to say (every unit shipped or withdrawn reads `shipped`), so read it again
+            erp_order = self._erp_order(row) or erp_order
         erp_status = erp_order.get("status")
         if status in ENDED:
             if erp_status in NOT_SHIPPED:
@@ -105,6 +113,10 @@ class OrderLife:
         except InvalidDataError as e:
             problems.append(f"amended in WooCommerce into an order the ERP cannot take: {e}")
             return ""
+        problem = currency_changed(wanted, erp_order)
+        if problem:
+            problems.append(problem)
+            return ""
         keep = getattr(self.erp, "comparable", None)  # an ERP keeping less than the shop sends (Tryton) compares that
         shop, erp = (keep(wanted), keep(erp_order)) if keep else (wanted, erp_order)
         changes = {k: wanted[k] for k in AMENDED if _norm(k, shop.get(k)) != _norm(k, erp.get(k))}
@@ -139,6 +151,7 @@ class OrderLife:
 
     # -- refunds -----------------------------------------------------------------------------------
     def _credit_notes(self, row, order: dict, erp_order: dict) -> list[str]:
+        self._restocked_now = False
         problems = _unbacked_credit_notes(order)
         if not order.get("refunds"):
             return problems
@@ -175,6 +188,7 @@ class OrderLife:
                         holds.shop_moved(s, moved, released=True)
                 if body["restock"]:
                     restock_left -= Counter({ln["sku"]: ln["quantity"] for ln in body["lines"]})
+                    self._restocked_now = True
             else:
                 note = notes[0]
             written.append((refund["id"], note))
@@ -208,6 +222,18 @@ class OrderLife:
         self.imp._move(row.woo_order_id, st.ATTENTION, reason=reason)
         event(log, "order needs a person", logging.WARNING, order_id=row.woo_order_id, reason=reason)
         return reason
+
+
+def currency_changed(wanted: dict, erp_order: dict) -> str:
+    """The reason an amendment cannot be applied when the shop order's currency (`wanted`, mapped as at
+    creation) is not the ERP order's: no ERP contract amends a sales order's currency (its prices, credit
+    notes and payments are in it). "" when both agree or one side does not say."""
+    shop, erp = wanted.get("currency"), erp_order.get("currency")
+    if not shop or not erp or shop == erp:
+        return ""
+    return (f"its currency changed in WooCommerce from {erp} to {shop} after import; an ERP order's currency "
+            f"cannot be amended (ERP order {erp_order.get('id')} stays in {erp}): a person must set the shop "
+            f"order back to {erp}, or cancel it in the shop and place a new order in {shop}")
 
 
 def refund_goods(refund: dict) -> Counter:
@@ -297,19 +323,53 @@ def credit_note(refund: dict, sales_order_id: str, restock_left: Counter, *, res
             "lines": [dict(ln, amount=str(ln["amount"])) for ln in lines], "amount": str(amount), "restock": restock}
 
 
-def _unbacked_credit_notes(order: dict) -> list[str]:
-    """Credit notes written back for refunds the shop's order no longer lists (a refund deleted in the shop
-    after it was credited): money the ERP credits that the shop does not show; a person must decide."""
+def unbacked_credit_notes(order: dict, *, accepted: bool = False) -> dict[int, str]:
+    """{refund id: credit note number} of the credit notes written back for refunds the shop's order no longer
+    lists (a refund deleted in the shop after it was credited): money the ERP credits that the shop does not
+    show. Those a person accepted (`ACCEPTED_META`, see `accept_unbacked`) are left out, or only those are
+    given with `accepted`."""
     refunds = {str(r.get("id")) for r in order.get("refunds") or []}
-    prefix, gone = CREDIT_NOTE_META.format(""), []
-    for m in order.get("meta_data") or []:
-        key = str(m.get("key") or "")
-        if key.startswith(prefix) and key[len(prefix):].isdigit() and key[len(prefix):] not in refunds:
-            gone.append(f"{m.get('value')} (refund {key[len(prefix):]})")
+    meta = {str(m.get("key") or ""): m.get("value") for m in order.get("meta_data") or []}
+    prefix, gone = CREDIT_NOTE_META.format(""), {}
+    for key, value in meta.items():
+        rid = key[len(prefix):]
+        if key.startswith(prefix) and rid.isdigit() and rid not in refunds \
+                and (ACCEPTED_META.format(rid) in meta) == accepted:
+            gone[int(rid)] = str(value)
+    return gone
+
+
+def _unbacked_credit_notes(order: dict) -> list[str]:
+    gone = unbacked_credit_notes(order)
     if not gone:
         return []
-    return [f"the ERP credits {', '.join(gone)}, which the shop no longer lists among the order's refunds; "
-            f"a person must cancel the credit note or refund again"]
+    notes = ", ".join(f"{number} (refund {rid})" for rid, number in sorted(gone.items()))
+    return [f"the ERP credits {notes}, which the shop no longer lists among the order's refunds (deleted in the "
+            f"shop). The ERP contract cannot cancel a credit note, and refunding again in the shop would credit "
+            f"a second time: a person settles it in the ERP by its own means (e.g. re-invoices the amount) or "
+            f"confirms the customer was refunded, then records it with "
+            f"`{ACCEPT_COMMAND.format(order.get('id'))}`"]
+
+
+def accept_unbacked(woo, order_id: int, *, by: str, reason: str, at: str) -> dict[int, str]:
+    """A person's acceptance of the credit notes of order `order_id` whose shop refund was deleted, after they
+    settled the money in the ERP or confirmed it: per refund, the order meta `ACCEPTED_META` {credit_note,
+    by, at, reason} and one order note; the credit note's own meta stays (nothing of the history is removed).
+    The order's next follow no longer stops for them and reconcile no longer counts them. Returns {refund
+    id: credit note number} accepted now (empty when the order has none left to accept)."""
+    order = woo.get_order(order_id)
+    gone = unbacked_credit_notes(order)
+    if not gone:
+        return {}
+    woo.update_order(order_id, {"meta_data": [
+        {"key": ACCEPTED_META.format(rid), "value": {"credit_note": number, "by": by, "at": at, "reason": reason}}
+        for rid, number in sorted(gone.items())]})
+    texts = {n.get("note") for n in woo.order_notes(order_id)}
+    for rid, number in sorted(gone.items()):
+        text = (f"Credit note {number} of deleted refund {rid} accepted by {by} at {at}: {reason}")
+        if text not in texts:
+            woo.add_order_note(order_id, text)
+    return gone
 
 
 def credit_note_text(refund_id: int, note: dict) -> str:

@@ -47,8 +47,8 @@ class ShopPort(Protocol):
         ...
 
     def order_refunds(self, order_id: int) -> list[dict]:
-        """The order's refunds, newest first: `{"id", "amount" (positive decimal string), "reason",
-        "refunded_payment", "meta_data", "line_items"/"shipping_lines"/"fee_lines" (each with the refunded
+        """The order's refunds, newest first: `{"id", "date_created_gmt", "amount" (positive decimal string),
+        "reason", "refunded_payment", "meta_data", "line_items"/"shipping_lines"/"fee_lines" (each with the refunded
         order item's id in `meta_data` `_refunded_item_id`, negative `quantity` and `total`)}`; NotFound when
         the shop has no such order."""
         ...

@@ -8,8 +8,10 @@ order holds of it, and Σ credit notes of an order never exceed its gross (else 
 
 `restock: true` brings the credited goods back: shipped units go back into `on_hand` of the order's
 warehouse (reservations.restock); units not shipped yet are withdrawn from the order (no longer to ship,
-their reservation released). Like sales orders, `external_ref` is not unique unless
-`enforce_unique_external_ref` is set (then a repeat is 409), and a POST may commit then fail (faults).
+their reservation released). A partially shipped order whose every unit is then shipped or withdrawn is
+`shipped`: nothing is left to ship, as a real ERP closes a delivery whose rest was cancelled. Like sales
+orders, `external_ref` is not unique unless `enforce_unique_external_ref` is set (then a repeat is 409),
+and a POST may commit then fail (faults).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from . import API_PREFIX, reservations
 from .clock import now_iso
 from .errors import ApiError, bad_request, not_found, validation_failed
 from .money import parse_decimal
-from .orders import order_warehouse
+from .orders import order_warehouse, set_status
 from .paging import page_params
 from .shipments import remaining
 from .store import Store, current
@@ -160,3 +162,5 @@ def _restock(store: Store, order: dict, lines: list[dict]) -> None:
         unshipped &= remaining(store, order)
         reservations.release(store, warehouse, unshipped)
         store.withdrawn.setdefault(order["id"], Counter()).update(unshipped)
+        if order["status"] == "partially_shipped" and not remaining(store, order):
+            set_status(store, order, "shipped")  # every unit shipped or withdrawn: nothing is left to ship

@@ -42,7 +42,8 @@ def run(monkeypatch, capsys):
 READ_ONLY = [("status",), ("status", "--json"), ("orders", "list"), ("orders", "list", "--state", "attention"),
              ("orders", "retry", "5"), ("dead-letters", "list"), ("dead-letters", "show", "1"),
              ("dead-letters", "replay"), ("dead-letters", "discard", "--id", "1", "--reason", "typo"),
-             ("products", "retry", "SKU-1"), ("reconcile",), ("sync", "full"), ("rebind", "shop", "--reason", "x")]
+             ("products", "retry", "SKU-1"), ("orders", "accept-credit-note", "5", "--reason", "settled"),
+             ("reconcile",), ("sync", "full"), ("rebind", "shop", "--reason", "x")]
 
 
 @pytest.mark.parametrize("where", ["no-such-dir/typo.db", "typo.db"], ids=["missing directory", "missing file"])

@@ -177,7 +177,7 @@ def test_reconcile_reports_differing_orders_refunds_without_credit_notes_and_mis
 
     def reconcile():
         return Reconciler(env.importer.db, env.woo, env.importer.erp, warehouses=("MAIN",),
-                          import_statuses=("processing", "on-hold"), order_grace_minutes=0,
+                          import_statuses=("processing", "on-hold"), order_grace_minutes=0, change_grace_minutes=0,
                           clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=1)).run()
 
     oid = env.imported_order()
@@ -292,7 +292,7 @@ def _reconcile(env):
 
     from connector.reconcile import Reconciler
     return Reconciler(env.importer.db, env.woo, env.importer.erp, warehouses=("MAIN",),
-                      import_statuses=("processing", "on-hold"), order_grace_minutes=0,
+                      import_statuses=("processing", "on-hold"), order_grace_minutes=0, change_grace_minutes=0,
                       clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=1)).run()
 
 

@@ -501,3 +501,16 @@ def test_a_refund_below_what_withdrawing_credits_in_tryton_is_refused_with_the_r
     with pytest.raises(InvalidDataError, match="credits 10.00, less than the 12.50 Tryton credits"):  # a coupon share
         erp.create_credit_note(_refund("WC-REFUND-95", order, [("MUG-BLUE", 1, "10.00")], "10.00"))
     assert _refund_amendments(admin, order) == [] and _outgoing(admin, order["id"]) == {"city": "Berlin", "MUG-BLUE": 2}
+
+
+def test_a_sale_whose_rest_a_refund_withdrew_after_a_partial_shipment_reads_shipped(erp, admin):
+    """Finding 5 on Tryton: once every unit of a partially shipped sale is shipped or withdrawn by a refund's
+    amendment, the adapter answers `shipped` (nothing left to ship), as the reference ERP does."""
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-590", [_line("CAP-GREY", 1, "15.00"),
+                                                                _line("TEE-RED-M", 1, "19.90")]))
+    sale_id = int(order["id"][1:])
+    admin.ship(sale_id, reference="TRACK-590", only=("CAP-GREY",))
+    assert erp.find_sales_orders("WC-ORDER-590")[0]["status"] == "partially_shipped"
+    erp.create_credit_note(_refund("WC-REFUND-190", order, [("TEE-RED-M", 1, "19.90")], "19.90"))
+    assert _outgoing_waiting(admin, order["id"]) == {}  # the T-shirt will never ship
+    assert erp.find_sales_orders("WC-ORDER-590")[0]["status"] == "shipped"

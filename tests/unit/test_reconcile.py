@@ -265,8 +265,9 @@ def test_the_last_counts_reach_the_metrics_from_the_file_when_redis_is_unreachab
 
 def test_settings_and_the_daily_beat_entry():
     import beat_schedule
-    s = load_checked({"RECONCILE_HOUR_UTC": "5", "RECONCILE_ORDER_GRACE_MINUTES": "15"})
-    assert (s.reconcile_hour, s.reconcile_order_grace_minutes) == (5, 15)
+    s = load_checked({"RECONCILE_HOUR_UTC": "5", "RECONCILE_ORDER_GRACE_MINUTES": "15",
+                      "RECONCILE_CHANGE_GRACE_MINUTES": "2"})
+    assert (s.reconcile_hour, s.reconcile_order_grace_minutes, s.reconcile_change_grace_minutes) == (5, 15, 2)
     assert load_checked({}).reconcile_dir.endswith("var/reconcile")
     entry = beat_schedule.build(s)["reconcile-daily"]
     assert entry["task"] == "wooerp.catalog.reconcile" and entry["schedule"].hour == {5}
