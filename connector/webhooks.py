@@ -18,7 +18,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector import holds
@@ -158,6 +158,17 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
                    modified_gmt=modified, body_sha256=digest.hexdigest(), shop_status=status, lines=lines)
 
 
+def _statements():
+    """record()'s statements, built once: constructing a SQLAlchemy statement costs more than running it."""
+    table = WebhookDelivery.__table__
+    return (select(table.c.id).where(table.c.change_key == bindparam("change_key")), table.insert(),
+            update(table).where(table.c.id == bindparam("delivery_id"))
+            .values(published_at=bindparam("at"), task_id=bindparam("task")))
+
+
+_STATEMENTS = _statements()
+
+
 def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish,
            hold_statuses: tuple[str, ...] = ()) -> tuple[int, bool, bool]:
     """Hand a new change to `publish(topic, resource_id, correlation_id)` and commit the delivery, with the
@@ -167,12 +178,8 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
     it is published (connector/holds.py: a sale waiting in the queue is never offered again); the row is
     then marked published. Any other delivery is published first and stored once, with the outcome.
     (SQLAlchemy Core here: this is the shim's hot path.)"""
-    table = WebhookDelivery.__table__
-    find = select(table.c.id).where(table.c.change_key == verdict.change_key)
-    with db.engine.connect() as conn:
-        existing = conn.scalar(find)
-    if existing is not None:
-        return existing, False, False
+    find, add, mark = _STATEMENTS
+    key = {"change_key": verdict.change_key}
     row = dict(change_key=verdict.change_key, topic=verdict.topic, resource_id=verdict.resource_id,
                delivery_header=headers.get("X-WC-Webhook-Delivery-ID"), webhook_id=headers.get("X-WC-Webhook-ID"),
                body_sha256=verdict.body_sha256, modified_gmt=verdict.modified_gmt, correlation_id=correlation_id,
@@ -180,18 +187,24 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
     hold = bool(verdict.lines) and verdict.shop_status in hold_statuses
     writer = _SQLITE_WRITER if db.is_sqlite else nullcontext()
 
+    def existing() -> int | None:
+        with db.engine.connect() as conn:
+            return conn.scalar(find, key)
+
     def store(hold: bool) -> int | None:
-        """Insert the row (with the order's arrival hold) in one transaction; None: stored concurrently."""
+        """Insert the row (with the order's arrival hold) in one transaction; None: the same change was
+        stored first (by a concurrent delivery). The insert is the duplicate check: the row's unique
+        change key refuses a second one."""
         while True:
             try:
                 with writer, db.engine.begin() as conn:
+                    new_id = conn.execute(add, row).inserted_primary_key[0]
                     if hold:
                         holds.hold_on_arrival_in(conn, verdict.resource_id, dict(verdict.lines))
-                    return conn.execute(table.insert().values(**row)).inserted_primary_key[0]
+                    return new_id
             except IntegrityError:
-                with db.engine.connect() as conn:
-                    if conn.scalar(find) is not None or not hold:  # the same change, stored concurrently first
-                        return None
+                if not hold or existing() is not None:  # the same change, stored first
+                    return None
                 hold = False  # the order's holds were written meanwhile (its import, the order poll)
 
     def publish_into_row() -> None:
@@ -202,22 +215,22 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
             log.warning("publish failed; delivery kept for the relay: %s: %s", type(exc).__name__, str(exc)[:200])
 
     if not hold:  # nothing to commit before the publish: the row is written once, with the outcome
+        found = existing()  # a duplicate must not be published again: asked before the publish
+        if found is not None:
+            return found, False, False
         publish_into_row()
         new_id = store(False)
         if new_id is None:
-            with db.engine.connect() as conn:
-                return conn.scalar(find), False, False
+            return existing(), False, False
         return new_id, True, row["published_at"] is not None
     new_id = store(True)  # the hold is committed before the task can run
     if new_id is None:
-        with db.engine.connect() as conn:
-            return conn.scalar(find), False, False
+        return existing(), False, False
     publish_into_row()
     if row["published_at"] is None:
         return new_id, True, False
     with writer, db.engine.begin() as conn:
-        conn.execute(update(table).where(table.c.id == new_id).values(published_at=row["published_at"],
-                                                                       task_id=row["task_id"]))
+        conn.execute(mark, {"delivery_id": new_id, "at": row["published_at"], "task": row["task_id"]})
     return new_id, True, True
 
 
