@@ -8,12 +8,22 @@ last step, the LPUSH of the serialised message onto the queue's Redis list, is r
 import it becomes one Lua script with the coalescing claim (workers.coalesce), and the exchange's
 binding table (a SMEMBERS per publish in kombu) is read once per thread and kept, as the queues and their
 bindings are fixed (workers.queues). So a delivery costs one Redis round trip instead of three.
+
+Outside a task (the shim, the CLI), building the message through celery and kombu costs more CPU than
+everything else a delivery does but the database write. So the first message of each task name a
+process sends is built that way and kept as its template; later ones copy it and set only what
+differs between two such publishes (task id, argument, correlation id, the thread's reply-to, kombu's
+delivery tag), with kombu's own serialiser and body encoding. tests/integration/test_publish_path.py
+holds both to kombu's message. Inside a task (parent and root ids, stamps) celery builds every message.
 """
 from __future__ import annotations
 
+import base64
 import threading
 
-from kombu.utils.json import dumps
+from celery import signals
+from kombu.utils.json import dumps, loads
+from kombu.utils.uuid import uuid
 
 from connector.broker import redis_client
 from connector.webhooks import route
@@ -30,9 +40,11 @@ class _Local(threading.local):
     producer = None  # this thread's kombu producer, its channel's last step replaced (see _producer)
     claim: tuple | None = None  # (order id, stale_after) of the import being published, or None
     pushed = False
+    template_for: str | None = None  # the task name whose message `put` keeps as its template
 
 
 _local = _Local()
+_templates: dict[str, tuple] = {}  # task name → (queue key, message, (kwargs, embed) of its body): see above
 
 
 def _producer():
@@ -57,6 +69,9 @@ def _producer():
             return original_put(queue, message, **kwargs)  # batches and expiring queues: kombu's own way
         key = channel._q_for_pri(queue, channel._get_message_priority(message, reverse=False))
         payload = dumps(message)  # what kombu's _put pushes, byte for byte
+        if _local.template_for is not None and message["properties"].get("body_encoding") == "base64":
+            _, kwargs, embed = loads(base64.b64decode(message["body"]))
+            _templates.setdefault(_local.template_for, (key, loads(payload), (kwargs, embed)))
         if _local.claim is None:
             redis_client(broker_url).lpush(key, payload)
             _local.pushed = True
@@ -74,8 +89,13 @@ def _send(name: str, args: list, correlation_id: str | None, claim: tuple | None
     `claim` (order id, stale_after), only if workers.coalesce claims the order. The task id, or
     "coalesced". Raises when the broker does not take the message; the thread's producer is then
     dropped and made afresh next time."""
+    template = _templates.get(name)
+    outside_task = app.current_worker_task is None
+    if template is not None and outside_task and not _publish_signals():
+        return _send_from(template, args, correlation_id, claim)
     producer = _producer()
     _local.claim, _local.pushed = claim, False
+    _local.template_for = name if outside_task and template is None else None
     try:
         task_id = app.send_task(name, args=args, headers={"wooerp_cid": correlation_id}, retry=False,
                                 producer=producer).id
@@ -87,8 +107,30 @@ def _send(name: str, args: list, correlation_id: str | None, claim: tuple | None
             pass
         raise
     finally:
-        _local.claim = None
+        _local.claim, _local.template_for = None, None
     return task_id if _local.pushed else "coalesced"
+
+
+def _publish_signals() -> bool:
+    """True when something listens to celery's publish signals (they fire only on celery's own path)."""
+    return bool(signals.before_task_publish.receivers or signals.after_task_publish.receivers)
+
+
+def _send_from(template: tuple, args: list, correlation_id: str | None, claim: tuple | None) -> str:
+    """Push the message celery would build for `args` (ints) from `template`; the task id or "coalesced"."""
+    key, message, (kwargs, embed) = template
+    task_id = uuid()
+    headers = dict(message["headers"], id=task_id, root_id=task_id, argsrepr=repr(args),
+                   wooerp_cid=correlation_id)
+    properties = dict(message["properties"], correlation_id=task_id, reply_to=app.thread_oid, delivery_tag=uuid())
+    body = base64.b64encode(dumps([args, kwargs, embed]).encode("utf-8")).decode("ascii")
+    payload = dumps(dict(message, body=body, headers=headers, properties=properties))
+    broker_url = app.wooerp_settings.broker_url
+    if claim is None:
+        redis_client(broker_url).lpush(key, payload)
+        return task_id
+    order_id, stale_after = claim
+    return task_id if coalesce.claim(broker_url, order_id, stale_after, queue=key, message=payload) else "coalesced"
 
 
 def publish_import(order_id: int, correlation_id: str | None, collapse: bool = True,

@@ -1,5 +1,5 @@
 """The shim's publish path on the real broker: the message a worker finds on the queue is the one
-`app.send_task` has always produced, a delivery costs one Redis command (the coalescing claim and the
+`app.send_task` has always produced (also when it is made from the process's template), a delivery costs one Redis command (the coalescing claim and the
 push in one script), and coalescing still collapses a waiting import and yields to a stale marker."""
 from __future__ import annotations
 
@@ -33,8 +33,10 @@ client.delete(ORDERS, "wooerp:queued:order:60", "wooerp:queued:order:61", "wooer
 # kombu's own publish through the app's producer pool, then the shim's path for the same task
 app.send_task(IMPORT_ORDER, args=[61], headers={"wooerp_cid": "cid-1"}, retry=False)
 out["kombu"] = take()
-publish_import(61, "cid-1", collapse=False)
+publish_import(61, "cid-1", collapse=False)  # the process's first: built by celery, kept as the template
 out["ours"] = take()
+publish_import(61, "cid-1", collapse=False)  # from the template
+out["template"] = take()
 publish_import(60, "warm-up")  # the script is loaded into Redis once
 take()
 before = stats()
@@ -68,7 +70,8 @@ def without_ids(message: dict) -> dict:
 
 def test_the_shim_queues_the_message_kombu_would_in_one_redis_command_and_coalesces(redis_url, db):
     out = run(redis_url, db)
-    assert out["kombu"] is not None and without_ids(out["ours"]) == without_ids(out["kombu"])
+    assert out["kombu"] is not None
+    assert without_ids(out["ours"]) == without_ids(out["kombu"]) == without_ids(out["template"])
     assert out["commands"] == {"cmdstat_evalsha": 1, "cmdstat_set": 1, "cmdstat_lpush": 1}  # the last two in Lua
     assert out["first"] != "coalesced" and out["second"] == "coalesced" and out["stale"] != "coalesced"
     assert out["queued"] == ["cid-4", "cid-2"]  # LPUSH: newest first; the coalesced delivery added nothing
