@@ -7,6 +7,7 @@ the order task re-reads the order instead of trusting the body.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import hmac
@@ -14,6 +15,7 @@ import json
 import logging
 import re
 import threading
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
@@ -162,7 +164,7 @@ def _statements():
     """record()'s statements, built once: constructing a SQLAlchemy statement costs more than running it."""
     table = WebhookDelivery.__table__
     return (select(table.c.id).where(table.c.change_key == bindparam("change_key")), table.insert(),
-            update(table).where(table.c.id == bindparam("delivery_id"))
+            update(table).where(table.c.id == bindparam("delivery_id"), table.c.change_key == bindparam("key"))
             .values(published_at=bindparam("at"), task_id=bindparam("task")))
 
 
@@ -176,9 +178,9 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
     relay; a change already recorded is not published again. An order body in one of `hold_statuses` that
     the importer has not seen yet holds its lines in the transaction that stores its delivery row, before
     it is published (connector/holds.py: a sale waiting in the queue is never offered again); the row is
-    then marked published. Any other delivery is published first and stored once, with the outcome.
+    then marked published by the process's next transaction (_PendingMarks). Any other delivery is published first and stored once, with the outcome.
     (SQLAlchemy Core here: this is the shim's hot path.)"""
-    find, add, mark = _STATEMENTS
+    find, add, _ = _STATEMENTS
     key = {"change_key": verdict.change_key}
     row = dict(change_key=verdict.change_key, topic=verdict.topic, resource_id=verdict.resource_id,
                delivery_header=headers.get("X-WC-Webhook-Delivery-ID"), webhook_id=headers.get("X-WC-Webhook-ID"),
@@ -196,16 +198,22 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
         stored first (by a concurrent delivery). The insert is the duplicate check: the row's unique
         change key refuses a second one."""
         while True:
+            marks = []
             try:
                 with writer, db.engine.begin() as conn:
+                    marks = _marks.write_in(conn, db)  # earlier deliveries' marks ride along
                     new_id = conn.execute(add, row).inserted_primary_key[0]
                     if hold:
                         holds.hold_on_arrival_in(conn, verdict.resource_id, dict(verdict.lines))
                     return new_id
             except IntegrityError:
+                _marks.give_back(db, marks)
                 if not hold or existing() is not None:  # the same change, stored first
                     return None
                 hold = False  # the order's holds were written meanwhile (its import, the order poll)
+            except BaseException:
+                _marks.give_back(db, marks)
+                raise
 
     def publish_into_row() -> None:
         try:
@@ -229,9 +237,71 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
     publish_into_row()
     if row["published_at"] is None:
         return new_id, True, False
-    with writer, db.engine.begin() as conn:
-        conn.execute(mark, {"delivery_id": new_id, "at": row["published_at"], "task": row["task_id"]})
+    _marks.add(db, {"delivery_id": new_id, "key": verdict.change_key, "at": row["published_at"],
+                    "task": row["task_id"]})
     return new_id, True, True
+
+
+class _PendingMarks:
+    """Deliveries this process stored before their publish (holding orders) and then published, whose row
+    is not yet marked published: the mark rides in this process's next delivery transaction, or a
+    background thread writes it within FLUSH_SECONDS (and at exit). So a holding delivery costs one
+    commit, not two. A mark that is never written (the process died first) leaves the row to the relay,
+    which publishes it once more: a redundant task for an idempotent import, never a lost delivery; the
+    same happens today to a row the relay reads between its commit and its mark."""
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: dict[Database, list[dict]] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, db: Database, mark: dict) -> None:
+        with self._lock:
+            self._pending.setdefault(db, []).append(mark)
+            if self._thread is None or not self._thread.is_alive():  # also after gunicorn forked us
+                self._thread = threading.Thread(target=self._run, name="delivery-marks", daemon=True)
+                self._thread.start()
+
+    def give_back(self, db: Database, marks: list[dict]) -> None:
+        if marks:
+            with self._lock:
+                self._pending[db] = marks + self._pending.get(db, [])
+
+    def write_in(self, conn, db: Database) -> list[dict]:
+        """Write the pending marks of `db` in the caller's transaction; the caller gives them back if it
+        rolls back."""
+        with self._lock:
+            marks = self._pending.pop(db, [])
+        if marks:
+            conn.execute(_STATEMENTS[2], marks)
+        return marks
+
+    def flush(self) -> None:
+        with self._lock:
+            dbs = list(self._pending)
+        for db in dbs:
+            marks = []
+            try:
+                with (_SQLITE_WRITER if db.is_sqlite else nullcontext()), db.engine.begin() as conn:
+                    marks = self.write_in(conn, db)
+            except Exception as exc:  # the database is away: kept for the next try (or the relay)
+                self.give_back(db, marks)
+                log.warning("published deliveries not marked yet: %s: %s", type(exc).__name__, str(exc)[:200])
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            self.flush()
+
+
+_marks = _PendingMarks()
+atexit.register(_marks.flush)
+
+
+def write_pending_marks() -> None:
+    """Mark published, now, the deliveries this process published whose mark is still pending (record)."""
+    _marks.flush()
 
 
 def relay(db: Database, publish: Callable[[str | None, int, str | None], str]) -> int:
