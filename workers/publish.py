@@ -70,8 +70,8 @@ def _producer():
         key = channel._q_for_pri(queue, channel._get_message_priority(message, reverse=False))
         payload = dumps(message)  # what kombu's _put pushes, byte for byte
         if _local.template_for is not None and message["properties"].get("body_encoding") == "base64":
-            _, kwargs, embed = loads(base64.b64decode(message["body"]))
-            _templates.setdefault(_local.template_for, (key, loads(payload), (kwargs, embed)))
+            _, task_kwargs, embed = loads(base64.b64decode(message["body"]))
+            _templates.setdefault(_local.template_for, (key, loads(payload), (task_kwargs, embed)))
         if _local.claim is None:
             redis_client(broker_url).lpush(key, payload)
             _local.pushed = True
