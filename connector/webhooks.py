@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import atexit
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,9 +31,34 @@ from connector.models import WebhookDelivery
 
 log = logging.getLogger("wooerp.webhooks")
 # SQLite has one writer at a time, and a writer that finds it taken sleeps in SQLite's busy handler
-# (1, 2, 5 … 100 ms steps), which under 16 concurrent deliveries was most of the shim's p99. The threads
-# of one shim process queue for the write here instead, and are woken the moment it is free.
+# (1, 2, 5 … 100 ms steps), which under 16 concurrent deliveries was most of the shim's p99. The shim's
+# writers queue for the write here instead, and are woken the moment it is free: the threads of one
+# process on a lock, the gunicorn worker processes on an flock of a file next to the database.
 _SQLITE_WRITER = threading.Lock()
+_lock_files: dict[tuple[int, str], int] = {}
+
+
+@contextmanager
+def _sqlite_writer(db: Database):
+    """Hold the shim's SQLite write turn (see _SQLITE_WRITER) for the block."""
+    path = db.url.split("///", 1)[-1] if "///" in db.url else ""
+    with _SQLITE_WRITER:
+        if not path or path.startswith(":memory:"):
+            yield
+            return
+        key = (os.getpid(), path)  # an flock belongs to the open file: each process opens its own
+        fd = _lock_files.get(key)
+        if fd is None:
+            fd = _lock_files[key] = os.open(f"{path}-shim-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _writer(db: Database):
+    return _sqlite_writer(db) if db.is_sqlite else nullcontext()
 PING_BODY = re.compile(rb"^webhook_id=\d+$")
 MAX_RESOURCE_ID = 2**63 - 1  # the database's BIGINT
 # Unsigned headers and body fields that are stored: their type and length are checked before anything is
@@ -187,7 +214,6 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
                body_sha256=verdict.body_sha256, modified_gmt=verdict.modified_gmt, correlation_id=correlation_id,
                received_at=utcnow(), task_id=None, published_at=None)
     hold = bool(verdict.lines) and verdict.shop_status in hold_statuses
-    writer = _SQLITE_WRITER if db.is_sqlite else nullcontext()
 
     def existing() -> int | None:
         with db.engine.connect() as conn:
@@ -200,7 +226,7 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
         while True:
             marks = []
             try:
-                with writer, db.engine.begin() as conn:
+                with _writer(db), db.engine.begin() as conn:
                     marks = _marks.write_in(conn, db)  # earlier deliveries' marks ride along
                     new_id = conn.execute(add, row).inserted_primary_key[0]
                     if hold:
@@ -283,7 +309,7 @@ class _PendingMarks:
         for db in dbs:
             marks = []
             try:
-                with (_SQLITE_WRITER if db.is_sqlite else nullcontext()), db.engine.begin() as conn:
+                with _writer(db), db.engine.begin() as conn:
                     marks = self.write_in(conn, db)
             except Exception as exc:  # the database is away: kept for the next try (or the relay)
                 self.give_back(db, marks)
