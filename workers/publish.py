@@ -54,7 +54,14 @@ def _producer():
         return _local.producer
     broker_url = app.wooerp_settings.broker_url
     connection = app.connection_for_write()
-    channel = connection.default_channel  # connects (kombu pings the broker)
+    try:
+        # no retrying here: a broker that is down fails this publish at once, and the relay publishes the
+        # stored delivery when it is back (kombu would go on trying for broker_connection_timeout)
+        connection.ensure_connection(max_retries=0)
+        channel = connection.default_channel  # kombu pings the broker
+    except BaseException:
+        connection.release()
+        raise
     original_put, original_table, tables = channel._put, channel.get_table, {}
 
     def get_table(exchange):
