@@ -100,12 +100,14 @@ def main() -> None:
 
 ## Webhook shim (gunicorn, {shim_ack.WORKERS} workers × {shim_ack.THREADS} threads, 16 concurrent clients)
 
-| server | acks/s | p50 ms | p99 ms |
-|---|---|---|---|
-| bare Flask (baseline) | {shim['bare_flask']['rps']:.0f} | {shim['bare_flask']['p50']:.1f} | {shim['bare_flask']['p99']:.1f} |
-| wooerp shim (verify, outbox insert, publish) | {shim['shim']['rps']:.0f} | {shim['shim']['p50']:.1f} | {shim['shim']['p99']:.1f} |
+| server | acks/s | p50 ms | p99 ms | server CPU ms/ack | broker CPU ms/ack | load generator CPU ms/ack |
+|---|---|---|---|---|---|---|
+| bare Flask (baseline) | {shim['bare_flask']['rps']:.0f} | {shim['bare_flask']['p50']:.1f} | {shim['bare_flask']['p99']:.1f} | {shim['bare_flask']['server_cpu_ms']:.2f} | — | {shim['bare_flask']['client_cpu_ms']:.2f} |
+| wooerp shim (verify, outbox insert, publish) | {shim['shim']['rps']:.0f} | {shim['shim']['p50']:.1f} | {shim['shim']['p99']:.1f} | {shim['shim']['server_cpu_ms']:.2f} | {shim['shim']['broker_cpu_ms']:.2f} | {shim['shim']['client_cpu_ms']:.2f} |
 
 Ratio shim / bare Flask: **{shim['ratio']:.2f}** (target ≥ 0.6), shim ack p99 {shim['shim']['p99']:.1f} ms (target < 50 ms).
+The load generator runs on the same {os.cpu_count()} CPUs as the servers; CPU per ack (gunicorn master and workers,
+the Valkey broker, the client's threads) is the figure to compare between runs on a shared machine.
 
 ## Webhook shim with slow clients (gunicorn as deployed: gthread, 2 workers × {slow_clients.THREADS} threads)
 

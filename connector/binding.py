@@ -11,9 +11,10 @@ state (connector.sync.orders owns `order_sync`).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Iterable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
@@ -108,6 +109,16 @@ def forget_written(db: Database, kinds: Iterable[str], erp_ids: list[str]) -> No
                                                   EntityMapping.erp_id.in_(chunk)).values(sync_hash=None))
 
 
+@lru_cache(maxsize=1)
+def _forget_stock():
+    """`stock_moved`'s UPDATE, built once: it runs in every order delivery the shim holds stock for, and
+    building a statement costs more than running it."""
+    return (update(EntityMapping).where(EntityMapping.entity_type == STOCK,
+                                        EntityMapping.erp_id.in_(bindparam("skus", expanding=True)),
+                                        EntityMapping.sync_hash.isnot(None))  # hot SKUs: no write, no row lock
+            .values(sync_hash=None).execution_options(synchronize_session=False))
+
+
 def stock_moved(conn, skus: Iterable[str], *, push: bool) -> None:
     """The shop changed its own stock of `skus` (a sale lowered it; a cancel or a restocking refund raised it),
     so the figure last written there is no longer what the shop shows: forget it (STOCK), so that the next push
@@ -118,9 +129,7 @@ def stock_moved(conn, skus: Iterable[str], *, push: bool) -> None:
     if not wanted:
         return
     for chunk in chunked(wanted, SQL_IN_LIMIT):
-        conn.execute(update(EntityMapping).where(EntityMapping.entity_type == STOCK, EntityMapping.erp_id.in_(chunk),
-                                                  EntityMapping.sync_hash.isnot(None))  # hot SKUs: no write, no row lock
-                     .values(sync_hash=None).execution_options(synchronize_session=False))
+        conn.execute(_forget_stock(), {"skus": chunk})
     if not push:
         return
     dialect = conn.dialect.name if hasattr(conn, "dialect") else conn.get_bind().dialect.name

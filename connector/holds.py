@@ -59,9 +59,10 @@ shipment) keeps the hold; `recheck` (run with every order poll) asks the ERP aga
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.db import Database, utcnow
@@ -157,19 +158,29 @@ def hold_on_arrival(db: Database, order_id: int, wanted: dict[str, int]) -> bool
         return False
 
 
+@lru_cache(maxsize=1)
+def _arrival_statements():
+    """The two statements of `hold_on_arrival_in`, built once (constructing SQLAlchemy statements costs more
+    than running them: this is the shim's hot path): whether the importer has seen the order or it holds
+    already, in one round trip; and the insert of its holds."""
+    from connector.models import OrderSync
+    order_id = bindparam("order_id")
+    seen = select(or_(exists().where(OrderSync.woo_order_id == order_id),
+                      exists().where(StockHold.woo_order_id == order_id)))
+    return seen, insert(StockHold.__table__)
+
+
 def hold_on_arrival_in(conn, order_id: int, wanted: dict[str, int]) -> bool:
     """`hold_on_arrival` in the caller's transaction (SQLAlchemy Core connection): the shim stores the
     delivery in the same one. Raises IntegrityError when a concurrent writer holds for the order first."""
-    from connector.models import OrderSync
     if not wanted:
         return False
-    seen = conn.scalar(select(OrderSync.woo_order_id).where(OrderSync.woo_order_id == order_id)) is not None or \
-        conn.scalar(select(StockHold.sku).where(StockHold.woo_order_id == order_id).limit(1)) is not None
-    if seen:
+    seen, add = _arrival_statements()
+    if conn.scalar(seen, {"order_id": order_id}):
         return False
     now = utcnow()
-    conn.execute(insert(StockHold), [{"woo_order_id": order_id, "sku": sku, "quantity": qty, "created_at": now}
-                                     for sku, qty in sorted(wanted.items())])
+    conn.execute(add, [{"woo_order_id": order_id, "sku": sku, "quantity": qty, "created_at": now}
+                       for sku, qty in sorted(wanted.items())])
     shop_moved(conn, wanted, released=False)
     return True
 

@@ -7,18 +7,22 @@ the order task re-reads the order instead of trusting the body.
 """
 from __future__ import annotations
 
+import atexit
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import threading
-from contextlib import nullcontext
+import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector import holds
@@ -27,9 +31,34 @@ from connector.models import WebhookDelivery
 
 log = logging.getLogger("wooerp.webhooks")
 # SQLite has one writer at a time, and a writer that finds it taken sleeps in SQLite's busy handler
-# (1, 2, 5 … 100 ms steps), which under 16 concurrent deliveries was most of the shim's p99. The threads
-# of one shim process queue for the write here instead, and are woken the moment it is free.
+# (1, 2, 5 … 100 ms steps), which under 16 concurrent deliveries was most of the shim's p99. The shim's
+# writers queue for the write here instead, and are woken the moment it is free: the threads of one
+# process on a lock, the gunicorn worker processes on an flock of a file next to the database.
 _SQLITE_WRITER = threading.Lock()
+_lock_files: dict[tuple[int, str], int] = {}
+
+
+@contextmanager
+def _sqlite_writer(db: Database):
+    """Hold the shim's SQLite write turn (see _SQLITE_WRITER) for the block."""
+    path = db.url.split("///", 1)[-1] if "///" in db.url else ""
+    with _SQLITE_WRITER:
+        if not path or path.startswith(":memory:"):
+            yield
+            return
+        key = (os.getpid(), path)  # an flock belongs to the open file: each process opens its own
+        fd = _lock_files.get(key)
+        if fd is None:
+            fd = _lock_files[key] = os.open(f"{path}-shim-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _writer(db: Database):
+    return _sqlite_writer(db) if db.is_sqlite else nullcontext()
 PING_BODY = re.compile(rb"^webhook_id=\d+$")
 MAX_RESOURCE_ID = 2**63 - 1  # the database's BIGINT
 # Unsigned headers and body fields that are stored: their type and length are checked before anything is
@@ -158,6 +187,17 @@ def judge(raw_body: bytes, headers, *, secret: str, topics: tuple[str, ...], max
                    modified_gmt=modified, body_sha256=digest.hexdigest(), shop_status=status, lines=lines)
 
 
+def _statements():
+    """record()'s statements, built once: constructing a SQLAlchemy statement costs more than running it."""
+    table = WebhookDelivery.__table__
+    return (select(table.c.id).where(table.c.change_key == bindparam("change_key")), table.insert(),
+            update(table).where(table.c.id == bindparam("delivery_id"), table.c.change_key == bindparam("key"))
+            .values(published_at=bindparam("at"), task_id=bindparam("task")))
+
+
+_STATEMENTS = _statements()
+
+
 def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish,
            hold_statuses: tuple[str, ...] = ()) -> tuple[int, bool, bool]:
     """Hand a new change to `publish(topic, resource_id, correlation_id)` and commit the delivery, with the
@@ -165,34 +205,41 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
     relay; a change already recorded is not published again. An order body in one of `hold_statuses` that
     the importer has not seen yet holds its lines in the transaction that stores its delivery row, before
     it is published (connector/holds.py: a sale waiting in the queue is never offered again); the row is
-    then marked published. Any other delivery is published first and stored once, with the outcome.
+    then marked published by the process's next transaction (_PendingMarks). Any other delivery is published first and stored once, with the outcome.
     (SQLAlchemy Core here: this is the shim's hot path.)"""
-    table = WebhookDelivery.__table__
-    find = select(table.c.id).where(table.c.change_key == verdict.change_key)
-    with db.engine.connect() as conn:
-        existing = conn.scalar(find)
-    if existing is not None:
-        return existing, False, False
+    find, add, _ = _STATEMENTS
+    key = {"change_key": verdict.change_key}
     row = dict(change_key=verdict.change_key, topic=verdict.topic, resource_id=verdict.resource_id,
                delivery_header=headers.get("X-WC-Webhook-Delivery-ID"), webhook_id=headers.get("X-WC-Webhook-ID"),
                body_sha256=verdict.body_sha256, modified_gmt=verdict.modified_gmt, correlation_id=correlation_id,
                received_at=utcnow(), task_id=None, published_at=None)
     hold = bool(verdict.lines) and verdict.shop_status in hold_statuses
-    writer = _SQLITE_WRITER if db.is_sqlite else nullcontext()
+
+    def existing() -> int | None:
+        with db.engine.connect() as conn:
+            return conn.scalar(find, key)
 
     def store(hold: bool) -> int | None:
-        """Insert the row (with the order's arrival hold) in one transaction; None: stored concurrently."""
+        """Insert the row (with the order's arrival hold) in one transaction; None: the same change was
+        stored first (by a concurrent delivery). The insert is the duplicate check: the row's unique
+        change key refuses a second one."""
         while True:
+            marks = []
             try:
-                with writer, db.engine.begin() as conn:
+                with _writer(db), db.engine.begin() as conn:
+                    marks = _marks.write_in(conn, db)  # earlier deliveries' marks ride along
+                    new_id = conn.execute(add, row).inserted_primary_key[0]
                     if hold:
                         holds.hold_on_arrival_in(conn, verdict.resource_id, dict(verdict.lines))
-                    return conn.execute(table.insert().values(**row)).inserted_primary_key[0]
+                    return new_id
             except IntegrityError:
-                with db.engine.connect() as conn:
-                    if conn.scalar(find) is not None or not hold:  # the same change, stored concurrently first
-                        return None
+                _marks.give_back(db, marks)
+                if not hold or existing() is not None:  # the same change, stored first
+                    return None
                 hold = False  # the order's holds were written meanwhile (its import, the order poll)
+            except BaseException:
+                _marks.give_back(db, marks)
+                raise
 
     def publish_into_row() -> None:
         try:
@@ -202,23 +249,85 @@ def record(db: Database, verdict: Verdict, headers, correlation_id: str, publish
             log.warning("publish failed; delivery kept for the relay: %s: %s", type(exc).__name__, str(exc)[:200])
 
     if not hold:  # nothing to commit before the publish: the row is written once, with the outcome
+        found = existing()  # a duplicate must not be published again: asked before the publish
+        if found is not None:
+            return found, False, False
         publish_into_row()
         new_id = store(False)
         if new_id is None:
-            with db.engine.connect() as conn:
-                return conn.scalar(find), False, False
+            return existing(), False, False
         return new_id, True, row["published_at"] is not None
     new_id = store(True)  # the hold is committed before the task can run
     if new_id is None:
-        with db.engine.connect() as conn:
-            return conn.scalar(find), False, False
+        return existing(), False, False
     publish_into_row()
     if row["published_at"] is None:
         return new_id, True, False
-    with writer, db.engine.begin() as conn:
-        conn.execute(update(table).where(table.c.id == new_id).values(published_at=row["published_at"],
-                                                                       task_id=row["task_id"]))
+    _marks.add(db, {"delivery_id": new_id, "key": verdict.change_key, "at": row["published_at"],
+                    "task": row["task_id"]})
     return new_id, True, True
+
+
+class _PendingMarks:
+    """Deliveries this process stored before their publish (holding orders) and then published, whose row
+    is not yet marked published: the mark rides in this process's next delivery transaction, or a
+    background thread writes it within FLUSH_SECONDS (and at exit). So a holding delivery costs one
+    commit, not two. A mark that is never written (the process died first) leaves the row to the relay,
+    which publishes it once more: a redundant task for an idempotent import, never a lost delivery; the
+    same happens today to a row the relay reads between its commit and its mark."""
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending: dict[Database, list[dict]] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, db: Database, mark: dict) -> None:
+        with self._lock:
+            self._pending.setdefault(db, []).append(mark)
+            if self._thread is None or not self._thread.is_alive():  # also after gunicorn forked us
+                self._thread = threading.Thread(target=self._run, name="delivery-marks", daemon=True)
+                self._thread.start()
+
+    def give_back(self, db: Database, marks: list[dict]) -> None:
+        if marks:
+            with self._lock:
+                self._pending[db] = marks + self._pending.get(db, [])
+
+    def write_in(self, conn, db: Database) -> list[dict]:
+        """Write the pending marks of `db` in the caller's transaction; the caller gives them back if it
+        rolls back."""
+        with self._lock:
+            marks = self._pending.pop(db, [])
+        if marks:
+            conn.execute(_STATEMENTS[2], marks)
+        return marks
+
+    def flush(self) -> None:
+        with self._lock:
+            dbs = list(self._pending)
+        for db in dbs:
+            marks = []
+            try:
+                with _writer(db), db.engine.begin() as conn:
+                    marks = self.write_in(conn, db)
+            except Exception as exc:  # the database is away: kept for the next try (or the relay)
+                self.give_back(db, marks)
+                log.warning("published deliveries not marked yet: %s: %s", type(exc).__name__, str(exc)[:200])
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            self.flush()
+
+
+_marks = _PendingMarks()
+atexit.register(_marks.flush)
+
+
+def write_pending_marks() -> None:
+    """Mark published, now, the deliveries this process published whose mark is still pending (record)."""
+    _marks.flush()
 
 
 def relay(db: Database, publish: Callable[[str | None, int, str | None], str]) -> int:

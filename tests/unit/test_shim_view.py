@@ -112,3 +112,47 @@ def test_a_database_that_cannot_store_the_delivery_is_a_503_for_the_shop_to_retr
     client = create_app(settings, publish=lambda *_: "task").test_client()
     r = post(client, b'{"id": 5}')
     assert r.status_code == 503 and r.json["reason"]
+
+
+def _holding_order(order_id: int) -> bytes:
+    return json.dumps({"id": order_id, "status": "processing", "date_modified_gmt": "2026-11-20T10:00:00",
+                       "line_items": [{"sku": "H-1", "quantity": 2}]}).encode()
+
+
+def test_a_holding_order_is_stored_with_its_hold_in_one_commit_and_marked_published_after(shim):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from connector.models import StockHold
+    from connector.webhooks import write_pending_marks
+    client, published, db = shim
+    commits = []
+
+    def count(conn):
+        commits.append(1)
+    event.listen(Engine, "commit", count)
+    try:
+        r = post(client, _holding_order(31))
+        assert r.status_code == 200 and r.json["queued"] is True and published == [31]
+        assert len(commits) == 1  # the hold and the delivery; the mark rides with the next write
+        assert post(client, _holding_order(32)).json["queued"] is True and len(commits) == 2
+    finally:
+        event.remove(Engine, "commit", count)
+    write_pending_marks()
+    with db.session() as s:
+        rows = {d.resource_id: d for d in s.scalars(select(WebhookDelivery))}
+        assert {h.woo_order_id for h in s.scalars(select(StockHold))} == {31, 32}
+    assert {rid: (d.task_id, d.published_at is not None) for rid, d in rows.items()} == \
+        {31: ("task-31", True), 32: ("task-32", True)}
+
+
+def test_a_holding_order_the_broker_refused_stays_for_the_relay(db):
+    from connector.webhooks import unpublished, write_pending_marks
+    settings = load({"DATABASE_URL": db.url, "WOO_WEBHOOK_SECRET": SECRET})
+
+    def broken(*_):
+        raise ConnectionError("broker down")
+    r = post(create_app(settings, publish=broken).test_client(), _holding_order(33))
+    assert r.status_code == 200 and r.json["queued"] is False
+    write_pending_marks()
+    assert [d.resource_id for d in unpublished(db)] == [33]
