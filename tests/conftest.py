@@ -12,6 +12,14 @@ import pytest
 
 from tests.support.procs import free_port
 
+# Where a user's real shop and ERP are (README: exported to point `make run` at them). The tests start their
+# own sandboxes and pass each process the URLs it needs; nothing a test starts may inherit these and write to a
+# real shop or ERP, so they are dropped for the whole session (REDIS_URL and DATABASE_URL are the test's own).
+REAL_SYSTEMS = ("WOO_URL", "WOO_CONSUMER_KEY", "WOO_CONSUMER_SECRET", "WOO_WEBHOOK_SECRET", "ERP_KIND", "ERP_URL",
+                "ERP_TOKEN", "TRYTON_URL", "TRYTON_DATABASE", "TRYTON_USER", "TRYTON_PASSWORD", "SHIM_URL")
+for _name in REAL_SYSTEMS:
+    os.environ.pop(_name, None)
+
 OUR_KEYS = ("orders", "catalog", "inventory", "dead_letter", "unacked", "unacked_index", "unacked_mutex")
 
 
@@ -89,12 +97,8 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture
 def db(database_url):
-    from connector.db import Database
-    from connector.models import Base
-    database = Database(database_url)
-    with database.engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+    from tests.support.database import emptied
+    database = emptied(database_url)
     yield database
     database.engine.dispose()
 

@@ -20,19 +20,25 @@ from sqlalchemy import func, select
 from connector.db import Database
 from connector.models import WebhookDelivery
 from connector.webhooks import signature
+from tests.support.database import emptied
 from tests.support.procs import Proc, child_env, free_port, wait_http
 
 SECRET = "hostile-test-secret-0123456789"
 BIN = Path(sys.executable).parent
 TOPICS = ["order.created", "order.updated", "order.deleted", "product.updated", "", "order.created\u00e9"]
 
+# closed ports: these shims have no shop or ERP, whatever else runs on this machine (a `make run` on 8081)
+NO_SHOP, NO_ERP = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+
 
 @pytest.fixture(scope="module")
 def shim(redis_url, database_url, logs_dir):
+    emptied(database_url).engine.dispose()  # module-scoped: an earlier test's shop binding would refuse the shim
     port = free_port()
     env = child_env(REDIS_URL=redis_url, DATABASE_URL=database_url, WOO_WEBHOOK_SECRET=SECRET,
                     WEBHOOK_MAX_BODY_BYTES="65536", LOG_LEVEL="WARNING",
-                    IDENTITY_WAIT_SECONDS="0")  # no shop or ERP here: the shim's identity check does not wait
+                    IDENTITY_WAIT_SECONDS="0",  # no shop or ERP here: the shim's identity check does not wait,
+                    WOO_URL=NO_SHOP, ERP_URL=NO_ERP)  # and never finds the shop of a `make run` left on this machine
     proc = Proc("shim-hostile", [str(BIN / "gunicorn"), "--config", "python:shim.gunicorn_conf", "--workers", "2",
                                  "--bind", f"127.0.0.1:{port}", "shim.wsgi:app"],
                 env, logs_dir / "shim-hostile.log").start()
@@ -156,10 +162,12 @@ def test_slow_clients_do_not_starve_valid_deliveries(shim):
             s.close()
 
 
-def test_a_body_that_does_not_arrive_in_time_gets_408_and_frees_its_thread(redis_url, database_url, logs_dir):
+def test_a_body_that_does_not_arrive_in_time_gets_408_and_frees_its_thread(redis_url, database_url, db, logs_dir):
+    """`db`: empty tables, so no earlier test's shop binding refuses this shim at start."""
     port = free_port()
     env = child_env(REDIS_URL=redis_url, DATABASE_URL=database_url, WOO_WEBHOOK_SECRET=SECRET,
-                    WEBHOOK_BODY_TIMEOUT_SECONDS="1", LOG_LEVEL="WARNING", IDENTITY_WAIT_SECONDS="0")
+                    WEBHOOK_BODY_TIMEOUT_SECONDS="1", LOG_LEVEL="WARNING", IDENTITY_WAIT_SECONDS="0",
+                    WOO_URL=NO_SHOP, ERP_URL=NO_ERP)
     proc = Proc("shim-deadline", [str(BIN / "gunicorn"), "--config", "python:shim.gunicorn_conf", "--workers", "1",
                                   "--threads", "2", "--bind", f"127.0.0.1:{port}", "shim.wsgi:app"],
                 env, logs_dir / "shim-deadline.log").start()
