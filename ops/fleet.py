@@ -131,7 +131,10 @@ def procfile(settings: Settings, env: dict, workers: int = 2) -> list[tuple[str,
                              f"--state {VAR / 'erp-sandbox.state'}"))
     procs += [
         ("shim", f"{shlex.quote(str(bindir / 'gunicorn'))} --config python:shim.gunicorn_conf --worker-class gthread --threads 64 --workers 2 "
-                 f"--bind 127.0.0.1:{found['shim'].port} --access-logfile - shim.wsgi:app"),
+                 f"--bind 127.0.0.1:{found['shim'].port} --access-logfile - "
+                 # gunicorn's control socket defaults to one per user: a second fleet (another checkout, ports
+                 # moved) would take it over, so each checkout keeps its own beside its state
+                 f"--control-socket {shlex.quote(str(VAR / 'gunicorn.ctl'))} shim.wsgi:app"),
         ("worker", f"{celery} -A workers.app worker -Q orders,catalog,inventory -c {workers} -n worker@%h "
                    f"--loglevel INFO"),
         ("keeper", f"{celery} -A workers.app worker -Q dead_letter -c 1 -n keeper@%h --loglevel INFO"),
