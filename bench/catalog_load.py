@@ -9,9 +9,10 @@ With `--real-shop` the Woo sandbox runs at a real shop's speed (profile `bench`:
 48 ms per item written, so a 100-product batch takes ≈ 4.8 s as measured on WooCommerce 8.2; PHP workers
 = `WOO_MAX_CONCURRENCY`, which the fleet is given, with twice as many worker slots, so that the shop is
 kept at exactly that many requests while the other slots prepare the next batches). The batch latency is
-measured in the same run, and the wall time is compared with the shop-bound floor ⌈N/100⌉ × batch
-latency ÷ WOO_MAX_CONCURRENCY; a baseline writer then sends the same products one per request (as most
-connectors do) through that many threads.
+that of this load's own create batches, measured by the shop (how long each held a PHP worker; an idle
+create and update batch are also timed by the client before the load), and the wall time is compared with
+the shop-bound floor ⌈N/100⌉ × batch latency ÷ WOO_MAX_CONCURRENCY; a baseline writer then sends the same
+products one per request (as most connectors do) through that many threads.
 Usage: python -m bench.catalog_load [--products 10000] [--variants 0] [--workers 2] [--real-shop] [--max-concurrency 4]
 """
 from __future__ import annotations
