@@ -126,8 +126,11 @@ def run(products: int, variants: int, workers: int, real_shop: bool = False, bas
     db_url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(db_url)
     limit = {"WOO_MAX_CONCURRENCY": str(max_concurrency)} if real_shop else {}
+    # the broker's visibility timeout as deployed (the test fleet's 60 s would hand a poll that runs longer,
+    # as at 100k, to a second worker, whose skipped copy acknowledges the message: the round would look
+    # settled while the first copy still runs)
     fleet = launch(server.connection_url, db_url, tmp, PRODUCT_POLL_SECONDS="3600", INVENTORY_POLL_SECONDS="3600",
-                   ORDER_POLL_SECONDS="3600", LOG_LEVEL="WARNING", **limit)
+                   ORDER_POLL_SECONDS="3600", LOG_LEVEL="WARNING", VISIBILITY_TIMEOUT_SECONDS="3600", **limit)
     app = Celery("bench", broker=server.connection_url)
     app.conf.update(task_queues=QUEUE_DECLARATIONS, task_routes=ROUTES, task_serializer="json")
     broker = redis.Redis.from_url(server.connection_url)
