@@ -11,13 +11,13 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # one single-quoted word: $(call arg,NAME) is the variable's raw text ($(value): make expands nothing in
 # it, not even $(shell …)) with each ' written as '\''. The variables are not exported either, since make
 # would expand them on the way into the environment.
-OPERATOR_VARS := ID TASK SINCE REASON SKU CSV STATE ORDERS ERP ALL
+OPERATOR_VARS := ID TASK SINCE REASON SKU CSV STATE ORDERS ERP ALL BENCH_SIZES BENCH_VARIANTS
 unexport $(OPERATOR_VARS)
 arg = '$(subst ','\'',$(value $1))'
 given = $(strip $(value $1))
 
-.PHONY: run test chaos bench status install migrate dead-letters dead-letter replay-dead-letters discard-dead-letter orders \
-        retry-order retry-product accept-credit-note reconcile conformance clean
+.PHONY: run test chaos bench bench-catalog status install migrate dead-letters dead-letter replay-dead-letters \
+        discard-dead-letter orders retry-order retry-product accept-credit-note reconcile conformance clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,12 @@ test: $(STAMP)  ## run every test (own Redis and SQLite unless REDIS_URL / DATAB
 chaos: $(STAMP)  ## the full chaos run: make chaos [ORDERS=10000]
 	$(BIN)/python -m bench.chaos --orders $(if $(call given,ORDERS),$(call arg,ORDERS),2000)
 
-bench: $(STAMP)  ## benchmarks, written to bench/RESULTS.md
-	$(BIN)/python -m bench.report
+bench: $(STAMP)  ## benchmarks, written to bench/RESULTS.md (BENCH_QUICK=1 reduced sizes; BENCH_SIZES=2000,10000 catalog sizes)
+	$(if $(call given,BENCH_SIZES),BENCH_SIZES=$(call arg,BENCH_SIZES)) $(BIN)/python -m bench.report
+
+bench-catalog: $(STAMP)  ## only the catalog at full size (~40 min): make bench-catalog [BENCH_SIZES=10000,100000] [BENCH_VARIANTS=1000]
+	$(if $(call given,BENCH_SIZES),BENCH_SIZES=$(call arg,BENCH_SIZES)) \
+		$(if $(call given,BENCH_VARIANTS),BENCH_VARIANTS=$(call arg,BENCH_VARIANTS)) $(BIN)/python -m bench.report catalog
 
 migrate: $(STAMP)
 	$(BIN)/wooerp migrate

@@ -5,6 +5,7 @@ Each figure is a ratio to a baseline measured in the same run, never an absolute
 from __future__ import annotations
 
 import csv
+import json
 import datetime as dt
 import math
 import os
@@ -59,7 +60,113 @@ def rss_line(loads: dict) -> str:
     return f"Peak worker RSS at 100k is {ratio:.2f} × the {small:,} figure (target ≤ 1.2). "
 
 
+FULL_JSON = HERE / "catalog-full.json"
+FULL_START = "<!-- catalog at full size: rendered from bench/catalog-full.json by bench/report.py -->"
+FULL_END = "<!-- end of catalog at full size -->"
+
+
+def bench_sizes(default: list[int]) -> list[int]:
+    """The catalog sizes to load against the real-shop profile: BENCH_SIZES=10000,100000, else `default`
+    (BENCH_SIZES=0: none, for `make bench-catalog` runs of the variants row alone)."""
+    raw = os.environ.get("BENCH_SIZES", "").strip()
+    return [int(x) for x in raw.replace(" ", "").split(",") if x and int(x) > 0] if raw else default
+
+
+def full_size_row(n: int, r: dict) -> str:
+    i, nc, p, b = r["initial"], r["no_change"], r["price_change"], r["one_per_request"]
+    baseline_s = b["seconds"] * n / b["products"]
+    return (f"| {n:,} | {r['date']} | {r['load_start']} / {r['load_end']} | {i['seconds']} | {r['batch_latency_s']} "
+            f"({r['idle_batch_s']['create']} / {r['idle_batch_s']['update']}) | {r['shop_floor_s']} | "
+            f"**{r['floor_ratio']:.2f}** | {i['writes'] / r['floor']:.2f} | {i['calls']} | {nc['calls']} | "
+            f"{p['writes']} ({p['floor']}) | {baseline_s:.0f} ({b['products']:,} sent) | "
+            f"{baseline_s / i['seconds']:.1f} | {r['peak_worker_rss_mb']} | {r['peak_woo_sandbox_rss_mb']} |")
+
+
+def variants_row(r: dict) -> str:
+    i, nc, p = r["initial"], r["no_change"], r["price_change"]
+    return (f"| {r['products']:,} × {r['variants_per_parent']} variants per parent | {r['date']} | "
+            f"{r['load_start']} / {r['load_end']} | {i['seconds']} | {i['writes']} / {r['floor']} = "
+            f"**{i['writes'] / r['floor']:.2f}** | {catalog_load.route_summary(i['by_route'])} | {nc['calls']} | "
+            f"{p['writes']} ({p['floor']}) |")
+
+
+def full_size_section() -> str:
+    """The section on the catalog at full size, from the rows `make bench-catalog` stored (each with its
+    own date, command and machine load); empty before the first such run."""
+    if not FULL_JSON.exists():
+        return ""
+    rows = json.loads(FULL_JSON.read_text())
+    loads = sorted((r for r in rows.values() if r.get("kind") == "load"), key=lambda r: r["products"])
+    variants = [r for r in rows.values() if r.get("kind") == "variants"]
+    commands = sorted({r["command"] for r in rows.values()})
+    text = f"""{FULL_START}
+## Catalog initial load at full size, at a real shop's speed
+
+Command{'s' if len(commands) > 1 else ''}: {', '.join(f'`{c}`' for c in commands)} (each row: its own run, date and 1-min
+load average at its start / end, on {os.cpu_count()} CPUs shared with other work). The shop is the sandbox's
+`bench` profile with {loads[0]['write_concurrency'] if loads else 4} PHP workers and the fleet is given the same
+`WOO_MAX_CONCURRENCY` (2 workers, {loads[0]['worker_slots'] if loads else 8} slots). Batch latency: the seconds each
+100-product `POST products/batch` of this initial load (all creates) held a PHP worker, on the sandbox's clock; in
+brackets a 100-product create / update batch timed by the client on the idle shop before the load. Shop-bound
+floor = ⌈N/100⌉ × that latency ÷ WOO_MAX_CONCURRENCY; wall time from the poll's request to the shop's last write.
+The baseline writes one product per `POST products` through as many threads against the same shop in the same run
+({'all' if all(r['one_per_request']['products'] == r['products'] for r in loads) else 'up to 10,000'} products sent,
+time scaled to N); its Woo calls are N.
+
+| products | date | load start / end | initial load s | batch latency s (idle create / update) | shop-bound floor s | floor / wall | Woo writes / call floor | all Woo calls | no-change delta calls | 1 % price change writes (floor) | one product per request s | batching × faster | peak worker RSS MB | Woo sandbox RSS MB |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(full_size_row(r['products'], r) for r in loads)}
+"""
+    if variants:
+        text += f"""
+Variants against the instant sandbox (profile `fast`): Woo write calls against the call floor
+⌈(simple + parents)/100⌉ + parents.
+
+| catalog | date | load start / end | initial load s | writes / floor | initial Woo calls by route | no-change delta calls | 1 % price change writes (floor) |
+|---|---|---|---|---|---|---|---|
+{chr(10).join(variants_row(r) for r in variants)}
+"""
+    return text + FULL_END + "\n"
+
+
+def catalog_main() -> None:
+    """`make bench-catalog [BENCH_SIZES=10000,100000] [BENCH_VARIANTS=1000]`: only the catalog, at full size;
+    stores each row in bench/catalog-full.json and renders it into its section of bench/RESULTS.md."""
+    sizes = bench_sizes([10_000, 100_000])
+    variant_products = int(os.environ.get("BENCH_VARIANTS", "1000"))
+    command = "make bench-catalog BENCH_SIZES=" + ",".join(map(str, sizes)) + f" BENCH_VARIANTS={variant_products}"
+    rows = json.loads(FULL_JSON.read_text()) if FULL_JSON.exists() else {}
+
+    def store(key: str, kind: str, r: dict) -> None:
+        rows[key] = dict(r, kind=kind, command=command, date=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}")
+        FULL_JSON.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+        write_full_size_section()
+    if variant_products:
+        store(f"variants-{variant_products}", "variants", catalog_load.run(variant_products, 10, 2))
+    for n in sizes:  # each row is stored as soon as it is measured: a later failure keeps the earlier rows
+        store(str(n), "load", catalog_load.run(n, 0, 2, real_shop=True, baseline_products=min(n, 10_000)))
+
+
+def write_full_size_section() -> None:
+    """Replace (or append) the full-size section of bench/RESULTS.md; the rest of the file is left alone."""
+    path = HERE / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    print(with_full_size_section(text))
+    path.write_text(with_full_size_section(text))
+
+
+def with_full_size_section(text: str) -> str:
+    section = full_size_section()
+    if FULL_START in text and FULL_END in text:
+        head, rest = text.split(FULL_START, 1)
+        return head + section + rest.split(FULL_END, 1)[1].lstrip("\n")
+    return text.rstrip("\n") + "\n\n" + section
+
+
 def main() -> None:
+    if sys.argv[1:] == ["catalog"]:
+        catalog_main()
+        return
     # BENCH_QUICK=1: every benchmark at a fraction of its size, to check they work on a busy machine
     quick = os.environ.get("BENCH_QUICK") == "1"
     load_before = os.getloadavg()
@@ -73,9 +180,10 @@ def main() -> None:
     session = woo_session.run(300, 30)
     # the catalog against a shop at a real WooCommerce's speed; 100k takes ~25 min of batches: BENCH_100K=1
     base = 2_000 if quick else 10_000
-    sizes = (base, 100_000) if os.environ.get("BENCH_100K") == "1" else (base,)
+    sizes = bench_sizes([base, 100_000] if os.environ.get("BENCH_100K") == "1" else [base])
+    variant_base, base = base, sizes[0]
     loads = {n: catalog_load.run(n, 0, 2, real_shop=True, baseline_products=500 if quick else 2000) for n in sizes}
-    variants = catalog_load.run(base, 10, 2)
+    variants = catalog_load.run(variant_base, 10, 2)
     out = Path(tempfile.mkdtemp(prefix="wooerp-chaos-"))
     chaos = subprocess.run([sys.executable, "-m", "bench.chaos", "--orders", str(chaos_orders), "--out", str(out)],
                            capture_output=True, text=True)
@@ -154,7 +262,7 @@ Against the instant sandbox (profile `fast`, Woo calls only, no shop time):
 
 | products | initial load s | Woo writes / floor | all Woo calls | no-change delta calls | 1 % price change writes (floor) | peak worker RSS MB |
 |---|---|---|---|---|---|---|
-{catalog_row(f"{base:,}, 10 variants per parent", variants)}
+{catalog_row(f"{variant_base:,}, 10 variants per parent", variants)}
 
 New products are created with their stock in the same batch call, so the floor for a simple catalog is
 ⌈N/100⌉ batch calls. WooCommerce writes variations only under their parent, so a catalog with variants
@@ -207,6 +315,7 @@ thread (real Valkey, SQLite): **{shim_profile['cpu_ms']:.2f} ms CPU per delivery
 {profile_lines(shim_profile['profile'], 12)}
 ```
 """
+    text = with_full_size_section(text) if FULL_JSON.exists() else text  # the full-size rows of their own runs
     (HERE / "RESULTS.md").write_text(text)
     print(text)
 

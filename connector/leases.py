@@ -66,3 +66,20 @@ def wait_free(db: Database, name: str, timeout: float, interval: float = 1.0) ->
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def wait_let_go(db: Database, name: str, timeout: float, interval: float = 0.2) -> bool:
+    """Wait until whoever holds lease `name` at the call has let it go (released it, let it expire, or lost
+    it to a new holder, whose own run is not waited for); True at once when nobody holds it, False if the
+    same holder still has it after `timeout` seconds. For "the run in progress has finished" when runs follow
+    each other closely (a stream polled every few seconds is rarely free for long)."""
+    def holder() -> str | None:
+        with db.session() as s:
+            return s.scalar(select(Lease.owner).where(Lease.name == name, Lease.expires_at >= utcnow()))
+    first, deadline = holder(), time.monotonic() + timeout
+    while first is not None and holder() == first:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+

@@ -98,6 +98,15 @@ class ProductSync:
                     done[b.erp_id] = b.erp_modified_at
         return [i for i in items if done.get(i["id"]) != i.get("modified_at")]
 
+    def new_to_shop(self, items: list[dict]) -> bool:
+        """Whether writing these records (ErpProduct dicts) creates a shop product: some are bound to no
+        shop record yet. Reads our database only."""
+        ids = [i["id"] for i in items]
+        in_shop: set[str] = set()
+        for kind in (PRODUCT, VARIATION):
+            in_shop |= {erp_id for erp_id, b in binding.get(self.db, kind, ids).items() if b.woo_id is not None}
+        return any(erp_id not in in_shop for erp_id in ids)
+
     def triage(self, items: list[dict]) -> list[str]:
         """The SKUs of a poll page (ErpProduct dicts) worth applying, sorted and unique: records already
         written at this `modified_at` are skipped, and records without a SKU (which cannot be fetched

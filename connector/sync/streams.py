@@ -73,24 +73,38 @@ def poll_categories(s) -> dict | None:
 def poll_products(s, apply_products: ApplyProducts, push_stock: PushStock) -> dict:
     """One run of the product stream: on the very first load the stock stream first (so products are
     created with their stock in one batch call), then categories, then products: each page is triaged
-    (unchanged SKUs dropped) and its chunks go to `apply_products(skus, {SKU: ERP id})`. Returns the
+    (unchanged SKUs dropped) and its chunks go to `apply_products(skus, {SKU: ERP id})`; before the first
+    page with products new to the shop, the stock stream is brought up to date (once a run). Returns the
     product stream's PollReport as a dict. Raises the ERP's SyncError families (a failed first stock
     load or category poll is logged and does not stop the products)."""
-    if not completed_once(s.db, "inventory"):
-        # Cheap: the stock poll only fills our database. Best effort: if it fails, products go without
-        # stock and the stock stream writes it later.
+    stock_read = [False]
+
+    def stock_first() -> None:
+        # Cheap: the stock poll only fills our database (and pushes stock of products already in the
+        # shop, as its own poll would). Best effort: if it fails, products go without stock and the stock
+        # stream writes it later.
+        stock_read[0] = True
         try:
-            if inventory_stream(s, push_stock).run().skipped:
-                leases.wait_free(s.db, "stream:inventory", timeout=s.settings.stream_lease_seconds)
+            if inventory_stream(s, push_stock).run().skipped:  # the stock poll is running: it reads them
+                leases.wait_let_go(s.db, "stream:inventory", timeout=s.settings.stream_lease_seconds)
         except SyncError as e:
-            event(log, "first stock load failed; products go first", logging.WARNING, error=str(e))
+            event(log, "stock poll before new products failed; they go first", logging.WARNING, error=str(e))
+
+    if not completed_once(s.db, "inventory"):
+        stock_first()
 
     poll_categories(s)
 
     def dispatch(items: list[dict]) -> None:
         wanted = set(s.products.triage(items))
         ids = {i["sku"]: i["id"] for i in items if i.get("sku") in wanted}
-        for chunk in s.products.chunks([i for i in items if i.get("sku") in wanted]):
+        todo = [i for i in items if i.get("sku") in wanted]
+        # Products new to the shop are created with their stock, so the stock stream catches up first (once
+        # a run): after the first load too, new products and their stock rows arrive together, and a
+        # product created before its rows are read would cost a second, stock-only write.
+        if not stock_read[0] and s.products.new_to_shop(todo):
+            stock_first()
+        for chunk in s.products.chunks(todo):
             apply_products(chunk, {sku: ids[sku] for sku in chunk})
 
     return _poll(s, "products", lambda since, cursor: s.erp.list_products(since, cursor, PRODUCTS_PER_PAGE),

@@ -10,6 +10,7 @@ routes are never faulted, counted or authenticated.
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Flask, g, has_request_context, request
 
@@ -104,7 +105,8 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
         if not request.path.startswith("/wp-json/"):
             return None
         rule = request.url_rule.rule if request.url_rule else request.path
-        sb.stats.request(request.method + " " + CONVERTER.sub(r"<\1>", rule))
+        g.woo_route = request.method + " " + CONVERTER.sub(r"<\1>", rule)
+        sb.stats.request(g.woo_route)
         sb.stats.enter()
         g.woo_in_flight = True
         g.woo_faults = sb.faults.firing(request.method, request.path)
@@ -122,13 +124,19 @@ def create_app(key: str | None = None, secret: str | None = None, *, home_url: s
         if key is None:
             action, message = DENIED[_action(request.method, request.url_rule.rule)]
             return error_response(ApiError(f"woocommerce_rest_cannot_{action}", message, 401))
+        def charged(ms: int) -> None:  # called once a PHP worker is free: the request's service starts
+            sb.stats.charge(ms)
+            g.woo_served_from = time.perf_counter()
         g.woo_slot = sb.profile.begin(_batch_items() if request.url_rule.rule.endswith("/batch")
-                                      else int(request.method in ("POST", "PUT", "PATCH", "DELETE")), sb.stats.charge)
+                                      else int(request.method in ("POST", "PUT", "PATCH", "DELETE")), charged)
         return None
 
     @app.teardown_request
     def release(_exc):
         sb.profile.end(g.pop("woo_slot", None))
+        served_from = g.pop("woo_served_from", None)
+        if served_from is not None:
+            sb.stats.served(g.get("woo_route", ""), time.perf_counter() - served_from)
         if g.pop("woo_in_flight", False):
             sb.stats.leave()
 

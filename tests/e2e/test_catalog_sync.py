@@ -86,6 +86,34 @@ def test_a_poll_without_erp_changes_writes_nothing(fleet):
     assert woo_writes(fleet) == before
 
 
+def test_products_added_after_the_first_load_are_created_with_their_stock_in_one_write(fleet):
+    """Once the stock stream has run, a product poll that finds products new to the shop brings the stock
+    stream up to date before writing them: they are sellable with their stock at once, and each costs its
+    place in one products batch, not a create and then a stock-only write."""
+    from tests.support.messages import send
+    erp = ErpSandboxAdmin(fleet.erp_url)
+    erp.add_product("PEN-0", name="Pen 0", list_price="2.50", stock={"MAIN": {"on_hand": 4, "reserved": 0,
+                                                                               "safety_stock": 0}})
+    fleet.start_worker()
+    send(fleet, "wooerp.inventory.poll_inventory", on="inventory")
+    send(fleet, "wooerp.catalog.poll_products")
+    woo = woo_client(fleet)
+    wait_until(lambda: [p["stock_quantity"] for p in woo.products_by_sku(["PEN-0"])] == [4], 60, 0.5, "PEN-0 stock")
+    fleet.wait_until_idle()
+    for i in range(1, 4):  # new in the ERP with their stock rows, after both streams have run
+        erp.add_product(f"PEN-{i}", name=f"Pen {i}", list_price="2.50",
+                        stock={"MAIN": {"on_hand": 10 + i, "reserved": 1, "safety_stock": 0}})
+    before = woo_stats(fleet)
+    send(fleet, "wooerp.catalog.poll_products")  # the product poll alone, as when it runs before the stock poll
+    wait_until(lambda: len(woo.products_by_sku([f"PEN-{i}" for i in range(1, 4)])) == 3, 60, 0.5, "3 new pens")
+    fleet.wait_until_idle()
+    assert {p["sku"]: (p["manage_stock"], p["stock_quantity"]) for p in woo.products_by_sku(
+        [f"PEN-{i}" for i in range(1, 4)])} == {f"PEN-{i}": (True, 9 + i) for i in range(1, 4)}
+    writes = {k: n - before.get(k, 0) for k, n in woo_stats(fleet).items()
+              if k.split(" ")[0] in ("POST", "PUT") and n != before.get(k, 0)}
+    assert writes == {"POST /wp-json/wc/v3/products/batch": 1}
+
+
 def wait_for_a_product_page_checkpoint(fleet) -> None:
     """Until the running product poll has checkpointed a page (and is paging on)."""
     from connector.db import Database

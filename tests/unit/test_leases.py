@@ -36,3 +36,25 @@ def test_held_releases_on_the_way_out_even_after_an_error(db):
         with leases.held(db, "order:2", 60):
             raise ValueError("boom")
     assert leases.wait_free(db, "order:2", timeout=0)
+
+
+
+def test_waiting_for_the_holder_to_let_go_does_not_wait_for_the_next_holder(db, monkeypatch):
+    """A product poll waits for the stock poll in progress, not for a gap between stock polls that follow
+    each other (the next one takes the lease as soon as the last lets go)."""
+    import time
+    from types import SimpleNamespace
+    assert leases.acquire(db, "stream:inventory", "run-1", 60)
+    assert not leases.wait_let_go(db, "stream:inventory", timeout=0)  # run-1 still holds it
+    handovers = []
+
+    def between_two_looks(_seconds):  # while the waiter pauses, run-1 ends and run-2 starts at once
+        if not handovers:
+            leases.release(db, "stream:inventory", "run-1")
+            handovers.append(leases.acquire(db, "stream:inventory", "run-2", 60))
+    monkeypatch.setattr(leases, "time", SimpleNamespace(monotonic=time.monotonic, sleep=between_two_looks))
+    assert leases.wait_let_go(db, "stream:inventory", timeout=30)
+    assert handovers == [True]
+    assert not leases.wait_let_go(db, "stream:inventory", timeout=0)  # run-2 holds it now
+    leases.release(db, "stream:inventory", "run-2")
+    assert leases.wait_let_go(db, "stream:inventory", timeout=0)  # nobody holds it
