@@ -447,11 +447,18 @@ class Reconciler:
         if o.get("refunds") is None:
             return
         dates = None
+        net = getattr(self.erp, "CREDIT_BASIS", "gross") == "net"
+        full = None  # the order's refunds in full (their tax), read only for an ERP crediting net
         for refund in o.get("refunds") or []:
             report.checked["woo_refunds"] += 1
             key = order_life.refund_ref(refund["id"])
             notes = self._notes.get(key, [])
             wanted = abs(Decimal(str(refund.get("total") or "0")))
+            if net and notes:
+                if full is None:
+                    full = {r.get("id"): r for r in self._call(self.woo.order_refunds, o["id"])}
+                if refund["id"] in full:
+                    wanted = order_life.refund_net(full[refund["id"]])
             if not notes:
                 if dates is None:  # the order lists its refunds without their dates: read them, for this order only
                     dates = {r.get("id"): r.get("date_created_gmt") or "" for r in

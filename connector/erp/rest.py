@@ -154,8 +154,11 @@ class RestErp:
         return self._page("/credit-notes", modified_since, cursor, limit)
 
     def create_credit_note(self, note: dict) -> dict:
-        """`POST /credit-notes` (contract v1.1)."""
-        return self._call("POST", "/credit-notes", body=note)
+        """`POST /credit-notes` (contract v1.1): amounts with tax, as the contract wants; the net figures the
+        connector adds for ERPs crediting net (`net`, `net_amount`) are not sent."""
+        body = {k: v for k, v in note.items() if k != "net_amount"}
+        body["lines"] = [{k: v for k, v in ln.items() if k != "net"} for ln in note.get("lines") or []]
+        return self._call("POST", "/credit-notes", body=body)
 
     def reservation(self, order: dict) -> Reservation | None:
         """The order counts from its creation: Reservation(its `warehouse`, its `created_at`), None for a draft or a

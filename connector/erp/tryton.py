@@ -64,7 +64,7 @@ SALE_FIELDS = ("number", "reference", "state", "shipment_state", "party", "curre
                "origin", "comment", *(f"{a}.{f}" for a in ("invoice_address", "shipment_address")
                                       for f in ("street_unstructured", "postal_code", "city", "country.code")))
 RETURN_FIELDS = ("number", "reference", "state", "shipment_state", "origin", "description", "shipment_method",
-                 "total_amount", "lines.type", "lines.product.code", "lines.quantity", "lines.unit_price",
+                 "total_amount", "untaxed_amount", "lines.type", "lines.product.code", "lines.quantity", "lines.unit_price",
                  "create_date", "write_date")
 AMENDABLE = ("billing_address", "shipping_address", "lines", "shipping", "discounts", "fees", "totals", "note",
              "payment")
@@ -130,6 +130,10 @@ class TrytonErp:
     it stays a quotation). Errors: TransientError for transport and server faults, PermanentError with a
     Tryton reason for refusals (see TrytonRpc), InvalidDataError for what Tryton cannot represent."""
     system = "tryton"
+
+    # sales are booked at the shop's net amounts and Tryton computes its own tax: credit notes are made, and
+    # answered, on that basis (a refund's `net_amount`), and reconcile compares them with the refund's net
+    CREDIT_BASIS = "net"
 
     def __init__(self, rpc: TrytonRpc, *, warehouses: tuple[str, ...] = (), sale_warehouse: str = "",
                  stock_basis: str = "forecast", confirm_sales: bool = True):
@@ -817,6 +821,12 @@ class TrytonErp:
         found = self.find_credit_notes(external_ref=ref)
         if found:
             return found[0]
+        net = note.get("net_amount") is not None  # the sale is booked net: credit on the same basis
+        if net:
+            amount = Decimal(str(note["net_amount"]))
+            goods = [dict(ln, amount=ln["net"] if ln.get("net") is not None else ln["amount"]) for ln in goods]
+            if amount <= 0:
+                raise InvalidDataError(f"tryton: credit note {ref}: net amount {amount} is not positive")
         products = self._products_by_code({ln["sku"] for ln in goods})
         restock = bool(goods) and bool(note.get("restock"))
         wanted: dict[str, list] = {}  # sku → [units, amount]
@@ -848,8 +858,10 @@ class TrytonErp:
             rest -= withdrawn["charges"]
             if not lines and not rest:
                 return self._combined([], [withdrawn])[0]
-        else:
+        elif not net:  # gross lines hold the refund's charges and tax: nothing else to credit
             rest = Decimal(0) if goods else amount
+        if net and rest < 0:
+            raise InvalidDataError(f"tryton: credit note {ref}: its goods lines credit more than its amount")
         if rest:
             lines.append({"type": "line", "quantity": -1.0, "unit_price": rest,
                           "description": f"Refund: {reason or ref}" + (" (beyond the withdrawn units)"
@@ -866,7 +878,9 @@ class TrytonErp:
             "shipment_address": sale["shipment_address"], "description": (reason or ref)[:100],
             "shipment_method": "order" if ships else "manual",
             "comment": f"WooCommerce refund {ref} of sale {sale['number']}: {reason or 'no reason given'}.\n"
-                       f"Amounts include the shop's tax, as refunded ({amount})."
+                       + (f"Amounts without the shop's tax, as the sale books them ({amount} net of "
+                          f"{note.get('amount')}); Tryton adds its own taxes." if net else
+                          f"Amounts include the shop's tax, as refunded ({amount}).")
                        + (f"\nUnits not shipped yet were withdrawn from the sale by amendment "
                           f"{withdrawn['number']} ({withdrawn['amount']})." if withdrawn else ""),
             "lines": [["create", lines]]}])
@@ -1121,7 +1135,7 @@ class TrytonErp:
                 "sales_order_id": f"S{origin.split(',')[1]}" if origin.startswith("sale.sale,") else None,
                 "reason": row.get("description") or "",
                 "lines": [{"sku": sku, "quantity": q, "amount": _money(a)} for sku, (q, a) in merged.items()],
-                "amount": _money(-Decimal(row["total_amount"] or 0)),
+                "amount": _money(-Decimal(row["untaxed_amount"] or 0)),  # the basis credits are made on
                 "restock": row["shipment_method"] == "order" and bool(merged), "status": self._status(row),
                 "created_at": timestamp(row["create_date"]),
                 "modified_at": timestamp(row.get("write_date") or row["create_date"]),

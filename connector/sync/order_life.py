@@ -290,7 +290,8 @@ def attribute_restock(refunds: list[dict], restock_left: Counter) -> tuple[set, 
 
 def credit_note(refund: dict, sales_order_id: str, restock_left: Counter, *, restock: bool | None = None,
                 ambiguous: dict | None = None) -> dict:
-    """The ERP credit note for one shop refund: its goods lines (quantity, amount with tax) and its amount; a
+    """The ERP credit note for one shop refund: its goods lines (quantity, amount with tax, `net` without it) and
+    its amount (with tax; `net_amount` without it, see `refund_net`: for ERPs crediting on the net basis); a
     refund of shipping, fees or a free amount alongside goods is added to the last line (the contract wants
     Σ lines = amount); without goods it is an amount-only note. Restocked when `restock` (as `attribute_restock`
     decided), or, without it, when the shop restocked every unit of it (`restock_left`). When the attribution
@@ -301,7 +302,8 @@ def credit_note(refund: dict, sales_order_id: str, restock_left: Counter, *, res
         qty = -int(li.get("quantity") or 0)
         if qty > 0 and li.get("sku"):
             value = -(Decimal(str(li.get("total") or "0")) + Decimal(str(li.get("total_tax") or "0")))
-            lines.append({"sku": li["sku"], "quantity": qty, "amount": value})
+            lines.append({"sku": li["sku"], "quantity": qty, "amount": value,
+                          "net": -Decimal(str(li.get("total") or "0"))})
     reason = refund.get("reason") or ""
     rest = amount - sum((ln["amount"] for ln in lines), Decimal(0))
     if lines and rest:
@@ -320,7 +322,17 @@ def credit_note(refund: dict, sales_order_id: str, restock_left: Counter, *, res
                   f"counts restocked units per order item, not per refund; refunds {refund['id']} and {others} "
                   f"could each be the restocked one, the earliest are taken)").strip()
     return {"external_ref": refund_ref(refund["id"]), "sales_order_id": sales_order_id, "reason": reason,
-            "lines": [dict(ln, amount=str(ln["amount"])) for ln in lines], "amount": str(amount), "restock": restock}
+            "lines": [dict(ln, amount=str(ln["amount"]), net=str(ln["net"])) for ln in lines], "amount": str(amount),
+            "net_amount": str(refund_net(refund)), "restock": restock}
+
+
+def refund_net(refund: dict) -> Decimal:
+    """What shop refund `refund` gives back without the shop's tax: its amount less the tax refunded on its
+    goods, shipping and fee lines (an amount beyond its lines is taken as it is: the shop says no tax of it).
+    An ERP that books the sale at net amounts and computes its own tax (Tryton) credits this, never the gross."""
+    tax = sum((Decimal(str(li.get("total_tax") or "0")) for kind in ("line_items", "shipping_lines", "fee_lines")
+               for li in refund.get(kind) or []), Decimal(0))
+    return Decimal(str(refund.get("amount") or "0")) + tax  # the shop writes a refund's tax negative
 
 
 def unbacked_credit_notes(order: dict, *, accepted: bool = False) -> dict[int, str]:

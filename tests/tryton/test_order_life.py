@@ -514,3 +514,59 @@ def test_a_sale_whose_rest_a_refund_withdrew_after_a_partial_shipment_reads_ship
     erp.create_credit_note(_refund("WC-REFUND-190", order, [("TEE-RED-M", 1, "19.90")], "19.90"))
     assert _outgoing_waiting(admin, order["id"]) == {}  # the T-shirt will never ship
     assert erp.find_sales_orders("WC-ORDER-590")[0]["status"] == "shipped"
+
+
+def _taxed_woo_order(oid: int, mugs: int) -> dict:
+    """An order under shop tax (DE 19 %): each mug 12.50 + 2.375 tax, shipping 4.90 + 0.93."""
+    order = _woo_order(oid, mugs)
+    net, tax = Decimal("12.50") * mugs, (Decimal("2.375") * mugs).quantize(Decimal("0.01"))
+    order["line_items"][0].update(subtotal=str(net), subtotal_tax=str(tax), total=str(net), total_tax=str(tax))
+    order.update(shipping_tax="0.93", total_tax=str(tax + Decimal("0.93")),
+                 total=str(net + Decimal("4.90") + tax + Decimal("0.93")))
+    return order
+
+
+def _tryton_net(admin: TrytonAdmin, sale_id: str) -> Decimal:
+    """What Tryton keeps of the sale without tax: the sale (less what amendments withdrew) and its returns."""
+    sale = admin.rpc.model("sale.sale", "read", [int(sale_id[1:])], ["untaxed_amount"])[0]
+    ids = admin.rpc.model("sale.sale", "search", [("origin", "=", f"sale.sale,{sale_id[1:]}")], 0, None, None)
+    returns = admin.rpc.model("sale.sale", "read", ids, ["untaxed_amount"])
+    return Decimal(str(sale["untaxed_amount"])) + sum((Decimal(str(r["untaxed_amount"])) for r in returns), Decimal(0))
+
+
+def test_under_shop_tax_tryton_credits_refunds_net_as_it_booked_the_sale(erp, admin, db, invoiced_on):
+    invoiced_on("fulfillment")
+    shop = _Shop(_taxed_woo_order(541, mugs=4))  # gross 65.33 = net 54.90 + tax 10.43
+    importer = OrderImporter(db, shop, erp, import_statuses=("processing",), currencies=("EUR",))
+    report = importer.run(541)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    sale_id = report.erp_order_id
+    assert _tryton_net(admin, sale_id) == Decimal("54.90")  # Tryton books the shop's net, the tax is only quoted
+
+    # one mug refunded, kept by the customer (no restock): 12.50 + 2.38 tax
+    shop.refunds = [{"id": 97, "amount": "14.88", "reason": "scratched", "line_items": [
+        {"sku": "MUG-RED", "quantity": -1, "total": "-12.50", "total_tax": "-2.38"}]}]
+    report = importer.run(541)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    back, = _returns(admin, "WC-REFUND-97")
+    assert [li["quantity"] for li in back["lines."]] == [-1.0] and Decimal(str(back["total_amount"])) == Decimal("-12.50")
+    assert _tryton_net(admin, sale_id) == Decimal("42.40")  # the shop keeps 3 mugs + shipping net
+
+    # two mugs refunded with restock before shipment: 25.00 + 4.75 tax; the tax is no extra credit line
+    shop.order["line_items"][0]["meta_data"] = [{"key": "_restock_refunded_items", "value": "2"}]
+    shop.refunds.append({"id": 98, "amount": "29.75", "reason": "cancelled", "line_items": [
+        {"sku": "MUG-RED", "quantity": -2, "total": "-25.00", "total_tax": "-4.75"}]})
+    report = importer.run(541)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    assert _returns(admin, "WC-REFUND-98") == [] and len(_refund_amendments(admin, {"id": sale_id})) == 1
+    assert _tryton_net(admin, sale_id) == Decimal("17.40")  # 1 mug + shipping, as the shop keeps it net
+
+    # the shipping refunded: 4.90 + 0.93 tax
+    shop.refunds.append({"id": 99, "amount": "5.83", "reason": "late", "line_items": [], "shipping_lines": [
+        {"total": "-4.90", "total_tax": "-0.93"}]})
+    report = importer.run(541)
+    assert report.state == st.WRITTEN_BACK, report.detail
+    assert _tryton_net(admin, sale_id) == Decimal("12.50")
+    notes = {n["external_ref"]: n["amount"] for n in erp.find_credit_notes(sales_order_id=sale_id)}
+    assert notes == {"WC-REFUND-97": "12.50", "WC-REFUND-98": "25.00", "WC-REFUND-99": "4.90"}
+

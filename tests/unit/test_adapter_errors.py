@@ -109,3 +109,17 @@ def test_woocommerces_invalid_id_answer_and_410_mean_gone(woo):
     assert e.value.status == 404 and isinstance(e.value, PermanentError)
     with pytest.raises(NotFound):
         woo.get_order(64)
+
+
+@responses.activate
+def test_the_rest_erp_is_sent_the_credit_note_of_its_contract_with_tax_never_the_net_figures():
+    """The net figures the connector adds for ERPs that book sales net (Tryton) are not part of contract v1.1."""
+    responses.post(f"{ERP}/api/v1/credit-notes", status=201, json={"id": "CN-1", "number": "CN-2026-1"})
+    RestErp(ERP, "token").create_credit_note({
+        "external_ref": "WC-REFUND-7", "sales_order_id": "SO-1", "reason": "", "restock": False,
+        "lines": [{"sku": "A", "quantity": 1, "amount": "14.88", "net": "12.50"}], "amount": "14.88",
+        "net_amount": "12.50"})
+    import json
+    assert json.loads(responses.calls[0].request.body) == {
+        "external_ref": "WC-REFUND-7", "sales_order_id": "SO-1", "reason": "", "restock": False,
+        "lines": [{"sku": "A", "quantity": 1, "amount": "14.88"}], "amount": "14.88"}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from hypothesis import given, strategies as st
 
-from connector.sync.order_life import _norm, attribute_restock, credit_note, refund_goods
+from connector.sync.order_life import _norm, attribute_restock, credit_note, refund_goods, refund_net
 
 cents = st.integers(min_value=0, max_value=10_000_00).map(lambda c: Decimal(c) / 100)
 
@@ -23,8 +23,10 @@ def test_the_lines_always_add_up_to_the_refunded_amount(lines, extra):
     amount = sum((total + tax for _, _, total, tax in lines), Decimal(0)) + extra
     note = credit_note(refund(amount=amount, lines=lines), "SO-1", Counter())
     assert note["external_ref"] == "WC-REFUND-7" and Decimal(note["amount"]) == amount
+    assert Decimal(note["net_amount"]) == amount - sum((tax for _, _, _, tax in lines), Decimal(0))
     if lines:
         assert sum(Decimal(ln["amount"]) for ln in note["lines"]) == amount
+        assert [Decimal(ln["net"]) for ln in note["lines"]] == [total for _, _, total, _ in lines]
         assert [(ln["sku"], ln["quantity"]) for ln in note["lines"]] == [(s, q) for s, q, _, _ in lines]
     else:
         assert note["lines"] == []
@@ -33,7 +35,7 @@ def test_the_lines_always_add_up_to_the_refunded_amount(lines, extra):
 def test_shipping_refunded_with_goods_goes_onto_the_last_line_and_is_named():
     note = credit_note(refund(amount="17.85", lines=[("A", 1, Decimal("10.00"), Decimal("1.90"))]), "SO-1",
                        Counter())
-    assert note["lines"] == [{"sku": "A", "quantity": 1, "amount": "17.85"}]
+    assert note["lines"] == [{"sku": "A", "quantity": 1, "amount": "17.85", "net": "10.00"}]
     assert "incl. 5.95 not on goods lines" in note["reason"]
 
 
@@ -92,3 +94,11 @@ def test_like_refunds_give_the_restock_to_the_earliest():
     assert attribute_restock([two, one], Counter(A=1)) == ({5}, {5: [5, 6], 6: [5, 6]})
     assert attribute_restock([two, one], Counter(A=2)) == ({5, 6}, {})
     assert attribute_restock([two, one], Counter()) == (set(), {})
+
+
+def test_a_refunds_net_leaves_out_the_tax_of_its_goods_shipping_and_fees_only():
+    """What an ERP booking sales net (Tryton) credits: 29.75 + 5.83 refunded, 4.75 + 0.93 of it tax."""
+    taxed = dict(refund(amount="35.58", lines=[("A", 2, Decimal("25.00"), Decimal("4.75"))]),
+                 shipping_lines=[{"total": "-4.90", "total_tax": "-0.93"}], fee_lines=[])
+    assert refund_net(taxed) == Decimal("29.90")
+    assert refund_net(refund(amount="5.00")) == Decimal("5.00")  # a free amount: the shop names no tax in it
