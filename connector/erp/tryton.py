@@ -249,19 +249,26 @@ class TrytonErp:
     # -- stock -----------------------------------------------------------------------------------------
     def list_inventory(self, modified_since, cursor, limit=100) -> Page:
         """Stock rows `{"sku", "warehouse", "on_hand", "reserved", "safety_stock": 0, "modified_at"}` (whole
-        units: on hand floored, reserved ceiled) for goods whose moves or record changed since
+        units: on hand floored, reserved ceiled) for goods whose moves, sale lines or record changed since
         `modified_since`, one row per configured warehouse; ≤ `limit` rows a page. PermanentError when a
         configured warehouse code does not exist."""
         goods = (("type", "!=", "service"), ("code", "!=", None))
-        sources = [Source("stock.move", tuple(("product." + f, op, v) for f, op, v in goods), ("product",)),
-                   Source("product.product", goods)]
+        of_goods = tuple(("product." + f, op, v) for f, op, v in goods)
+        # sale lines too: an amendment lowering a line to 0 (a withdrawal before shipment) deletes its planned
+        # moves, so no move date tells that the product's reservation went; the line's write does. Kept last so
+        # the stream numbers of the cursors handed out before stay those of the same streams
+        sources = [Source("stock.move", of_goods, ("product",)), Source("product.product", goods),
+                   Source("sale.line", (*of_goods, ("type", "=", "line")), ("product",))]
         events, more = keyset.fetch(self.rpc, sources, modified_since, cursor, limit, ALL)
         warehouses = self._warehouses()
         per_product = max(1, len(warehouses))
         changed: dict[int, object] = {}
         used = None
         for event in events:
-            product = event.row["product"] if event.model == "stock.move" else event.id
+            product = event.row["product"] if event.model != "product.product" else event.id
+            if product is None:  # nothing to report: consumed, so the cursor passes it
+                used = event
+                continue
             if used is not None and product not in changed and (len(changed) + 1) * per_product > limit:
                 break
             changed[product] = max(changed.get(product, event.at), event.at)

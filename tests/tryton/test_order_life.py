@@ -570,3 +570,25 @@ def test_under_shop_tax_tryton_credits_refunds_net_as_it_booked_the_sale(erp, ad
     notes = {n["external_ref"]: n["amount"] for n in erp.find_credit_notes(sales_order_id=sale_id)}
     assert notes == {"WC-REFUND-97": "12.50", "WC-REFUND-98": "25.00", "WC-REFUND-99": "4.90"}
 
+
+def test_the_inventory_poll_sees_the_reservation_a_full_withdrawal_released(erp, admin):
+    """Withdrawing every unit of a line before shipment deletes its planned moves: no move date changes, yet
+    the product's reservation is gone; the next delta poll must report it (else the shop under-offers)."""
+    order = erp.create_sales_order(_order(erp, "WC-ORDER-542", [_line("CAP-GREY", 2, "15.00")]))
+    reserved = _reserved(erp, "CAP-GREY")
+    other = int(erp.products_by_sku(["POSTER-A2"])[0]["id"][1:])
+    admin.rpc.model("product.product", "write", [other], {"description": "touched after the sale"})
+    rows = erp.list_inventory(None, None, 500).items
+    watermark = max(r["modified_at"] for r in rows)  # a poll has seen everything up to this later change
+    assert [r["sku"] for r in erp.list_inventory(watermark, None, 500).items if r["sku"] == "CAP-GREY"] == []
+
+    note = erp.create_credit_note(_refund("WC-REFUND-542", order, [("CAP-GREY", 2, "30.00")], "30.00"))
+    assert note["id"].startswith("A")  # withdrawn by amendment: its planned moves are deleted
+    seen, cursor = [], None
+    while True:
+        page = erp.list_inventory(watermark, cursor, 50)
+        seen += [r for r in page.items if (r["sku"], r["warehouse"]) == ("CAP-GREY", "MAIN")]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert seen and seen[-1]["reserved"] == reserved - 2
