@@ -64,7 +64,8 @@ SALE_FIELDS = ("number", "reference", "state", "shipment_state", "party", "curre
                "origin", "comment", *(f"{a}.{f}" for a in ("invoice_address", "shipment_address")
                                       for f in ("street_unstructured", "postal_code", "city", "country.code")))
 RETURN_FIELDS = ("number", "reference", "state", "shipment_state", "origin", "description", "shipment_method",
-                 "total_amount", "untaxed_amount", "lines.type", "lines.product.code", "lines.quantity", "lines.unit_price",
+                 "total_amount", "untaxed_amount", "lines.type", "lines.product.code", "lines.quantity",
+                 "lines.unit_price",
                  "create_date", "write_date")
 AMENDABLE = ("billing_address", "shipping_address", "lines", "shipping", "discounts", "fees", "totals", "note",
              "payment")
@@ -787,10 +788,13 @@ class TrytonErp:
         return Page(items=items, next_cursor=keyset.encode_cursor(events[-1]) if more and events else None)
 
     def create_credit_note(self, note: dict) -> dict:
-        """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount}], amount, restock}` (amounts as
-        decimal strings with the shop's tax, quantities as positive ints) → the credit note, answered as `{id,
+        """`{external_ref, sales_order_id, reason, lines: [{sku, quantity, amount, net}], amount, net_amount,
+        restock}` (amounts as decimal strings with the shop's tax, `net`/`net_amount` without it, quantities as
+        positive ints) → the credit note, answered as `{id,
         number, external_ref, sales_order_id, reason, lines, amount, restock, status, created_at, modified_at}`.
 
+        With `net_amount` (what the connector sends), the credit is made on the sale's basis: net unit prices
+        and net amounts (Tryton adds its own taxes, as on the sale); `amount` answered is the untaxed credit.
         Without restock, every goods line becomes a line of the product with the negative quantity on a confirmed
         return sale (split in two at cent prices when the amount does not divide, as for sales; shipment method
         manual: no goods move); without lines, one line without product for `amount`. With restock, units the

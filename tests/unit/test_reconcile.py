@@ -316,3 +316,29 @@ def test_every_kind_reconcile_reports_has_a_meaning_for_the_summary():
     from connector.reconcile import KINDS
     from connector.reconcile_output import MEANING
     assert set(KINDS) == set(MEANING)
+
+
+def test_an_erp_crediting_net_has_its_credit_notes_compared_with_the_refunds_net(db):
+    """Tryton books the sale net and credits a refund net: 12.50 for a refund of 14.88 with 2.38 tax is right,
+    12.50 + 2.38 credited would be the tax Tryton never charged."""
+    class NetErp(Erp):
+        CREDIT_BASIS = "net"
+
+        def __init__(self, amount):
+            super().__init__()
+            self.notes = [{"id": "R1", "external_ref": "WC-REFUND-5", "sales_order_id": "S1", "amount": amount,
+                           "lines": [{"sku": "MUG", "quantity": 1, "amount": amount}], "restock": False}]
+
+        def list_credit_notes(self, since, cursor, limit=100):
+            return self._page("credit notes", self.notes, cursor, limit)
+
+    class RefundingShop(Shop):
+        def order_refunds(self, order_id):
+            return [{"id": 5, "amount": "14.88", "date_created_gmt": "2026-01-01T00:00:00", "line_items": [
+                {"sku": "MUG", "quantity": -1, "total": "-12.50", "total_tax": "-2.38"}]}]
+
+    order = dict(woo_order(7, 600, number="S1"), refunds=[{"id": 5, "total": "-14.88"}])
+    assert "credit_note_mismatch" not in {d.kind for d in reconcile(db, NetErp("12.50"), RefundingShop(
+        orders=[order])).discrepancies}
+    assert ("credit_note_mismatch", "WC-REFUND-5") in found(reconcile(db, NetErp("14.88"), RefundingShop(
+        orders=[order])))
