@@ -54,7 +54,8 @@ def real_row(label: str, r: dict) -> str:
 
 def rss_line(loads: dict) -> str:
     if 100_000 not in loads:
-        return "100k was not run this time (BENCH_100K=1 adds it, about 25 minutes of shop time). "
+        return ("100k was not run in this run (`make bench-catalog` runs the full sizes; see the section "
+                "\"Catalog initial load at full size\" below). ")
     small = min(loads)
     ratio = loads[100_000]["peak_worker_rss_mb"] / loads[small]["peak_worker_rss_mb"]
     return f"Peak worker RSS at 100k is {ratio:.2f} × the {small:,} figure (target ≤ 1.2). "
