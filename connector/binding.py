@@ -155,6 +155,8 @@ def stock_due(db: Database, limit: int = 1000) -> list[str]:
 def stock_pushed(db: Database, marks: dict[str, datetime | None]) -> None:
     """Clear the STOCK_DUE marks of `marks` ({sku: when it was marked, as read before the push}) that were not
     marked again since: a SKU marked while it was being pushed stays due."""
+    if not marks:  # every push calls this; most carry no due SKU
+        return
     with db.session() as s:
         for sku, when in marks.items():
             s.execute(delete(EntityMapping).where(EntityMapping.entity_type == STOCK_DUE, EntityMapping.erp_id == sku,

@@ -65,6 +65,7 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connector import binding
 from connector.db import Database, utcnow
 from connector.models import InventoryLevel, StockHold
 from connector.sync.delta import format_ts, parse_ts
@@ -208,7 +209,6 @@ def shop_moved(conn, skus, *, released: bool) -> None:
     leave the shop one sale low until the nightly resync). A release (`released`) also changes the web stock
     with no ERP change, so those SKUs are marked due: the next inventory poll pushes them. A hold taken or
     raised needs no push (the shop and the web stock moved together). In the caller's transaction."""
-    from connector import binding
     binding.stock_moved(conn, skus, push=released)
 
 
